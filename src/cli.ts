@@ -1,0 +1,130 @@
+// Command line: flags to a validated configuration. Every mistake a person can
+// make here ends in one line saying what was wrong and what to do, exit 2.
+import { Command, CommanderError, Option } from "commander";
+import { realpathSync, statSync } from "node:fs";
+import * as libc from "./ffi/libc";
+import * as C from "./ffi/constants";
+import type { HostFifo, HostUds, Policy } from "./host/file";
+import type { LogLevel } from "./log";
+import type { LoopMode } from "./loop/loop";
+import type { Protocol, ServeSpec } from "./server";
+
+export const VERSION = "0.1.0";
+
+export interface Config {
+  specs: ServeSpec[];
+  protocol: Protocol;
+  loopMode: LoopMode | "auto";
+  logLevel: LogLevel;
+  logFd: number;
+}
+
+export class UsageError extends Error {}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function program(): Command {
+  return new Command("gofer")
+    .description("Serve host directories to a gVisor sandbox over lisafs (gVisor's gofer protocol).")
+    .version(VERSION, "--version")
+    .option("--io-fd <fd>", "inherited connected socket to serve (repeatable; the i-th serves the i-th --mount)", collect, [])
+    .option("--mount <path[:ro]>", "absolute host path to serve; ':ro' refuses every change (repeatable)", collect, [])
+    .addOption(new Option("--protocol <name>", "protocol of the connections").choices(["auto", "lisafs", "p9"]).default("auto"))
+    .addOption(
+      new Option("--host-uds <policy>", "host Unix sockets the sandbox may open/create").choices(["none", "open", "create", "all"]).default("none"),
+    )
+    .addOption(new Option("--host-fifo <policy>", "host FIFOs the sandbox may open").choices(["none", "open"]).default("none"))
+    .option("--donate-mount-fd", "donate the mount point's host FD to the client (directfs)", false)
+    .option("--xattr-user", "extension: let the sandbox set, list and remove user.* xattrs", false)
+    .addOption(
+      new Option("--event-loop <mode>", "how the loop waits (auto picks futex_waitv when the kernel has it)")
+        .choices(["auto", "waitv", "threads"])
+        .default(process.env.GOFER_EVENT_LOOP ?? "auto"),
+    )
+    .addOption(
+      new Option("--log-level <level>", "log verbosity").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("warn"),
+    )
+    .option("--log-fd <fd>", "write logs to this inherited FD instead of stderr")
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} })
+    .allowExcessArguments(false);
+}
+
+function parseFd(flag: string, v: string): number {
+  if (!/^\d+$/.test(v)) throw new UsageError(`${flag} ${JSON.stringify(v)} is not an FD number; pass a non-negative integer like --io-fd 3`);
+  return Number(v);
+}
+
+function parseMount(v: string): { path: string; readonly: boolean } {
+  let path = v;
+  let readonly = false;
+  if (v.endsWith(":ro")) {
+    path = v.slice(0, -3);
+    readonly = true;
+  } else if (v.endsWith(":rw")) {
+    path = v.slice(0, -3);
+  }
+  if (!path.startsWith("/")) throw new UsageError(`--mount ${JSON.stringify(v)} is not absolute; give the full host path, e.g. --mount ${"/srv/rootfs"}`);
+  try {
+    statSync(path);
+    path = realpathSync(path);
+  } catch {
+    throw new UsageError(`--mount ${JSON.stringify(path)} does not exist; create it or fix the path`);
+  }
+  return { path, readonly };
+}
+
+/** Parses argv (without node/bun and script). Throws UsageError, or
+ * CommanderError for --help/--version (exit code 0). */
+export function parseArgs(argv: string[]): Config {
+  const cmd = program();
+  try {
+    cmd.parse(argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) throw err;
+      throw new UsageError(`${err.message.replace(/^error: /, "")}; see gofer --help`);
+    }
+    throw err;
+  }
+  const o = cmd.opts();
+  const fds = (o.ioFd as string[]).map((v) => parseFd("--io-fd", v));
+  const mounts = (o.mount as string[]).map(parseMount);
+  if (fds.length === 0) throw new UsageError("no --io-fd given; pass the inherited socket FD to serve, e.g. --io-fd 3 --mount /srv/rootfs");
+  if (fds.length !== mounts.length)
+    throw new UsageError(`${fds.length} --io-fd but ${mounts.length} --mount; give one --mount per --io-fd, in the same order`);
+  if (new Set(fds).size !== fds.length) throw new UsageError("the same --io-fd is given twice; each connection needs its own socket");
+  if (o.protocol === "p9") throw new UsageError("--protocol p9 is not available in this build yet; use --protocol lisafs or auto");
+  for (const fd of fds) {
+    const rc = libc.socketType(fd);
+    if (rc === -C.EBADF) throw new UsageError(`--io-fd ${fd} is not an open FD; start gofer with that FD inherited from the runtime`);
+    if (rc < 0) throw new UsageError(`--io-fd ${fd} is not a socket; pass a connected Unix socket (e.g. one end of a socketpair)`);
+    if (libc.checkConnected(fd) < 0) throw new UsageError(`--io-fd ${fd} is a socket but not connected; pass a connected Unix socket`);
+  }
+  let logFd = 2;
+  if (o.logFd !== undefined) {
+    logFd = parseFd("--log-fd", o.logFd);
+    if (libc.fcntl(logFd, C.F_GETFD) < 0) throw new UsageError(`--log-fd ${logFd} is not an open FD; pass an inherited, writable FD`);
+  }
+  const specs = fds.map((fd, i) => {
+    const policy: Policy = {
+      readonly: mounts[i].readonly,
+      hostUds: o.hostUds as HostUds,
+      hostFifo: o.hostFifo as HostFifo,
+      xattrUser: Boolean(o.xattrUser),
+      donateMountFd: Boolean(o.donateMountFd),
+    };
+    return { fd, hostPath: mounts[i].path, policy };
+  });
+  return {
+    specs,
+    protocol: o.protocol as Protocol,
+    loopMode: o.eventLoop as LoopMode | "auto",
+    logLevel: o.logLevel as LogLevel,
+    logFd,
+  };
+}
+
+export function helpText(): string {
+  return program().helpInformation();
+}

@@ -1,0 +1,141 @@
+// Linux ABI constants shared by x86-64 and arm64 (asm-generic values where the
+// two differ are noted). Only what the gofer uses.
+
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const AT_EMPTY_PATH = 0x1000;
+
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_ACCMODE = 3;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_NOCTTY = 0o400;
+export const O_TRUNC = 0o1000;
+export const O_APPEND = 0o2000;
+export const O_NONBLOCK = 0o4000;
+// O_DIRECTORY and O_NOFOLLOW differ between x86-64 and arm64.
+const arm64 = process.arch === "arm64";
+export const O_DIRECTORY = arm64 ? 0o40000 : 0o200000;
+export const O_NOFOLLOW = arm64 ? 0o100000 : 0o400000;
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+
+export const S_IFMT = 0o170000;
+export const S_IFSOCK = 0o140000;
+export const S_IFLNK = 0o120000;
+export const S_IFREG = 0o100000;
+export const S_IFBLK = 0o60000;
+export const S_IFDIR = 0o40000;
+export const S_IFCHR = 0o20000;
+export const S_IFIFO = 0o10000;
+
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const F_ADD_SEALS = 1033;
+export const F_SEAL_SEAL = 1;
+export const F_SEAL_SHRINK = 2;
+export const F_GETFD = 1;
+
+export const MFD_CLOEXEC = 1;
+export const MFD_ALLOW_SEALING = 2;
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_SEQPACKET = 5;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SO_TYPE = 3;
+export const SCM_RIGHTS = 1;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
+export const MSG_CMSG_CLOEXEC = 0x40000000;
+export const MSG_TRUNC = 0x20;
+export const MSG_CTRUNC = 0x8;
+export const SHUT_RDWR = 2;
+
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
+export const POLLNVAL = 0x20;
+export const POLLRDHUP = 0x2000;
+
+export const EFD_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
+
+export const FUTEX_WAIT = 0;
+export const FUTEX_WAKE = 1;
+export const FUTEX_PRIVATE_FLAG = 128;
+export const FUTEX2_SIZE_U32 = 0x02;
+export const FUTEX2_PRIVATE = 128;
+export const FUTEX_WAITV_MAX = 128;
+
+export const UTIME_NOW = (1 << 30) - 1;
+export const UTIME_OMIT = (1 << 30) - 2;
+
+export const STATX_TYPE = 0x1;
+export const STATX_MODE = 0x2;
+export const STATX_NLINK = 0x4;
+export const STATX_UID = 0x8;
+export const STATX_GID = 0x10;
+export const STATX_ATIME = 0x20;
+export const STATX_MTIME = 0x40;
+export const STATX_CTIME = 0x80;
+export const STATX_INO = 0x100;
+export const STATX_SIZE = 0x200;
+export const STATX_BLOCKS = 0x400;
+export const STATX_BASIC_STATS = 0x7ff;
+
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+
+// Syscalls called through syscall(2) because glibc has no wrapper.
+export const SYS_futex = arm64 ? 98 : 202;
+export const SYS_futex_waitv = 449; // same number on both (asm-generic table)
+export const SYS_gettid = arm64 ? 178 : 186;
+
+// errno values.
+export const EPERM = 1;
+export const ENOENT = 2;
+export const EINTR = 4;
+export const EIO = 5;
+export const ENXIO = 6;
+export const EBADF = 9;
+export const EAGAIN = 11;
+export const ENOMEM = 12;
+export const EACCES = 13;
+export const EFAULT = 14;
+export const EEXIST = 17;
+export const EXDEV = 18;
+export const ENOTDIR = 20;
+export const EISDIR = 21;
+export const EINVAL = 22;
+export const EMFILE = 24;
+export const ENOTTY = 25;
+export const EFBIG = 27;
+export const ENOSPC = 28;
+export const EROFS = 30;
+export const EMLINK = 31;
+export const EPIPE = 32;
+export const ERANGE = 34;
+export const ENAMETOOLONG = 36;
+export const ENOSYS = 38;
+export const ENOTEMPTY = 39;
+export const ELOOP = 40;
+export const ENODATA = 61;
+export const ENOTSOCK = 88;
+export const EOPNOTSUPP = 95;
+export const ECONNRESET = 104;
+export const ENOBUFS = 105;
+export const ETIMEDOUT = 110;
+export const ECONNREFUSED = 111;
+export const EREMOTEIO = 121;

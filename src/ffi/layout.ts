@@ -1,0 +1,81 @@
+// Kernel struct layouts, declared once as offsets and sizes. These are the
+// same on x86-64 and arm64 (both LP64, and statx/statfs/msghdr are
+// arch-independent there), which is why the gofer uses statx rather than the
+// arch-specific struct stat.
+
+/** struct statx (linux/stat.h). The kernel writes all 256 bytes. */
+export const Statx = {
+  size: 256,
+  mask: 0, // u32
+  blksize: 4, // u32
+  attributes: 8, // u64
+  nlink: 16, // u32
+  uid: 20, // u32
+  gid: 24, // u32
+  mode: 28, // u16
+  ino: 32, // u64
+  fileSize: 40, // u64
+  blocks: 48, // u64
+  attributesMask: 56, // u64
+  atime: 64, // statx_timestamp {i64 sec; u32 nsec; i32 pad}
+  btime: 80,
+  ctime: 96,
+  mtime: 112,
+  rdevMajor: 128, // u32
+  rdevMinor: 132,
+  devMajor: 136,
+  devMinor: 140,
+  /** Bytes up to and including dev_minor: the classic statx record. */
+  basicSize: 144,
+} as const;
+
+/** struct statfs (64-bit). */
+export const Statfs = {
+  size: 120,
+  type: 0, // i64
+  bsize: 8,
+  blocks: 16,
+  bfree: 24,
+  bavail: 32,
+  files: 40,
+  ffree: 48,
+  fsid: 56,
+  namelen: 64,
+  frsize: 72,
+  flags: 80,
+} as const;
+
+/** struct linux_dirent64 header; d_name follows at `name`. */
+export const Dirent64 = {
+  ino: 0, // u64
+  off: 8, // i64
+  reclen: 16, // u16
+  type: 18, // u8
+  name: 19,
+} as const;
+
+export const Iovec = { size: 16, base: 0, len: 8 } as const;
+
+export const Msghdr = {
+  size: 56,
+  name: 0,
+  namelen: 8,
+  iov: 16,
+  iovlen: 24,
+  control: 32,
+  controllen: 40,
+  flags: 48,
+} as const;
+
+/** struct cmsghdr; CMSG_DATA starts at `data`. */
+export const Cmsghdr = { len: 0, level: 8, type: 12, data: 16 } as const;
+export const cmsgSpace = (dataLen: number) => 16 + ((dataLen + 7) & ~7);
+export const cmsgLen = (dataLen: number) => 16 + dataLen;
+
+export const SockaddrUn = { size: 110, family: 0, path: 2, pathMax: 108 } as const;
+
+export const Pollfd = { size: 8, fd: 0, events: 4, revents: 6 } as const;
+
+export const FutexWaitv = { size: 24, val: 0, uaddr: 8, flags: 16 } as const;
+
+export const Timespec = { size: 16, sec: 0, nsec: 8 } as const;

@@ -1,0 +1,202 @@
+// libc through bun:ffi. Every wrapper returns its result (>= 0) or -errno, read
+// from this thread's errno right after the call; nothing here throws for a
+// failed syscall. Pointers are plain numbers (addresses) so callers can point
+// into any buffer, including shared memory mappings, without copies.
+import { dlopen, FFIType as T, ptr, read } from "bun:ffi";
+import { SYS_futex, SYS_futex_waitv, SYS_gettid } from "./constants";
+
+const { i32, u32, i64, u64, ptr: P } = T;
+const ssize = T.i64_fast;
+
+const lib = dlopen("libc.so.6", {
+  __errno_location: { args: [], returns: P },
+  openat: { args: [i32, P, i32, u32], returns: i32 },
+  close: { args: [i32], returns: i32 },
+  dup: { args: [i32], returns: i32 },
+  fcntl: { args: [i32, i32, i64], returns: i32 },
+  statx: { args: [i32, P, i32, u32, P], returns: i32 },
+  fstatfs: { args: [i32, P], returns: i32 },
+  getdents64: { args: [i32, P, u64], returns: ssize },
+  pread64: { args: [i32, P, u64, i64], returns: ssize },
+  pwrite64: { args: [i32, P, u64, i64], returns: ssize },
+  read: { args: [i32, P, u64], returns: ssize },
+  write: { args: [i32, P, u64], returns: ssize },
+  lseek: { args: [i32, i64, i32], returns: ssize },
+  fsync: { args: [i32], returns: i32 },
+  fallocate: { args: [i32, i32, i64, i64], returns: i32 },
+  ftruncate: { args: [i32, i64], returns: i32 },
+  fchmod: { args: [i32, u32], returns: i32 },
+  fchmodat: { args: [i32, P, u32, i32], returns: i32 },
+  fchownat: { args: [i32, P, u32, u32, i32], returns: i32 },
+  utimensat: { args: [i32, P, P, i32], returns: i32 },
+  mkdirat: { args: [i32, P, u32], returns: i32 },
+  mknodat: { args: [i32, P, u32, u64], returns: i32 },
+  symlinkat: { args: [P, i32, P], returns: i32 },
+  linkat: { args: [i32, P, i32, P, i32], returns: i32 },
+  renameat: { args: [i32, P, i32, P], returns: i32 },
+  unlinkat: { args: [i32, P, i32], returns: i32 },
+  readlinkat: { args: [i32, P, P, u64], returns: ssize },
+  fgetxattr: { args: [i32, P, P, u64], returns: ssize },
+  fsetxattr: { args: [i32, P, P, u64, i32], returns: i32 },
+  flistxattr: { args: [i32, P, u64], returns: ssize },
+  fremovexattr: { args: [i32, P], returns: i32 },
+  socket: { args: [i32, i32, i32], returns: i32 },
+  socketpair: { args: [i32, i32, i32, P], returns: i32 },
+  bind: { args: [i32, P, u32], returns: i32 },
+  listen: { args: [i32, i32], returns: i32 },
+  accept4: { args: [i32, P, P, i32], returns: i32 },
+  connect: { args: [i32, P, u32], returns: i32 },
+  shutdown: { args: [i32, i32], returns: i32 },
+  getpeername: { args: [i32, P, P], returns: i32 },
+  recv: { args: [i32, P, u64, i32], returns: ssize },
+  getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
+  sendmsg: { args: [i32, P, i32], returns: ssize },
+  recvmsg: { args: [i32, P, i32], returns: ssize },
+  memfd_create: { args: [P, u32], returns: i32 },
+  mmap: { args: [P, u64, i32, i32, i32, i64], returns: P },
+  munmap: { args: [P, u64], returns: i32 },
+  poll: { args: [P, u64, i32], returns: i32 },
+  eventfd: { args: [u32, i32], returns: i32 },
+  umask: { args: [u32], returns: u32 },
+  getpid: { args: [], returns: i32 },
+  syscall: { args: [i64, i64, i64, i64, i64, i64], returns: ssize },
+});
+
+const S = lib.symbols;
+// errno lives in thread-local storage; this module is instantiated once per
+// thread (Workers load their own copy), so caching the address is safe.
+const errnoAddr = S.__errno_location() as number;
+
+/** errno of the last failed call on this thread. */
+export function errno(): number {
+  return read.i32(errnoAddr, 0);
+}
+
+/** Normalizes a libc return value: result, or -errno when it is -1. */
+function r(v: number | bigint): number {
+  if (typeof v === "bigint") v = Number(v);
+  return v < 0 ? -errno() : v;
+}
+
+export const addr = (buf: NodeJS.TypedArray | DataView): number => ptr(buf) as number;
+
+// Two scratch slots for NUL-terminated names; calls take at most two. Names
+// are byte strings (latin1), so every byte the client sent is preserved.
+const CSTR_MAX = 65536 + 1;
+const cstrBufs = [new Uint8Array(CSTR_MAX), new Uint8Array(CSTR_MAX)];
+const cstrAddrs = cstrBufs.map((b) => addr(b));
+
+/** Writes `s` (a byte string) NUL-terminated into scratch slot `slot`. */
+export function cstr(s: string, slot = 0): number {
+  const b = cstrBufs[slot];
+  const n = s.length;
+  for (let i = 0; i < n; i++) b[i] = s.charCodeAt(i);
+  b[n] = 0;
+  return cstrAddrs[slot];
+}
+const emptyName = new Uint8Array(1);
+/** Address of "" for the AT_EMPTY_PATH calls. */
+export const EMPTY = addr(emptyName);
+
+export const openat = (dirfd: number, name: string, flags: number, mode = 0) =>
+  r(S.openat(dirfd, cstr(name), flags, mode));
+export const close = (fd: number) => r(S.close(fd));
+export const dup = (fd: number) => r(S.dup(fd));
+export const fcntl = (fd: number, cmd: number, arg = 0) => r(S.fcntl(fd, cmd, arg));
+export const statx = (dirfd: number, name: string, flags: number, mask: number, buf: number) =>
+  r(S.statx(dirfd, name === "" ? EMPTY : cstr(name), flags, mask, buf));
+/** statx with the name given as the address of a NUL-terminated string. */
+export const statxAddr = (dirfd: number, nameAddr: number, flags: number, mask: number, buf: number) =>
+  r(S.statx(dirfd, nameAddr, flags, mask, buf));
+export const fstatfs = (fd: number, buf: number) => r(S.fstatfs(fd, buf));
+export const getdents64 = (fd: number, buf: number, len: number) => r(S.getdents64(fd, buf, len));
+export const pread = (fd: number, buf: number, len: number, off: number | bigint) =>
+  r(S.pread64(fd, buf, len, off));
+export const pwrite = (fd: number, buf: number, len: number, off: number | bigint) =>
+  r(S.pwrite64(fd, buf, len, off));
+export const readFd = (fd: number, buf: number, len: number) => r(S.read(fd, buf, len));
+export const writeFd = (fd: number, buf: number, len: number) => r(S.write(fd, buf, len));
+export const lseek = (fd: number, off: number, whence: number) => r(S.lseek(fd, off, whence));
+export const fsync = (fd: number) => r(S.fsync(fd));
+export const fallocate = (fd: number, mode: number, off: number | bigint, len: number | bigint) =>
+  r(S.fallocate(fd, mode, off, len));
+export const ftruncate = (fd: number, len: number | bigint) => r(S.ftruncate(fd, len));
+export const fchmod = (fd: number, mode: number) => r(S.fchmod(fd, mode));
+export const fchmodat = (dirfd: number, name: string, mode: number, flags: number) =>
+  r(S.fchmodat(dirfd, cstr(name), mode, flags));
+export const fchownat = (dirfd: number, name: string, uid: number, gid: number, flags: number) =>
+  r(S.fchownat(dirfd, name === "" ? EMPTY : cstr(name), uid >>> 0, gid >>> 0, flags));
+export const utimensat = (dirfd: number, name: string | null, times: number, flags: number) =>
+  r(S.utimensat(dirfd, name === null ? 0 : name === "" ? EMPTY : cstr(name), times, flags));
+export const mkdirat = (dirfd: number, name: string, mode: number) =>
+  r(S.mkdirat(dirfd, cstr(name), mode));
+export const mknodat = (dirfd: number, name: string, mode: number, dev: number) =>
+  r(S.mknodat(dirfd, cstr(name), mode, dev));
+export const symlinkat = (target: string, dirfd: number, name: string) =>
+  r(S.symlinkat(cstr(target, 1), dirfd, cstr(name, 0)));
+export const linkat = (olddir: number, oldname: string, newdir: number, newname: string, flags: number) =>
+  r(S.linkat(olddir, oldname === "" ? EMPTY : cstr(oldname, 0), newdir, cstr(newname, 1), flags));
+export const renameat = (olddir: number, oldname: string, newdir: number, newname: string) =>
+  r(S.renameat(olddir, cstr(oldname, 0), newdir, cstr(newname, 1)));
+export const unlinkat = (dirfd: number, name: string, flags: number) =>
+  r(S.unlinkat(dirfd, cstr(name), flags));
+export const readlinkat = (dirfd: number, name: string, buf: number, len: number) =>
+  r(S.readlinkat(dirfd, name === "" ? EMPTY : cstr(name), buf, len));
+export const fgetxattr = (fd: number, name: string, buf: number, len: number) =>
+  r(S.fgetxattr(fd, cstr(name), buf, len));
+export const fsetxattr = (fd: number, name: string, value: number, len: number, flags: number) =>
+  r(S.fsetxattr(fd, cstr(name), value, len, flags));
+export const flistxattr = (fd: number, buf: number, len: number) => r(S.flistxattr(fd, buf, len));
+export const fremovexattr = (fd: number, name: string) => r(S.fremovexattr(fd, cstr(name)));
+export const socket = (domain: number, type: number, proto: number) => r(S.socket(domain, type, proto));
+export const bind = (fd: number, sa: number, len: number) => r(S.bind(fd, sa, len));
+export const listen = (fd: number, backlog: number) => r(S.listen(fd, backlog));
+export const accept4 = (fd: number, flags: number) => r(S.accept4(fd, 0, 0, flags));
+export const connect = (fd: number, sa: number, len: number) => r(S.connect(fd, sa, len));
+export const recv = (fd: number, buf: number, len: number, flags: number) => r(S.recv(fd, buf, len, flags));
+/** 0 if fd is a connected socket, else -errno (ENOTCONN, ENOTSOCK, EBADF). */
+export function checkConnected(fd: number): number {
+  const sa = new Uint8Array(128);
+  const len = new Uint32Array([128]);
+  return r(S.getpeername(fd, addr(sa), addr(len)));
+}
+export const shutdown = (fd: number, how: number) => r(S.shutdown(fd, how));
+export const sendmsg = (fd: number, msg: number, flags: number) => r(S.sendmsg(fd, msg, flags));
+export const recvmsg = (fd: number, msg: number, flags: number) => r(S.recvmsg(fd, msg, flags));
+export const memfdCreate = (name: string, flags: number) => r(S.memfd_create(cstr(name), flags));
+export const munmap = (p: number, len: number) => r(S.munmap(p, len));
+export const poll = (fds: number, n: number, timeoutMs: number) => r(S.poll(fds, n, timeoutMs));
+export const eventfd = (initval: number, flags: number) => r(S.eventfd(initval, flags));
+export const umask = (mask: number) => S.umask(mask) as number;
+export const getpid = () => S.getpid() as number;
+export const gettid = () => S.syscall(SYS_gettid, 0, 0, 0, 0, 0) as number;
+
+/** mmap; returns the address or -errno. */
+export function mmap(len: number, prot: number, flags: number, fd: number, off: number): number {
+  const p = S.mmap(0, len, prot, flags, fd, off) as number | null;
+  if (p === null || p >= 2 ** 63) return -errno(); // MAP_FAILED
+  return p;
+}
+
+/** socketpair into two fds, or -errno. */
+export function socketpair(domain: number, type: number, proto: number): [number, number] | number {
+  const fds = new Int32Array(2);
+  const rc = r(S.socketpair(domain, type, proto, addr(fds)));
+  return rc < 0 ? rc : [fds[0], fds[1]];
+}
+
+/** SO_TYPE of a socket, or -errno (ENOTSOCK for a non-socket). */
+export function socketType(fd: number): number {
+  const v = new Int32Array(2);
+  v[1] = 4;
+  const rc = r(S.getsockopt(fd, 1 /* SOL_SOCKET */, 3 /* SO_TYPE */, addr(v), addr(v) + 4));
+  return rc < 0 ? rc : v[0];
+}
+
+export const futexWait = (uaddr: number, val: number, flags: number, timeout = 0) =>
+  r(S.syscall(SYS_futex, uaddr, flags /* FUTEX_WAIT | private */, val, timeout, 0, 0));
+export const futexWake = (uaddr: number, n: number, flags: number) =>
+  r(S.syscall(SYS_futex, uaddr, 1 | flags, n, 0, 0, 0));
+/** futex_waitv(2): waiters is an array of struct futex_waitv. */
+export const futexWaitv = (waiters: number, n: number, timeout = 0) =>
+  r(S.syscall(SYS_futex_waitv, waiters, n, 0, timeout, 1 /* CLOCK_MONOTONIC */, 0));

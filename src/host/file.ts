@@ -1,0 +1,768 @@
+// The host-file layer: the semantics of gVisor's runsc/fsgofer on host files,
+// shared by the lisafs and p9 servers. It knows files, names and policies;
+// it knows nothing of wire formats or file IDs.
+//
+// Every lookup is one name at a time, relative to an FD we hold, with
+// O_NOFOLLOW; names are checked before use; no path is ever resolved from "/"
+// except the mount point itself, which the user named on the command line.
+import * as C from "../ffi/constants";
+import * as libc from "../ffi/libc";
+import { Dirent64, Statfs, Statx } from "../ffi/layout";
+import { Node } from "./node";
+
+/** Negative errno. */
+export type Errno = number;
+
+export type HostUds = "none" | "open" | "create" | "all";
+export type HostFifo = "none" | "open";
+
+export interface Policy {
+  readonly: boolean;
+  hostUds: HostUds;
+  hostFifo: HostFifo;
+  /** Extension (off by default): allow setting/listing/removing user.* xattrs. */
+  xattrUser: boolean;
+  /** Donate the mount point's host FD (directfs). */
+  donateMountFd: boolean;
+}
+
+const udsOpen = (p: Policy) => p.hostUds === "open" || p.hostUds === "all";
+const udsCreate = (p: Policy) => p.hostUds === "create" || p.hostUds === "all";
+
+const OPEN_FLAGS = C.O_NOFOLLOW | C.O_CLOEXEC;
+const UNIX_PATH_MAX = 108;
+
+/** A name the client may use: not "", ".", "..", and no "/" or NUL. */
+export function checkName(name: string): Errno {
+  if (name === "" || name === "." || name === "..") return -C.EINVAL;
+  if (name.indexOf("/") >= 0 || name.indexOf("\0") >= 0) return -C.EINVAL;
+  return 0;
+}
+
+// ---- stat ------------------------------------------------------------------
+
+const statBuf = new Uint8Array(Statx.size);
+const statView = new DataView(statBuf.buffer);
+const statAddr = libc.addr(statBuf);
+
+/**
+ * The stat of the last successful statFd/walk/create, as a Linux statx record
+ * normalized to what the reference gofer reports (fstat-derived: basic stats,
+ * no btime, no attributes). Valid until the next host call that stats.
+ */
+export const lastStat = {
+  bytes: statBuf,
+  view: statView,
+  mode: (): number => statView.getUint16(Statx.mode, true),
+  ftype: (): number => statView.getUint16(Statx.mode, true) & C.S_IFMT,
+  ino: (): bigint => statView.getBigUint64(Statx.ino, true),
+  devMajor: (): number => statView.getUint32(Statx.devMajor, true),
+  devMinor: (): number => statView.getUint32(Statx.devMinor, true),
+  uid: (): number => statView.getUint32(Statx.uid, true),
+  gid: (): number => statView.getUint32(Statx.gid, true),
+};
+
+export function statFd(fd: number): Errno {
+  return normalizeStat(libc.statxAddr(fd, libc.EMPTY, C.AT_SYMLINK_NOFOLLOW | C.AT_EMPTY_PATH, C.STATX_BASIC_STATS, statAddr));
+}
+
+/** statx of dirfd/<NUL-terminated name at nameAddr>, not following symlinks. */
+function statAtAddr(dirfd: number, nameAddr: number): Errno {
+  return normalizeStat(libc.statxAddr(dirfd, nameAddr, C.AT_SYMLINK_NOFOLLOW, C.STATX_BASIC_STATS, statAddr));
+}
+
+function normalizeStat(rc: number): Errno {
+  if (rc < 0) return rc;
+  statView.setUint32(Statx.mask, C.STATX_BASIC_STATS, true);
+  statView.setBigUint64(Statx.attributes, 0n, true);
+  statView.setBigUint64(Statx.attributesMask, 0n, true);
+  statBuf.fill(0, Statx.btime, Statx.btime + 16);
+  return 0;
+}
+
+/** File types the gofer serves at all (gVisor: no block devices). */
+export function isSupportedType(mode: number): boolean {
+  switch (mode & C.S_IFMT) {
+    case C.S_IFREG:
+    case C.S_IFDIR:
+    case C.S_IFLNK:
+    case C.S_IFCHR:
+    case C.S_IFSOCK:
+    case C.S_IFIFO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Opens dirfd/name read-only and non-blocking, falling back to O_PATH when
+ * that is refused (no read permission, a socket...). Stops at ENOENT. */
+export function tryOpenAt(dirfd: number, name: string, extra = 0): number {
+  let fd = libc.openat(dirfd, name, C.O_RDONLY | C.O_NONBLOCK | OPEN_FLAGS | extra);
+  if (fd >= 0 || fd === -C.ENOENT) return fd;
+  fd = libc.openat(dirfd, name, C.O_PATH | OPEN_FLAGS | extra);
+  return fd;
+}
+
+// /proc/self/fd lets the gofer reopen a file it holds with other flags
+// without resolving its path again.
+let procSelfFd = -1;
+export function openProcSelfFd(path = "/proc/self/fd"): Errno {
+  const fd = libc.openat(C.AT_FDCWD, path, C.O_RDONLY | C.O_DIRECTORY | C.O_CLOEXEC);
+  if (fd < 0) return fd;
+  procSelfFd = fd;
+  return 0;
+}
+
+function reopen(fd: number, flags: number): number {
+  return libc.openat(procSelfFd, String(fd), (flags | C.O_CLOEXEC) & ~C.O_NOFOLLOW);
+}
+
+function setNonblock(fd: number): void {
+  const fl = libc.fcntl(fd, C.F_GETFL);
+  if (fl >= 0 && (fl & C.O_NONBLOCK) === 0) libc.fcntl(fd, C.F_SETFL, fl | C.O_NONBLOCK);
+}
+
+/** Makes an fd ready to hand to the sandbox: non-blocking, as gVisor's gofer
+ * donates them. */
+export function prepareDonation(fd: number): number {
+  setNonblock(fd);
+  return fd;
+}
+
+// ---- mounts ----------------------------------------------------------------
+
+/** The host directory (or file) one connection serves, and its policy. */
+export class Mount {
+  readonly node: Node;
+  /** O_PATH FD of the mount point: the anchor for every path walk. */
+  private anchorFd = -1;
+
+  constructor(
+    readonly hostPath: string,
+    readonly policy: Policy,
+    tree: Node,
+  ) {
+    let n = tree;
+    for (const part of hostPath.split("/")) if (part !== "") n = n.child(part);
+    this.node = n;
+  }
+
+  /** Opens the mount point; the result is the root of the connection. */
+  openRoot(): HostFile | Errno {
+    const fd = tryOpenAt(C.AT_FDCWD, this.hostPath);
+    if (fd < 0) return fd;
+    let rc = statFd(fd);
+    if (rc === 0 && !isSupportedType(lastStat.mode())) rc = -C.EPERM;
+    if (rc === 0 && this.anchorFd < 0) {
+      this.anchorFd = libc.dup(fd);
+      if (this.anchorFd < 0) rc = this.anchorFd;
+    }
+    if (rc < 0) {
+      libc.close(fd);
+      return rc;
+    }
+    return new HostFile(this, this.node, fd, lastStat.ftype(), true);
+  }
+
+  close(): void {
+    if (this.anchorFd >= 0) libc.close(this.anchorFd);
+    this.anchorFd = -1;
+  }
+
+  /** An O_PATH FD of `node`'s parent directory, found by walking from the
+   * mount point one name at a time, and the node's name. */
+  openParent(node: Node): { fd: number; name: string } | Errno {
+    if (node === this.node || !node.parent) return -C.EINVAL;
+    const names = node.parent === this.node ? [] : node.parent.pathFrom(this.node);
+    if (names === null || node.deleted) return -C.ENOENT;
+    let cur = libc.dup(this.anchorFd);
+    if (cur < 0) return cur;
+    for (const name of names) {
+      const next = libc.openat(cur, name, C.O_PATH | C.O_DIRECTORY | OPEN_FLAGS);
+      libc.close(cur);
+      if (next < 0) return next;
+      cur = next;
+    }
+    return { fd: cur, name: node.name };
+  }
+}
+
+// ---- files -----------------------------------------------------------------
+
+export interface SetStatArgs {
+  mask: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number | bigint;
+  atimeSec: number | bigint;
+  atimeNsec: number | bigint;
+  mtimeSec: number | bigint;
+  mtimeNsec: number | bigint;
+}
+
+const xattrList = new Uint8Array(65536);
+const xattrListAddr = libc.addr(xattrList);
+const timesBuf = new BigInt64Array(4);
+const timesAddr = libc.addr(timesBuf);
+
+/** A file the client has walked to (gVisor's control FD): held open
+ * read-only or O_PATH, never used for I/O the client asked for. */
+export class HostFile {
+  private writableFd = -1;
+  closed = false;
+
+  constructor(
+    readonly mount: Mount,
+    readonly node: Node,
+    public fd: number,
+    readonly ftype: number,
+    readonly isMountPoint = false,
+  ) {
+    node.acquire();
+  }
+
+  get policy(): Policy {
+    return this.mount.policy;
+  }
+  isDir(): boolean {
+    return this.ftype === C.S_IFDIR;
+  }
+  isRegular(): boolean {
+    return this.ftype === C.S_IFREG;
+  }
+  isSymlink(): boolean {
+    return this.ftype === C.S_IFLNK;
+  }
+  isSocket(): boolean {
+    return this.ftype === C.S_IFSOCK;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    libc.close(this.fd);
+    if (this.writableFd >= 0) libc.close(this.writableFd);
+    this.fd = this.writableFd = -1;
+    this.node.release();
+  }
+
+  stat(): Errno {
+    return statFd(this.fd);
+  }
+
+  private getWritableFd(): number {
+    if (this.writableFd < 0) {
+      const fd = reopen(this.fd, C.O_WRONLY);
+      if (fd < 0) return fd;
+      this.writableFd = fd;
+    }
+    return this.writableFd;
+  }
+
+  private child(fd: number, name: string, ftype: number): HostFile {
+    return new HostFile(this.mount, this.node.child(name), fd, ftype);
+  }
+
+  /** Applies the attributes in `a.mask`; returns the mask of those that
+   * failed and the errno of the last failure (gVisor's SetStat contract). */
+  setStat(a: SetStatArgs): { failureMask: number; failureErrno: number } {
+    let failureMask = 0;
+    let failureErrno = 0;
+    const fail = (bits: number, rc: number) => {
+      failureMask |= bits;
+      failureErrno = -rc;
+    };
+    if (a.mask & C.STATX_MODE) {
+      const mode = a.mode & ~C.S_IFMT & 0xffff;
+      let rc: number;
+      if (this.isSocket()) {
+        const p = this.mount.openParent(this.node);
+        if (typeof p === "number") rc = p;
+        else {
+          rc = libc.fchmodat(p.fd, p.name, mode, 0);
+          libc.close(p.fd);
+        }
+      } else {
+        rc = libc.fchmod(this.fd, mode);
+        if (rc === -C.EBADF) rc = libc.fchmodat(procSelfFd, String(this.fd), mode, 0);
+      }
+      if (rc < 0) fail(C.STATX_MODE, rc);
+    }
+    if (a.mask & C.STATX_SIZE) {
+      let rc = this.getWritableFd();
+      if (rc >= 0) rc = libc.ftruncate(rc, a.size);
+      if (rc < 0) fail(C.STATX_SIZE, rc);
+    }
+    const timeBits = a.mask & (C.STATX_ATIME | C.STATX_MTIME);
+    if (timeBits) {
+      timesBuf[0] = 0n;
+      timesBuf[1] = BigInt(C.UTIME_OMIT);
+      timesBuf[2] = 0n;
+      timesBuf[3] = BigInt(C.UTIME_OMIT);
+      if (a.mask & C.STATX_ATIME) {
+        timesBuf[0] = BigInt(a.atimeSec);
+        timesBuf[1] = BigInt(a.atimeNsec);
+      }
+      if (a.mask & C.STATX_MTIME) {
+        timesBuf[2] = BigInt(a.mtimeSec);
+        timesBuf[3] = BigInt(a.mtimeNsec);
+      }
+      let rc: number;
+      if (this.isSymlink()) {
+        const p = this.mount.openParent(this.node);
+        if (typeof p === "number") rc = p;
+        else {
+          rc = libc.utimensat(p.fd, p.name, timesAddr, C.AT_SYMLINK_NOFOLLOW);
+          libc.close(p.fd);
+        }
+      } else {
+        let fd = this.fd;
+        if (this.isRegular()) {
+          const w = this.getWritableFd();
+          if (w >= 0) fd = w;
+        }
+        rc = libc.utimensat(fd, null, timesAddr, 0);
+        // An O_PATH FD cannot take futimens; its /proc/self/fd link can.
+        if (rc === -C.EBADF) rc = libc.utimensat(procSelfFd, String(fd), timesAddr, 0);
+      }
+      if (rc < 0) fail(timeBits, rc);
+    }
+    const ownBits = a.mask & (C.STATX_UID | C.STATX_GID);
+    if (ownBits) {
+      const uid = a.mask & C.STATX_UID ? a.uid : -1;
+      const gid = a.mask & C.STATX_GID ? a.gid : -1;
+      const rc = libc.fchownat(this.fd, "", uid, gid, C.AT_EMPTY_PATH | C.AT_SYMLINK_NOFOLLOW);
+      if (rc < 0) fail(ownBits, rc);
+    }
+    return { failureMask, failureErrno };
+  }
+
+  /** Opens the child `name`; its stat is left in lastStat. */
+  walk(name: string): HostFile | Errno {
+    let rc = checkName(name);
+    if (rc < 0) return rc;
+    const fd = tryOpenAt(this.fd, name);
+    if (fd < 0) return fd;
+    rc = statFd(fd);
+    if (rc === 0 && !isSupportedType(lastStat.mode())) rc = -C.EPERM;
+    if (rc < 0) {
+      libc.close(fd);
+      return rc;
+    }
+    return this.child(fd, name, lastStat.ftype());
+  }
+
+  /**
+   * Stats each name of `names` in turn without keeping anything open; an
+   * empty first name stats this file itself. Stops quietly at a missing
+   * component or after a symlink. `record` is called with lastStat filled.
+   */
+  walkStat(names: string[], record: () => void): Errno {
+    let i = 0;
+    if (names.length > 0 && names[0] === "") {
+      const rc = statFd(this.fd);
+      if (rc < 0) return rc;
+      record();
+      i = 1;
+    }
+    if (this.isSymlink()) return 0;
+    let cur = this.fd;
+    const done = (rc: Errno) => {
+      if (cur !== this.fd) libc.close(cur);
+      return rc;
+    };
+    for (; i < names.length; i++) {
+      const name = names[i];
+      let rc = checkName(name);
+      if (rc < 0) return done(rc);
+      const next = libc.openat(cur, name, C.O_PATH | OPEN_FLAGS);
+      if (next === -C.ENOENT) break;
+      if (next < 0) return done(next);
+      if (cur !== this.fd) libc.close(cur);
+      cur = next;
+      rc = statFd(cur);
+      if (rc < 0) return done(rc);
+      if (!isSupportedType(lastStat.mode())) return done(-C.EPERM);
+      record();
+      if (lastStat.ftype() === C.S_IFLNK) break;
+    }
+    return done(0);
+  }
+
+  /** Opens this file for I/O with `flags` (access mode and O_TRUNC). */
+  open(flags: number): { open: OpenFile; donate: number } | Errno {
+    if (this.ftype === C.S_IFIFO && this.policy.hostFifo !== "open") return -C.EPERM;
+    if (this.ftype === C.S_IFSOCK && !udsOpen(this.policy)) return -C.EPERM;
+    const fd = reopen(this.fd, flags | OPEN_FLAGS);
+    if (fd < 0) return fd;
+    let donate = -1;
+    if (
+      this.ftype === C.S_IFREG ||
+      this.ftype === C.S_IFIFO ||
+      this.ftype === C.S_IFCHR ||
+      (this.isMountPoint && this.policy.donateMountFd)
+    ) {
+      donate = libc.dup(fd);
+      if (donate < 0 && this.ftype !== C.S_IFREG) {
+        libc.close(fd);
+        return donate;
+      }
+    }
+    return { open: new OpenFile(this, fd, flags), donate };
+  }
+
+  private refuseWrite(): Errno {
+    return this.policy.readonly ? -C.EROFS : 0;
+  }
+
+  /** Creates and opens a regular file; its stat is left in lastStat. */
+  openCreate(
+    mode: number,
+    uid: number,
+    gid: number,
+    name: string,
+    flags: number,
+  ): { child: HostFile; open: OpenFile; donate: number } | Errno {
+    let rc = this.refuseWrite() || checkName(name);
+    if (rc < 0) return rc;
+    const createFlags = C.O_CREAT | C.O_EXCL | C.O_RDONLY | C.O_NONBLOCK | OPEN_FLAGS;
+    const childFd = libc.openat(this.fd, name, createFlags, mode & 0o7777);
+    if (childFd < 0) return childFd;
+    rc = libc.fchownat(childFd, "", uid, gid, C.AT_EMPTY_PATH | C.AT_SYMLINK_NOFOLLOW);
+    let openFd = -1;
+    if (rc === 0) rc = statFd(childFd);
+    if (rc === 0) openFd = rc = reopen(childFd, flags | OPEN_FLAGS);
+    if (rc < 0) {
+      libc.unlinkat(this.fd, name, 0);
+      libc.close(childFd);
+      return rc;
+    }
+    const child = this.child(childFd, name, C.S_IFREG);
+    const open = new OpenFile(child, openFd, flags);
+    return { child, open, donate: libc.dup(openFd) };
+  }
+
+  /** Shared tail of mkdir/mknod/symlink/link: open the new entry, chown it,
+   * stat it, and remove it again if any step fails. */
+  private adopt(
+    name: string,
+    openFlags: number | "try",
+    owner: { uid: number; gid: number } | null,
+    removeFlags: number,
+  ): HostFile | Errno {
+    const fd =
+      openFlags === "try" ? tryOpenAt(this.fd, name) : libc.openat(this.fd, name, openFlags | OPEN_FLAGS);
+    let rc = fd < 0 ? fd : 0;
+    if (rc === 0 && owner)
+      rc = libc.fchownat(fd, "", owner.uid, owner.gid, C.AT_EMPTY_PATH | C.AT_SYMLINK_NOFOLLOW);
+    if (rc === 0) rc = statFd(fd);
+    if (rc < 0) {
+      if (fd >= 0) libc.close(fd);
+      libc.unlinkat(this.fd, name, removeFlags);
+      return rc;
+    }
+    return this.child(fd, name, lastStat.ftype());
+  }
+
+  mkdir(mode: number, uid: number, gid: number, name: string): HostFile | Errno {
+    const rc = this.refuseWrite() || checkName(name) || libc.mkdirat(this.fd, name, mode & 0o7777);
+    if (rc < 0) return rc;
+    return this.adopt(name, "try", { uid, gid }, C.AT_REMOVEDIR);
+  }
+
+  /** Only regular files, as gVisor's gofer: never device nodes, FIFOs or
+   * sockets on the host through mknod. */
+  mknod(mode: number, uid: number, gid: number, name: string): HostFile | Errno {
+    let rc = this.refuseWrite() || checkName(name);
+    if (rc < 0) return rc;
+    if ((mode & C.S_IFMT) !== C.S_IFREG) return -C.EPERM;
+    rc = libc.mknodat(this.fd, name, (mode & 0o7777) | C.S_IFREG, 0);
+    if (rc < 0) return rc;
+    return this.adopt(name, "try", { uid, gid }, 0);
+  }
+
+  symlink(name: string, target: string, uid: number, gid: number): HostFile | Errno {
+    let rc = this.refuseWrite() || checkName(name);
+    if (rc < 0) return rc;
+    if (target.indexOf("\0") >= 0) return -C.EINVAL;
+    rc = libc.symlinkat(target, this.fd, name);
+    if (rc < 0) return rc;
+    return this.adopt(name, C.O_PATH, { uid, gid }, 0);
+  }
+
+  /** Hard-links this file as dir/name. */
+  link(dir: HostFile, name: string): HostFile | Errno {
+    let rc = this.refuseWrite() || checkName(name);
+    if (rc < 0) return rc;
+    const p = this.mount.openParent(this.node);
+    if (typeof p === "number") return p;
+    rc = libc.linkat(p.fd, p.name, dir.fd, name, 0);
+    libc.close(p.fd);
+    if (rc < 0) return rc;
+    return dir.adopt(name, "try", null, 0);
+  }
+
+  /** Fills a struct statfs in `out`. */
+  statfs(out: Uint8Array): Errno {
+    if (out.byteLength < Statfs.size) return -C.EINVAL;
+    return libc.fstatfs(this.fd, libc.addr(out));
+  }
+
+  /** Reads the symlink target into out[0..]; returns its length. */
+  readlink(out: Uint8Array, outAddr: number): number {
+    const n = libc.readlinkat(this.fd, "", outAddr, out.byteLength);
+    if (n < 0) return n;
+    return n;
+  }
+
+  /** Connects a new socket of `sockType` to this socket file. */
+  connect(sockType: number): number {
+    if (!udsOpen(this.policy)) return -C.EPERM;
+    if (!isSockTypeSupported(sockType)) return -C.ENXIO;
+    const p = this.mount.openParent(this.node);
+    if (typeof p === "number") return p;
+    const sock = libc.socket(C.AF_UNIX, sockType | C.SOCK_CLOEXEC, 0);
+    let rc = sock;
+    if (sock >= 0) {
+      rc = withSockaddr(`/proc/self/fd/${p.fd}/${p.name}`, (sa, len) => libc.connect(sock, sa, len));
+      if (rc < 0) libc.close(sock);
+    }
+    libc.close(p.fd);
+    return rc < 0 ? rc : sock;
+  }
+
+  /** Creates and binds a socket file `name` in this directory. */
+  bindAt(
+    name: string,
+    sockType: number,
+    mode: number,
+    uid: number,
+    gid: number,
+  ): { child: HostFile; socket: BoundSocket; donate: number } | Errno {
+    let rc = checkName(name);
+    if (rc < 0) return rc;
+    if (!udsCreate(this.policy)) return -C.EPERM;
+    if (this.policy.readonly) return -C.EROFS;
+    if (!isSockTypeSupported(sockType)) return -C.ENXIO;
+    const sock = libc.socket(C.AF_UNIX, sockType | C.SOCK_CLOEXEC, 0);
+    if (sock < 0) return sock;
+    rc = libc.fchmod(sock, mode & 0o7777);
+    if (rc === 0) rc = withSockaddr(`/proc/self/fd/${this.fd}/${name}`, (sa, len) => libc.bind(sock, sa, len));
+    if (rc < 0) {
+      libc.close(sock);
+      return rc;
+    }
+    // The socket file exists from here on; adopt() removes it on failure.
+    const child = this.adopt(name, "try", { uid, gid }, 0);
+    if (typeof child === "number") {
+      libc.close(sock);
+      return child;
+    }
+    const donate = libc.dup(sock);
+    if (donate < 0) {
+      child.close();
+      libc.unlinkat(this.fd, name, 0);
+      libc.close(sock);
+      return donate;
+    }
+    return { child, socket: new BoundSocket(child, sock), donate };
+  }
+
+  unlink(name: string, flags: number): Errno {
+    const rc = this.refuseWrite() || checkName(name) || libc.unlinkat(this.fd, name, flags & C.AT_REMOVEDIR);
+    if (rc < 0) return rc;
+    this.node.removeChild(name);
+    return 0;
+  }
+
+  renameAt(oldName: string, newDir: HostFile, newName: string): Errno {
+    const rc =
+      this.refuseWrite() ||
+      checkName(oldName) ||
+      checkName(newName) ||
+      (newDir.node === this.node && oldName === newName ? 0 : libc.renameat(this.fd, oldName, newDir.fd, newName));
+    if (rc < 0) return rc;
+    this.node.renameChild(oldName, newDir.node, newName);
+    return 0;
+  }
+
+  getXattr(name: string, out: number, size: number): number {
+    if (name.indexOf("\0") >= 0) return -C.EINVAL;
+    return libc.fgetxattr(this.xattrFd(), name, out, size);
+  }
+
+  /** Extension: user.* only, and only when the user enabled it. */
+  setXattr(name: string, value: number, len: number, flags: number): Errno {
+    const rc = this.xattrWriteAllowed(name);
+    if (rc < 0) return rc;
+    return libc.fsetxattr(this.xattrFd(), name, value, len, flags & (C.XATTR_CREATE | C.XATTR_REPLACE));
+  }
+
+  /** Extension: the names of this file's user.* xattrs (byte strings). */
+  listXattr(): string[] | Errno {
+    if (!this.policy.xattrUser) return -C.EOPNOTSUPP;
+    const n = libc.flistxattr(this.xattrFd(), xattrListAddr, xattrList.byteLength);
+    if (n < 0) return n;
+    const names: string[] = [];
+    for (let p = 0; p < n; ) {
+      let e = p;
+      while (e < n && xattrList[e] !== 0) e++;
+      let name = "";
+      for (let i = p; i < e; i++) name += String.fromCharCode(xattrList[i]);
+      if (name.startsWith("user.")) names.push(name);
+      p = e + 1;
+    }
+    return names;
+  }
+
+  removeXattr(name: string): Errno {
+    const rc = this.xattrWriteAllowed(name);
+    if (rc < 0) return rc;
+    return libc.fremovexattr(this.xattrFd(), name);
+  }
+
+  private xattrWriteAllowed(name: string): Errno {
+    if (!this.policy.xattrUser) return -C.EOPNOTSUPP;
+    if (this.policy.readonly) return -C.EROFS;
+    if (!name.startsWith("user.") || name.length <= 5 || name.indexOf("\0") >= 0) return -C.EPERM;
+    if (!this.isRegular() && !this.isDir()) return -C.EPERM;
+    return 0;
+  }
+
+  // An O_PATH control FD makes f*xattr fail with EBADF, as in gVisor.
+  private xattrFd(): number {
+    return this.fd;
+  }
+}
+
+function isSockTypeSupported(t: number): boolean {
+  return t === C.SOCK_STREAM || t === C.SOCK_DGRAM || t === C.SOCK_SEQPACKET;
+}
+
+const sockaddr = new Uint8Array(112);
+const sockaddrAddr = libc.addr(sockaddr);
+/** Runs fn with a sockaddr_un for `path`; EINVAL if it does not fit. */
+function withSockaddr(path: string, fn: (sa: number, len: number) => number): number {
+  if (path.length >= UNIX_PATH_MAX) return -C.EINVAL;
+  sockaddr.fill(0);
+  sockaddr[0] = C.AF_UNIX;
+  for (let i = 0; i < path.length; i++) sockaddr[2 + i] = path.charCodeAt(i);
+  return fn(sockaddrAddr, 2 + path.length + 1);
+}
+
+/** A file opened for I/O (gVisor's open FD). */
+export class OpenFile {
+  readonly readable: boolean;
+  readonly writable: boolean;
+  closed = false;
+
+  constructor(
+    readonly file: HostFile,
+    public fd: number,
+    flags: number,
+  ) {
+    const acc = flags & C.O_ACCMODE;
+    this.readable = acc === C.O_RDONLY || acc === C.O_RDWR;
+    this.writable = acc === C.O_WRONLY || acc === C.O_RDWR;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    libc.close(this.fd);
+    this.fd = -1;
+  }
+
+  stat(): Errno {
+    return statFd(this.fd);
+  }
+
+  /** pread into memory at `dst`; short reads at EOF are not errors. */
+  read(dst: number, len: number, off: number | bigint): number {
+    return libc.pread(this.fd, dst, len, off);
+  }
+
+  write(src: number, len: number, off: number | bigint): number {
+    if (this.file.policy.readonly) return -C.EROFS;
+    return libc.pwrite(this.fd, src, len, off);
+  }
+
+  sync(): Errno {
+    return libc.fsync(this.fd);
+  }
+
+  allocate(mode: number, off: number | bigint, len: number | bigint): Errno {
+    if (this.file.policy.readonly) return -C.EROFS;
+    return libc.fallocate(this.fd, mode, off, len);
+  }
+
+  rewind(): Errno {
+    const rc = libc.lseek(this.fd, 0, 0);
+    return rc < 0 ? rc : 0;
+  }
+
+  /**
+   * Reads directory entries worth up to `count` bytes of host dirents (as
+   * gVisor's Getdent64), calling `emit` for each with lastStat holding the
+   * entry's stat (for its device). Entries that vanish before the stat are
+   * skipped. `name` is a view valid only during the call.
+   */
+  readDirents(count: number, emit: (ino: bigint, off: bigint, type: number, name: Uint8Array) => void): Errno {
+    let bytesRead = 0;
+    while (bytesRead < count) {
+      const want = Math.min(direntBuf.byteLength, count - bytesRead);
+      const got = libc.getdents64(this.fd, direntAddr, want);
+      if (got === -C.EINVAL && want < UNIX_DIRENT_MAX) break;
+      if (got < 0) return got;
+      if (got === 0) break;
+      for (let p = 0; p + Dirent64.name <= got; ) {
+        const reclen = direntView.getUint16(p + Dirent64.reclen, true);
+        if (reclen === 0) break;
+        const nameStart = p + Dirent64.name;
+        let end = nameStart;
+        while (end < p + reclen && direntBuf[end] !== 0) end++;
+        if (statAtAddr(this.fd, direntAddr + nameStart) === 0) {
+          emit(
+            direntView.getBigUint64(p + Dirent64.ino, true),
+            direntView.getBigUint64(p + Dirent64.off, true),
+            direntBuf[p + Dirent64.type],
+            direntBuf.subarray(nameStart, end),
+          );
+          bytesRead += reclen;
+        }
+        p += reclen;
+      }
+    }
+    return 0;
+  }
+}
+
+const UNIX_DIRENT_MAX = 280;
+const direntBuf = new Uint8Array(8192);
+const direntView = new DataView(direntBuf.buffer);
+const direntAddr = libc.addr(direntBuf);
+
+/** A socket the client bound (BindAt), which it may Listen on and Accept. */
+export class BoundSocket {
+  closed = false;
+  constructor(
+    readonly file: HostFile,
+    public sock: number,
+  ) {}
+
+  listen(backlog: number): Errno {
+    return libc.listen(this.sock, backlog);
+  }
+
+  accept(): number {
+    return libc.accept4(this.sock, C.O_NONBLOCK | C.O_CLOEXEC);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    libc.close(this.sock);
+  }
+}

@@ -1,0 +1,511 @@
+// The lisafs dispatch table and handlers (gVisor pkg/lisafs/handlers.go with
+// runsc/fsgofer/lisafs.go's server semantics). A handler gets the decoded
+// request, writes its response payload in place into the communicator's
+// buffer and returns its length, or returns -errno for an Error reply.
+import * as C from "../ffi/constants";
+import { Statfs } from "../ffi/layout";
+import * as libc from "../ffi/libc";
+import { checkName, lastStat, prepareDonation, type HostFile } from "../host/file";
+import type { Comm } from "./comm";
+import type { Connection, ControlFD } from "./connection";
+import { Inode, MID, Resp, Statx, WalkStatus, encode, type Decoded } from "./message";
+
+export type Handler = (c: Connection, comm: Comm, req: Decoded) => number;
+
+const ALLOWED_OPEN_FLAGS = C.O_ACCMODE | C.O_TRUNC;
+const SETSTAT_SUPPORTED =
+  C.STATX_MODE | C.STATX_UID | C.STATX_GID | C.STATX_SIZE | C.STATX_ATIME | C.STATX_MTIME;
+
+/** What the reference gofer advertises; the xattr extensions add to it. */
+const SUPPORTED: number[] = [
+  MID.Mount, MID.Channel, MID.FStat, MID.SetStat, MID.Walk, MID.WalkStat, MID.OpenAt,
+  MID.OpenCreateAt, MID.Close, MID.FSync, MID.PWrite, MID.PRead, MID.MkdirAt, MID.MknodAt,
+  MID.SymlinkAt, MID.LinkAt, MID.FStatFS, MID.FAllocate, MID.ReadLinkAt, MID.Connect,
+  MID.UnlinkAt, MID.RenameAt, MID.Getdents64, MID.FGetXattr, MID.FSetXattr, MID.BindAt,
+  MID.Listen, MID.Accept,
+];
+
+/** Copies lastStat (a normalized statx) into the payload at `at`. */
+function putStat(comm: Comm, at: number): void {
+  comm.u8.set(lastStat.bytes.subarray(0, Statx.size), comm.payloadOff + at);
+}
+
+/** Writes an Inode {controlFD, stat from lastStat} at payload offset `at`. */
+function putInode(comm: Comm, at: number, id: number): void {
+  comm.view.setBigUint64(comm.payloadOff + at, BigInt(id), true);
+  putStat(comm, at + Inode.stat);
+}
+
+function putU64(comm: Comm, at: number, v: number | bigint): void {
+  comm.view.setBigUint64(comm.payloadOff + at, BigInt.asUintN(64, BigInt(v)), true);
+}
+
+/** A directory control FD the client may create in. */
+function createDir(c: Connection, id: number): ControlFD | number {
+  const dir = c.control(id);
+  if (typeof dir === "number") return dir;
+  if (!dir.file.isDir()) return -C.ENOTDIR;
+  if (dir.file.node.deleted) return -C.EINVAL;
+  return dir;
+}
+
+/** Replies with a new control FD for `child` (stat in lastStat). */
+function replyInode(c: Connection, comm: Comm, child: HostFile | number): number {
+  if (typeof child === "number") return child;
+  const fd = c.insertControl(child);
+  putInode(comm, 0, fd.id);
+  return Inode.size;
+}
+
+const statfsBuf = new Uint8Array(Statfs.size);
+const statfsView = new DataView(statfsBuf.buffer);
+
+export const handlers: (Handler | undefined)[] = [];
+
+handlers[MID.Error] = () => -C.EINVAL;
+
+handlers[MID.Mount] = (c, comm) => {
+  const root = c.mount.openRoot();
+  if (typeof root === "number") return root;
+  const fd = c.insertControl(root);
+  if (c.mount.policy.donateMountFd) {
+    const d = libc.dup(root.fd);
+    if (d >= 0) comm.donate(prepareDonation(d));
+  }
+  const supported = c.mount.policy.xattrUser ? [...SUPPORTED, MID.FListXattr, MID.FRemoveXattr] : SUPPORTED;
+  const len = Resp.Mount.supported + 2 * supported.length;
+  if (!comm.reserve(len)) return -C.EIO;
+  putInode(comm, Resp.Mount.root, fd.id);
+  const o = comm.payloadOff;
+  comm.view.setUint32(o + Resp.Mount.maxMessageSize, c.maxMessageSize, true);
+  comm.view.setUint16(o + Resp.Mount.numSupported, supported.length, true);
+  for (let i = 0; i < supported.length; i++) comm.view.setUint16(o + Resp.Mount.supported + 2 * i, supported[i], true);
+  return len;
+};
+
+handlers[MID.Channel] = (c, comm) => {
+  const ch = c.createChannel();
+  if (typeof ch === "number") return ch;
+  comm.donate(prepareDonation(ch.memfd));
+  comm.donate(prepareDonation(ch.clientSock));
+  putU64(comm, Resp.Channel.dataOffset, ch.offset);
+  putU64(comm, Resp.Channel.dataLength, ch.length);
+  return Resp.Channel.size;
+};
+
+handlers[MID.FStat] = (c, comm, req) => {
+  const fd = c.lookup(req.fd);
+  if (!fd) return -C.EBADF;
+  let rc: number;
+  if (fd.kind === "control") rc = fd.file.stat();
+  else if (fd.kind === "open") rc = fd.file.stat();
+  else return -C.EINVAL;
+  if (rc < 0) return rc;
+  putStat(comm, 0);
+  return Statx.size;
+};
+
+handlers[MID.SetStat] = (c, comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const fd = c.control(req.fd);
+  if (typeof fd === "number") return fd;
+  if (req.mask & ~SETSTAT_SUPPORTED) return -C.EPERM;
+  // gVisor's gofer allows SetStat on deleted files (SetAttrOnDeleted).
+  const r = fd.file.setStat(req as any);
+  comm.view.setUint32(comm.payloadOff + Resp.SetStat.failureMask, r.failureMask, true);
+  comm.view.setUint32(comm.payloadOff + Resp.SetStat.failureErrno, r.failureErrno, true);
+  return Resp.SetStat.size;
+};
+
+handlers[MID.Walk] = (c, comm, req) => {
+  const start = c.control(req.dirFd);
+  if (typeof start === "number") return start;
+  if (!start.file.isDir()) return -C.ENOTDIR;
+  const path = req.path as string[];
+  if (!comm.reserve(Resp.Walk.inodes + path.length * Inode.size)) return -C.EIO;
+  let status: number = WalkStatus.Success;
+  const made: number[] = [];
+  let cur = start.file;
+  for (const name of path) {
+    const bad = checkName(name);
+    if (bad < 0) {
+      for (const id of made) c.remove(id);
+      return bad;
+    }
+    if (cur.isSymlink()) {
+      status = WalkStatus.ComponentSymlink;
+      break;
+    }
+    if (cur.node.deleted) {
+      status = WalkStatus.ComponentDoesNotExist;
+      break;
+    }
+    const child = cur.walk(name);
+    if (child === -C.ENOENT) {
+      status = WalkStatus.ComponentDoesNotExist;
+      break;
+    }
+    if (typeof child === "number") {
+      for (const id of made) c.remove(id);
+      return child;
+    }
+    const fd = c.insertControl(child);
+    putInode(comm, Resp.Walk.inodes + made.length * Inode.size, fd.id);
+    made.push(fd.id);
+    cur = child;
+  }
+  comm.u8[comm.payloadOff + Resp.Walk.status] = status;
+  comm.view.setUint16(comm.payloadOff + Resp.Walk.numInodes, made.length, true);
+  return Resp.Walk.inodes + made.length * Inode.size;
+};
+
+handlers[MID.WalkStat] = (c, comm, req) => {
+  const start = c.control(req.dirFd);
+  if (typeof start === "number") return start;
+  const path = req.path as string[];
+  if (!start.file.isDir() && (path.length > 1 || (path.length === 1 && path[0] !== ""))) return -C.ENOTDIR;
+  for (let i = 0; i < path.length; i++) {
+    if (i === 0 && path[0] === "") continue;
+    const bad = checkName(path[i]);
+    if (bad < 0) return bad;
+  }
+  if (!comm.reserve(Resp.WalkStat.stats + path.length * Statx.size)) return -C.EIO;
+  let n = 0;
+  const rc = start.file.walkStat(path, () => {
+    putStat(comm, Resp.WalkStat.stats + n * Statx.size);
+    n++;
+  });
+  if (rc < 0) return rc;
+  comm.view.setUint16(comm.payloadOff + Resp.WalkStat.numStats, n, true);
+  return Resp.WalkStat.stats + n * Statx.size;
+};
+
+handlers[MID.OpenAt] = (c, comm, req) => {
+  const flags = req.flags & ALLOWED_OPEN_FLAGS;
+  const acc = flags & C.O_ACCMODE;
+  const trunc = (flags & C.O_TRUNC) !== 0;
+  if (c.readonly && (acc !== C.O_RDONLY || trunc)) return -C.EROFS;
+  const fd = c.control(req.fd);
+  if (typeof fd === "number") return fd;
+  if (fd.file.isDir() && (acc !== C.O_RDONLY || trunc)) return -C.EISDIR;
+  if (fd.file.node.deleted || fd.file.isSymlink()) return -C.EINVAL;
+  const r = fd.file.open(flags);
+  if (typeof r === "number") return r;
+  const ofd = c.insertOpen(fd, r.open);
+  if (r.donate >= 0) comm.donate(prepareDonation(r.donate));
+  putU64(comm, Resp.OpenAt.openFd, ofd.id);
+  return Resp.OpenAt.size;
+};
+
+handlers[MID.OpenCreateAt] = (c, comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const flags = req.flags & ALLOWED_OPEN_FLAGS;
+  const bad = checkName(req.name);
+  if (bad < 0) return bad;
+  const dir = createDir(c, req.dirFd);
+  if (typeof dir === "number") return dir;
+  const r = dir.file.openCreate(req.mode, req.uid, req.gid, req.name, flags);
+  if (typeof r === "number") return r;
+  const child = c.insertControl(r.child);
+  const ofd = c.insertOpen(child, r.open);
+  if (r.donate >= 0) comm.donate(prepareDonation(r.donate));
+  putInode(comm, Resp.OpenCreateAt.child, child.id);
+  putU64(comm, Resp.OpenCreateAt.newFd, ofd.id);
+  return Resp.OpenCreateAt.size;
+};
+
+handlers[MID.Close] = (c, _comm, req) => {
+  for (const id of req.fds as number[]) c.remove(id);
+  return 0;
+};
+
+handlers[MID.FSync] = (c, _comm, req) => {
+  let first = 0;
+  for (const id of req.fds as number[]) {
+    const fd = c.open(id);
+    const rc = typeof fd === "number" ? fd : fd.file.sync();
+    if (rc < 0 && first === 0) first = rc;
+  }
+  return first;
+};
+
+handlers[MID.PWrite] = (c, comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const fd = c.open(req.fd);
+  if (typeof fd === "number") return fd;
+  if (!fd.file.writable) return -C.EBADF;
+  const { off, len } = req.buf as { off: number; len: number };
+  // Straight from the request bytes in the packet to the file: no copy.
+  let done = 0;
+  while (done < len) {
+    const n = fd.file.write(comm.addr + off + done, len - done, typeof req.offset === "number" ? req.offset + done : req.offset + BigInt(done));
+    if (n < 0) return n;
+    if (n === 0) break;
+    done += n;
+  }
+  putU64(comm, Resp.PWrite.count, done);
+  return Resp.PWrite.size;
+};
+
+handlers[MID.PRead] = (c, comm, req) => {
+  const fd = c.open(req.fd);
+  if (typeof fd === "number") return fd;
+  if (!fd.file.readable) return -C.EBADF;
+  const count = req.count as number;
+  if (Resp.PRead.data + count > c.maxMessageSize) return -C.ENOBUFS;
+  if (!comm.reserve(Resp.PRead.data + count)) return -C.ENOBUFS;
+  // Straight from the file into the response area of the packet: no copy.
+  const dst = comm.addr + comm.payloadOff + Resp.PRead.data;
+  let done = 0;
+  while (done < count) {
+    const n = fd.file.read(dst + done, count - done, typeof req.offset === "number" ? req.offset + done : req.offset + BigInt(done));
+    if (n < 0) return n;
+    if (n === 0) break;
+    done += n;
+  }
+  putU64(comm, Resp.PRead.numBytes, done);
+  return Resp.PRead.data + done;
+};
+
+handlers[MID.MkdirAt] = (c, comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const bad = checkName(req.name);
+  if (bad < 0) return bad;
+  const dir = createDir(c, req.dirFd);
+  if (typeof dir === "number") return dir;
+  return replyInode(c, comm, dir.file.mkdir(req.mode, req.uid, req.gid, req.name));
+};
+
+handlers[MID.MknodAt] = (c, comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const bad = checkName(req.name);
+  if (bad < 0) return bad;
+  const dir = createDir(c, req.dirFd);
+  if (typeof dir === "number") return dir;
+  return replyInode(c, comm, dir.file.mknod(req.mode, req.uid, req.gid, req.name));
+};
+
+handlers[MID.SymlinkAt] = (c, comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const bad = checkName(req.name);
+  if (bad < 0) return bad;
+  const dir = createDir(c, req.dirFd);
+  if (typeof dir === "number") return dir;
+  return replyInode(c, comm, dir.file.symlink(req.name, req.target, req.uid, req.gid));
+};
+
+handlers[MID.LinkAt] = (c, comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const bad = checkName(req.name);
+  if (bad < 0) return bad;
+  const dir = c.control(req.dirFd);
+  if (typeof dir === "number") return dir;
+  if (!dir.file.isDir()) return -C.ENOTDIR;
+  const target = c.control(req.target);
+  if (typeof target === "number") return target;
+  if (target.file.isDir()) return -C.EPERM;
+  if (dir.file.node.deleted || target.file.node.deleted) return -C.EINVAL;
+  return replyInode(c, comm, target.file.link(dir.file, req.name));
+};
+
+handlers[MID.FStatFS] = (c, comm, req) => {
+  const fd = c.control(req.fd);
+  if (typeof fd === "number") return fd;
+  const rc = fd.file.statfs(statfsBuf);
+  if (rc < 0) return rc;
+  const S = Resp.StatFS;
+  const get = (at: number) => statfsView.getBigUint64(at, true);
+  putU64(comm, S.type, get(Statfs.type));
+  putU64(comm, S.blockSize, get(Statfs.bsize));
+  putU64(comm, S.blocks, get(Statfs.blocks));
+  putU64(comm, S.blocksFree, get(Statfs.bfree));
+  putU64(comm, S.blocksAvailable, get(Statfs.bavail));
+  putU64(comm, S.files, get(Statfs.files));
+  putU64(comm, S.filesFree, get(Statfs.ffree));
+  putU64(comm, S.nameLength, get(Statfs.namelen));
+  return S.size;
+};
+
+handlers[MID.FAllocate] = (c, _comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const fd = c.open(req.fd);
+  if (typeof fd === "number") return fd;
+  if (!fd.file.writable) return -C.EBADF;
+  // gVisor's gofer allows this on deleted files (AllocateOnDeleted).
+  const mode = typeof req.mode === "number" ? req.mode : Number(BigInt.asUintN(32, req.mode));
+  return fd.file.allocate(mode, req.offset, req.length);
+};
+
+handlers[MID.ReadLinkAt] = (c, comm, req) => {
+  const fd = c.control(req.fd);
+  if (typeof fd === "number") return fd;
+  if (!fd.file.isSymlink() || fd.file.node.deleted) return -C.EINVAL;
+  const max = 0xffff;
+  if (!comm.reserve(2 + max)) return -C.EIO;
+  const at = comm.payloadOff + 2;
+  const n = fd.file.readlink(comm.u8.subarray(at, at + max), comm.addr + at);
+  if (n < 0) return n;
+  comm.view.setUint16(comm.payloadOff, n, true);
+  return 2 + n;
+};
+
+handlers[MID.Flush] = (c, _comm, req) => {
+  const fd = c.open(req.fd);
+  return typeof fd === "number" ? fd : 0;
+};
+
+handlers[MID.Connect] = (c, comm, req) => {
+  const fd = c.control(req.fd);
+  if (typeof fd === "number") return fd;
+  if (!fd.file.isSocket()) return -C.ENOTSOCK;
+  if (fd.file.node.deleted) return -C.EINVAL;
+  const sock = fd.file.connect(req.sockType);
+  if (sock < 0) return sock;
+  comm.donate(prepareDonation(sock));
+  return 0;
+};
+
+handlers[MID.UnlinkAt] = (c, _comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const bad = checkName(req.name);
+  if (bad < 0) return bad;
+  const dir = createDir(c, req.dirFd);
+  if (typeof dir === "number") return dir;
+  return dir.file.unlink(req.name, req.flags);
+};
+
+handlers[MID.RenameAt] = (c, _comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const bad = checkName(req.oldName) || checkName(req.newName);
+  if (bad < 0) return bad;
+  const oldDir = c.control(req.oldDir);
+  if (typeof oldDir === "number") return oldDir;
+  const newDir = c.control(req.newDir);
+  if (typeof newDir === "number") return newDir;
+  if (!oldDir.file.isDir() || !newDir.file.isDir()) return -C.ENOTDIR;
+  if (oldDir.file.node.deleted || newDir.file.node.deleted) return -C.EINVAL;
+  return oldDir.file.renameAt(req.oldName, newDir.file, req.newName);
+};
+
+handlers[MID.Getdents64] = (c, comm, req) => {
+  const fd = c.open(req.dirFd);
+  if (typeof fd === "number") return fd;
+  if (!fd.control.file.isDir()) return -C.ENOTDIR;
+  let count = req.count as number;
+  if (count < 0) {
+    const rc = fd.file.rewind();
+    if (rc < 0) return rc;
+    count = count === -0x80000000 ? 0x7fffffff : -count;
+  }
+  if (fd.control.file.node.deleted) return -C.EINVAL;
+  // Each host entry (reclen >= 24) costs at most reclen + 8 bytes of reply;
+  // never read more than the reply can carry, or entries would be lost.
+  const room = c.maxMessageSize - 2;
+  count = Math.min(count, Math.floor((room * 3) / 4));
+  let pos = 2;
+  let n = 0;
+  let overflow = false;
+  const R = Resp.Dirent;
+  const rc = fd.file.readDirents(count, (ino, off, type, name) => {
+    if (!comm.reserve(pos + R.name + 2 + name.byteLength)) {
+      overflow = true;
+      return;
+    }
+    const o = comm.payloadOff + pos;
+    const v = comm.view;
+    v.setBigUint64(o + R.ino, ino, true);
+    v.setUint32(o + R.devMinor, lastStat.devMinor(), true);
+    v.setUint32(o + R.devMajor, lastStat.devMajor(), true);
+    v.setBigUint64(o + R.off, off, true);
+    comm.u8[o + R.type] = type;
+    v.setUint16(o + R.name, name.byteLength, true);
+    comm.u8.set(name, o + R.name + 2);
+    pos += R.name + 2 + name.byteLength;
+    n++;
+  });
+  if (rc < 0) return rc;
+  if (overflow) return -C.EIO;
+  comm.view.setUint16(comm.payloadOff, n, true);
+  return pos;
+};
+
+handlers[MID.FGetXattr] = (c, comm, req) => {
+  const fd = c.control(req.fd);
+  if (typeof fd === "number") return fd;
+  if (fd.file.node.deleted) return -C.EINVAL;
+  const size = Math.min(req.bufSize as number, 0xffff);
+  if (!comm.reserve(2 + size)) return -C.EIO;
+  const at = comm.payloadOff + 2;
+  const n = fd.file.getXattr(req.name, comm.addr + at, size);
+  if (n < 0) return n;
+  comm.view.setUint16(comm.payloadOff, n, true);
+  return 2 + n;
+};
+
+handlers[MID.FSetXattr] = (c, comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const fd = c.control(req.fd);
+  if (typeof fd === "number") return fd;
+  if (fd.file.node.deleted) return -C.EINVAL;
+  const v = req.value as { off: number; len: number };
+  return fd.file.setXattr(req.name, comm.addr + v.off, v.len, req.flags);
+};
+
+handlers[MID.FListXattr] = (c, comm, req) => {
+  const fd = c.control(req.fd);
+  if (typeof fd === "number") return fd;
+  if (fd.file.node.deleted) return -C.EINVAL;
+  const names = fd.file.listXattr();
+  if (typeof names === "number") return names;
+  let total = 0;
+  for (const nm of names) total += nm.length + 1;
+  const size = typeof req.size === "number" ? req.size : Number.MAX_SAFE_INTEGER;
+  if (size !== 0 && total > size) return -C.ERANGE;
+  let len = 2;
+  for (const nm of names) len += 2 + nm.length;
+  if (!comm.reserve(len)) return -C.EIO;
+  const end = encode([["names", "strs"]], { names }, comm.u8, comm.view, comm.payloadOff);
+  return end < 0 ? -C.EIO : end - comm.payloadOff;
+};
+
+handlers[MID.FRemoveXattr] = (c, _comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const fd = c.control(req.fd);
+  if (typeof fd === "number") return fd;
+  if (fd.file.node.deleted) return -C.EINVAL;
+  return fd.file.removeXattr(req.name);
+};
+
+handlers[MID.BindAt] = (c, comm, req) => {
+  const bad = checkName(req.name);
+  if (bad < 0) return bad;
+  const dir = createDir(c, req.dirFd);
+  if (typeof dir === "number") return dir;
+  const r = dir.file.bindAt(req.name, req.sockType, req.mode, req.uid, req.gid);
+  if (typeof r === "number") return r;
+  const child = c.insertControl(r.child);
+  const bound = c.insertBound(child, r.socket);
+  comm.donate(prepareDonation(r.donate));
+  putInode(comm, Resp.BindAt.child, child.id);
+  putU64(comm, Resp.BindAt.boundSocketFd, bound.id);
+  return Resp.BindAt.size;
+};
+
+handlers[MID.Listen] = (c, _comm, req) => {
+  const fd = c.bound(req.fd);
+  if (typeof fd === "number") return fd;
+  if (fd.control.file.node.deleted) return -C.EINVAL;
+  return fd.socket.listen(req.backlog);
+};
+
+handlers[MID.Accept] = (c, comm, req) => {
+  const fd = c.bound(req.fd);
+  if (typeof fd === "number") return fd;
+  if (fd.control.file.node.deleted) return -C.EINVAL;
+  const sock = fd.socket.accept();
+  if (sock < 0) return sock;
+  comm.donate(prepareDonation(sock));
+  // gVisor's gofer reports no peer address.
+  comm.view.setUint16(comm.payloadOff, 0, true);
+  return 2;
+};

@@ -1,0 +1,205 @@
+// The lisafs socket transport (gVisor pkg/lisafs/sock.go): each message is an
+// 8-byte header (payloadLen u32, message u16, pad u16) and its payload; FDs
+// travel as SCM_RIGHTS on the response's first bytes.
+//
+// The socket is non-blocking and owned by the event loop: a request may
+// arrive in pieces, and a response the client does not read is kept until the
+// socket is writable again, never blocking the thread that serves everyone.
+import * as C from "../ffi/constants";
+import { cmsgSpace, Cmsghdr, Iovec, Msghdr } from "../ffi/layout";
+import * as libc from "../ffi/libc";
+import type { Comm } from "./comm";
+import { SockHeader } from "./message";
+
+const INITIAL_BUF = 64 * 1024;
+const MAX_RECV_FDS = 16;
+const MAX_SEND_FDS = 253; // SCM_MAX_FD
+
+// One msghdr/iovec/control area for all sockets: the loop is single-threaded
+// and each call completes before the next.
+const msg = new Uint8Array(Msghdr.size);
+const msgView = new DataView(msg.buffer);
+const msgAddr = libc.addr(msg);
+const iov = new Uint8Array(Iovec.size);
+const iovView = new DataView(iov.buffer);
+const iovAddr = libc.addr(iov);
+const ctl = new Uint8Array(cmsgSpace(4 * MAX_SEND_FDS));
+const ctlView = new DataView(ctl.buffer);
+const ctlAddr = libc.addr(ctl);
+
+function setupMsg(bufAddr: number, len: number, controlLen: number): void {
+  msg.fill(0);
+  iovView.setBigUint64(Iovec.base, BigInt(bufAddr), true);
+  iovView.setBigUint64(Iovec.len, BigInt(len), true);
+  msgView.setBigUint64(Msghdr.iov, BigInt(iovAddr), true);
+  msgView.setBigUint64(Msghdr.iovlen, 1n, true);
+  if (controlLen > 0) {
+    msgView.setBigUint64(Msghdr.control, BigInt(ctlAddr), true);
+    msgView.setBigUint64(Msghdr.controllen, BigInt(controlLen), true);
+  }
+}
+
+/** Closes any FDs a peer sent us: lisafs clients never send FDs, and a
+ * hostile one must not make us hold its FDs. Returns how many there were. */
+function closeReceivedFds(): number {
+  const controlLen = Number(msgView.getBigUint64(Msghdr.controllen, true));
+  let closed = 0;
+  let off = 0;
+  while (off + Cmsghdr.data <= controlLen) {
+    const len = Number(ctlView.getBigUint64(off + Cmsghdr.len, true));
+    if (len < Cmsghdr.data) break;
+    if (ctlView.getInt32(off + Cmsghdr.level, true) === C.SOL_SOCKET && ctlView.getInt32(off + Cmsghdr.type, true) === C.SCM_RIGHTS) {
+      for (let p = off + Cmsghdr.data; p + 4 <= off + len && p + 4 <= controlLen; p += 4) {
+        libc.close(ctlView.getInt32(p, true));
+        closed++;
+      }
+    }
+    off += (len + 7) & ~7;
+  }
+  return closed;
+}
+
+/** Sends one SCM_RIGHTS message carrying `fds` and `len` bytes at `bufAddr`
+ * (len may be 0 on a SOCK_SEQPACKET socket). Returns bytes sent or -errno. */
+export function sendWithFds(fd: number, bufAddr: number, len: number, fds: number[]): number {
+  const n = Math.min(fds.length, MAX_SEND_FDS);
+  const controlLen = n > 0 ? cmsgSpace(4 * n) : 0;
+  setupMsg(bufAddr, len, controlLen);
+  if (len === 0) msgView.setBigUint64(Msghdr.iovlen, 0n, true);
+  if (n > 0) {
+    ctl.fill(0, 0, controlLen);
+    ctlView.setBigUint64(Cmsghdr.len, BigInt(16 + 4 * n), true);
+    ctlView.setInt32(Cmsghdr.level, C.SOL_SOCKET, true);
+    ctlView.setInt32(Cmsghdr.type, C.SCM_RIGHTS, true);
+    for (let i = 0; i < n; i++) ctlView.setInt32(Cmsghdr.data + 4 * i, fds[i], true);
+  }
+  return libc.sendmsg(fd, msgAddr, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
+}
+
+export type SockEvent =
+  | { kind: "message"; mid: number; payloadLen: number }
+  | { kind: "wait" }
+  | { kind: "closed"; reason: string };
+
+export class SockComm implements Comm {
+  u8: Uint8Array;
+  view: DataView;
+  addr: number;
+  readonly payloadOff = SockHeader.size;
+  readonly name: string;
+  private have = 0;
+  private fds: number[] = [];
+  /** Bytes of a response not yet accepted by the socket. */
+  private pending: Uint8Array | null = null;
+  private pendingFds: number[] = [];
+
+  constructor(
+    readonly fd: number,
+    private readonly maxMessageSize: number,
+  ) {
+    this.u8 = new Uint8Array(INITIAL_BUF);
+    this.view = new DataView(this.u8.buffer);
+    this.addr = libc.addr(this.u8);
+    this.name = `sock ${fd}`;
+  }
+
+  private grow(size: number): void {
+    if (size <= this.u8.byteLength) return;
+    const n = new Uint8Array(Math.max(size, this.u8.byteLength * 2));
+    n.set(this.u8.subarray(0, this.have));
+    this.u8 = n;
+    this.view = new DataView(n.buffer);
+    this.addr = libc.addr(n);
+  }
+
+  reserve(size: number): boolean {
+    if (size > this.maxMessageSize) return false;
+    this.grow(this.payloadOff + size);
+    return true;
+  }
+
+  donate(fd: number): void {
+    this.fds.push(fd);
+  }
+
+  /** True while a response is waiting for the socket to drain. */
+  blocked(): boolean {
+    return this.pending !== null;
+  }
+
+  /** Reads until one whole request is buffered, the socket would block, or
+   * the peer is gone. */
+  receive(): SockEvent {
+    for (;;) {
+      let want = SockHeader.size;
+      if (this.have >= SockHeader.size) {
+        const payloadLen = this.view.getUint32(SockHeader.payloadLen, true);
+        // gVisor's server would read and then refuse it; we do not buffer
+        // what no honest client sends.
+        if (payloadLen > this.maxMessageSize) return { kind: "closed", reason: `payload too large (${payloadLen} bytes)` };
+        want = SockHeader.size + payloadLen;
+        if (this.have === want) {
+          this.have = 0;
+          return { kind: "message", mid: this.view.getUint16(SockHeader.message, true), payloadLen };
+        }
+        this.grow(want);
+      }
+      setupMsg(this.addr + this.have, want - this.have, cmsgSpace(4 * MAX_RECV_FDS));
+      const n = libc.recvmsg(this.fd, msgAddr, C.MSG_DONTWAIT | C.MSG_CMSG_CLOEXEC);
+      if (n === -C.EAGAIN || n === -C.EINTR) return { kind: "wait" };
+      if (n < 0) return { kind: "closed", reason: `recvmsg: errno ${-n}` };
+      if (closeReceivedFds() > 0) return { kind: "closed", reason: "client sent FDs" };
+      if (n === 0) return { kind: "closed", reason: "EOF" };
+      this.have += n;
+    }
+  }
+
+  /** Sends the response built in place (header + payload) with the donated
+   * FDs, then closes our copies of them. Returns false if the connection is
+   * broken. */
+  send(mid: number, payloadLen: number): boolean {
+    this.view.setUint32(SockHeader.payloadLen, payloadLen, true);
+    this.view.setUint16(SockHeader.message, mid, true);
+    this.view.setUint16(SockHeader.message + 2, 0, true);
+    const total = SockHeader.size + payloadLen;
+    const fds = this.fds;
+    this.fds = [];
+    const n = sendWithFds(this.fd, this.addr, total, fds);
+    if (n === -C.EAGAIN) {
+      this.pending = this.u8.slice(0, total);
+      this.pendingFds = fds;
+      return true;
+    }
+    for (const fd of fds) libc.close(fd);
+    if (n < 0) return false;
+    if (n < total) this.pending = this.u8.slice(n, total);
+    return true;
+  }
+
+  /** Continues a partial send; true when nothing is pending any more. */
+  flush(): boolean | "broken" {
+    if (!this.pending) return true;
+    const p = this.pending;
+    const n = sendWithFds(this.fd, libc.addr(p), p.byteLength, this.pendingFds);
+    if (n === -C.EAGAIN) return false;
+    for (const fd of this.pendingFds) libc.close(fd);
+    this.pendingFds = [];
+    if (n < 0) return "broken";
+    this.pending = n < p.byteLength ? p.slice(n) : null;
+    return this.pending === null;
+  }
+
+  /** Drops FDs collected for a response that will not be sent. */
+  discardFds(): void {
+    for (const fd of this.fds) libc.close(fd);
+    this.fds = [];
+  }
+
+  close(): void {
+    this.discardFds();
+    for (const fd of this.pendingFds) libc.close(fd);
+    this.pendingFds = [];
+    this.pending = null;
+    libc.close(this.fd);
+  }
+}

@@ -1,0 +1,269 @@
+// The event loop. One thread (this one) owns all protocol state and waits for
+// two kinds of events together:
+//   - a flipcall channel's state word flipping to "server active" (a request
+//     in shared memory), and
+//   - a connection socket becoming readable/writable.
+// See docs/event-loop.md for the choice and the numbers behind it.
+//
+// Fast path ("waitv", Linux 5.16+): the main thread sleeps in futex_waitv(2)
+// on every channel's state word plus one private "wake" word. A channel
+// request therefore wakes this thread directly: no helper thread on that path.
+// Sockets are polled by one helper Worker, which sets the wake word.
+//
+// Fallback ("threads", older kernels or forced): the main thread sleeps on the
+// wake word only, and one helper Worker per channel sleeps on that channel's
+// state word and forwards the wake.
+import { ptr } from "bun:ffi";
+import * as C from "../ffi/constants";
+import { FutexWaitv } from "../ffi/layout";
+import * as libc from "../ffi/libc";
+import { Poller, POLLER_WORDS, Watcher, WATCHER_WORDS } from "./shared";
+
+export type LoopMode = "waitv" | "threads";
+
+export interface SocketWatch {
+  fd: number;
+  events: number;
+  onReady(revents: number): void;
+}
+
+export interface ChannelWatch {
+  /** Address of the channel's futex word (flipcall connection state). */
+  stateAddr: number;
+  /** Reads the state word: non-zero means the client is waiting on us. */
+  pending(): boolean;
+  onReady(): void;
+}
+
+interface WatchedChannel {
+  watch: ChannelWatch;
+  helper: { worker: Worker; words: Int32Array } | null;
+}
+
+/** Whether the running kernel has futex_waitv (5.16+). */
+export function kernelHasFutexWaitv(): boolean {
+  // With no waiters the syscall fails EINVAL where it exists, ENOSYS where not.
+  return libc.futexWaitv(0, 0) !== -C.ENOSYS;
+}
+
+function workerSpecifier(): string {
+  // In a `bun build --compile` binary the worker is an embedded entry point
+  // addressed by its build-relative name; in a checkout, by file URL.
+  // (build.ts makes src/ the root, so the worker is <root>/loop/worker.js).
+  if (import.meta.url.includes("$bunfs")) return `${import.meta.dir}/loop/worker.js`;
+  return new URL("./worker.ts", import.meta.url).href;
+}
+
+const timeoutBuf = new BigInt64Array(2);
+function waitFor(words: Int32Array, i: number, ms: number): boolean {
+  const deadline = performance.now() + ms;
+  const a = (ptr(words) as number) + i * 4;
+  while (Atomics.load(words, i) === 0) {
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    timeoutBuf[0] = BigInt(Math.floor(left / 1000));
+    timeoutBuf[1] = BigInt(Math.floor((left % 1000) * 1e6));
+    libc.futexWait(a, 0, C.FUTEX_PRIVATE_FLAG, libc.addr(timeoutBuf));
+  }
+  return true;
+}
+
+export class EventLoop {
+  readonly mode: LoopMode;
+  private sockets = new Map<number, SocketWatch>();
+  private channels: WatchedChannel[] = [];
+  private stopped = false;
+  private readonly words = new Int32Array(new SharedArrayBuffer(POLLER_WORDS * 4));
+  private readonly wakeAddr = (ptr(this.words) as number) + Poller.wake * 4;
+  private readonly armAddr = (ptr(this.words) as number) + Poller.arm * 4;
+  private poller: Worker | null = null;
+  private kickFd = -1;
+  private waitv = new Uint8Array(FutexWaitv.size * C.FUTEX_WAITV_MAX);
+  private waitvView = new DataView(this.waitv.buffer);
+  private waitvCount = 0;
+  private waitvDirty = true;
+  /** Number of channels watched in the kernel wait (at most 127). */
+  private inKernel = 0;
+  /** Counters for tests and logs. */
+  readonly stats = { channelWakes: 0, socketWakes: 0, blocks: 0 };
+
+  constructor(mode: LoopMode | "auto" = "auto") {
+    if (mode === "auto") mode = kernelHasFutexWaitv() ? "waitv" : "threads";
+    this.mode = mode;
+  }
+
+  // ---- registration ---------------------------------------------------------
+
+  addSocket(w: SocketWatch): void {
+    if (this.sockets.size >= Poller.maxFds) throw new Error("too many sockets");
+    this.sockets.set(w.fd, w);
+  }
+
+  /** Changes the poll events of a socket (e.g. to wait for POLLOUT). */
+  setEvents(fd: number, events: number): void {
+    const w = this.sockets.get(fd);
+    if (w) w.events = events;
+  }
+
+  removeSocket(fd: number): void {
+    this.sockets.delete(fd);
+  }
+
+  addChannel(watch: ChannelWatch): void {
+    const entry: WatchedChannel = { watch, helper: null };
+    if (this.mode === "waitv" && this.inKernel < C.FUTEX_WAITV_MAX - 1) {
+      this.inKernel++;
+      this.waitvDirty = true;
+    } else {
+      entry.helper = this.startWatcher(watch.stateAddr);
+    }
+    this.channels.push(entry);
+  }
+
+  /** Stops watching a channel. Returns once no helper can touch its memory,
+   * so the caller may unmap it. */
+  removeChannel(watch: ChannelWatch): void {
+    const i = this.channels.findIndex((c) => c.watch === watch);
+    if (i < 0) return;
+    const [entry] = this.channels.splice(i, 1);
+    if (entry.helper) {
+      const w = entry.helper.words;
+      Atomics.store(w, Watcher.stop, 1);
+      libc.futexWake((ptr(w) as number) + Watcher.ack * 4, 1, C.FUTEX_PRIVATE_FLAG);
+      libc.futexWake(watch.stateAddr, 1, 0);
+      if (!waitFor(w, Watcher.exited, 5000)) throw new Error("channel watcher did not exit");
+    } else {
+      this.inKernel--;
+      this.waitvDirty = true;
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  // ---- helpers ----------------------------------------------------------------
+
+  private startWorker(message: Record<string, unknown>, words: Int32Array, readyIndex: number): Worker {
+    const worker = new Worker(workerSpecifier());
+    worker.postMessage(message);
+    if (!waitFor(words, readyIndex, 10000)) throw new Error("event loop helper thread did not start");
+    return worker;
+  }
+
+  private startWatcher(stateAddr: number): { worker: Worker; words: Int32Array } {
+    const words = new Int32Array(new SharedArrayBuffer(WATCHER_WORDS * 4));
+    const worker = this.startWorker(
+      { role: "watcher", words: words.buffer, main: this.words.buffer, stateAddr },
+      words,
+      Watcher.ready,
+    );
+    return { worker, words };
+  }
+
+  private startPoller(): void {
+    this.kickFd = libc.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK);
+    if (this.kickFd < 0) throw new Error(`eventfd failed: errno ${-this.kickFd}`);
+    this.words[Poller.kickFd] = this.kickFd;
+    this.poller = this.startWorker({ role: "poller", words: this.words.buffer }, this.words, Poller.ready);
+  }
+
+  /** Interrupts a poll in progress (after the socket set changed outside a
+   * report, e.g. a new listener). */
+  kick(): void {
+    if (this.kickFd >= 0) {
+      const one = new BigUint64Array([1n]);
+      libc.writeFd(this.kickFd, libc.addr(one), 8);
+    }
+  }
+
+  private arm(): void {
+    let i = 0;
+    for (const w of this.sockets.values()) {
+      this.words[Poller.fds + 2 * i] = w.fd;
+      this.words[Poller.fds + 2 * i + 1] = w.events & 0xffff;
+      i++;
+    }
+    this.words[Poller.nfds] = i;
+    Atomics.store(this.words, Poller.arm, 1);
+    libc.futexWake(this.armAddr, 1, C.FUTEX_PRIVATE_FLAG);
+  }
+
+  private buildWaitv(): void {
+    let n = 0;
+    const v = this.waitvView;
+    for (const c of this.channels) {
+      if (c.helper) continue;
+      const o = n * FutexWaitv.size;
+      v.setBigUint64(o + FutexWaitv.val, 0n, true); // sleep while client-active
+      v.setBigUint64(o + FutexWaitv.uaddr, BigInt(c.watch.stateAddr), true);
+      v.setUint32(o + FutexWaitv.flags, C.FUTEX2_SIZE_U32, true); // shared
+      n++;
+    }
+    const o = n * FutexWaitv.size;
+    v.setBigUint64(o + FutexWaitv.val, 0n, true);
+    v.setBigUint64(o + FutexWaitv.uaddr, BigInt(this.wakeAddr), true);
+    v.setUint32(o + FutexWaitv.flags, C.FUTEX2_SIZE_U32 | C.FUTEX2_PRIVATE, true);
+    this.waitvCount = n + 1;
+    this.waitvDirty = false;
+  }
+
+  // ---- the loop -------------------------------------------------------------
+
+  /** Runs until stop(). Never returns to Bun's own event loop meanwhile. */
+  run(): void {
+    this.startPoller();
+    this.arm();
+    const waitvAddr = libc.addr(this.waitv);
+    while (!this.stopped) {
+      let busy = false;
+      // Channels first: they are the fast path.
+      for (let i = 0; i < this.channels.length; i++) {
+        const c = this.channels[i];
+        if (!c.watch.pending()) continue;
+        busy = true;
+        this.stats.channelWakes++;
+        c.watch.onReady();
+        if (c.helper && this.channels[i] === c) {
+          Atomics.store(c.helper.words, Watcher.ack, 1);
+          libc.futexWake((ptr(c.helper.words) as number) + Watcher.ack * 4, 1, C.FUTEX_PRIVATE_FLAG);
+        }
+        if (this.stopped) return;
+      }
+      if (Atomics.load(this.words, Poller.wake) !== 0) {
+        Atomics.store(this.words, Poller.wake, 0);
+        // A wake from a channel watcher: rescan the channels before sleeping.
+        busy = true;
+        if (Atomics.load(this.words, Poller.arm) === 0) {
+          this.stats.socketWakes++;
+          const n = this.words[Poller.nfds];
+          for (let i = 0; i < n; i++) {
+            const revents = this.words[Poller.fds + 2 * i + 1] >>> 16;
+            if (!revents) continue;
+            const w = this.sockets.get(this.words[Poller.fds + 2 * i]);
+            if (w) w.onReady(revents);
+            if (this.stopped) return;
+          }
+          this.arm();
+        }
+      }
+      if (busy) continue;
+      this.stats.blocks++;
+      if (this.mode === "waitv") {
+        if (this.waitvDirty) this.buildWaitv();
+        libc.futexWaitv(waitvAddr, this.waitvCount);
+      } else {
+        libc.futexWait(this.wakeAddr, 0, C.FUTEX_PRIVATE_FLAG);
+      }
+    }
+  }
+
+  /** Stops the helpers (at exit). */
+  shutdown(): void {
+    Atomics.store(this.words, Poller.stop, 1);
+    Atomics.store(this.words, Poller.arm, 1);
+    libc.futexWake(this.armAddr, 1, C.FUTEX_PRIVATE_FLAG);
+    this.kick();
+    for (const c of [...this.channels]) this.removeChannel(c.watch);
+  }
+}

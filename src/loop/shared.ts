@@ -1,0 +1,28 @@
+// Layout of the SharedArrayBuffer words the main thread and its helper
+// Workers use to hand off readiness. Declared once for both sides.
+
+/** Poller block (Int32 indices). */
+export const Poller = {
+  /** Main thread sleeps on this word; helpers set it to 1 and wake it. */
+  wake: 0,
+  /** 1 while the poller may poll; the poller clears it when it reports. */
+  arm: 1,
+  nfds: 2,
+  stop: 3,
+  ready: 4,
+  /** eventfd the main thread writes to interrupt a poll in progress. */
+  kickFd: 5,
+  /** First (fd, events | revents << 16) pair. */
+  fds: 16,
+  maxFds: 8192,
+} as const;
+export const POLLER_WORDS = Poller.fds + 2 * Poller.maxFds;
+
+/** Per-channel watcher block (fallback path without futex_waitv). */
+export const Watcher = {
+  ack: 0,
+  stop: 1,
+  ready: 2,
+  exited: 3,
+} as const;
+export const WATCHER_WORDS = 4;

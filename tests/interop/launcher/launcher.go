@@ -1,0 +1,423 @@
+// Package launcher starts a lisafs gofer (ours, dist/gofer, or gVisor's
+// reference gofer, runsc-stock) on one end of a Unix socketpair and connects
+// gVisor's real lisafs client (gvisor.dev/gvisor/pkg/lisafs) to the other end.
+//
+// It is shared by the interop test (tests/interop/lisafs_interop) and the
+// benchmark (bench/lisafs) so that both drive the two servers identically.
+package launcher
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/lisafs"
+	"gvisor.dev/gvisor/pkg/unet"
+)
+
+// Server kinds.
+const (
+	Ours = "ours"
+	Ref  = "ref"
+)
+
+// Options describes one gofer to launch.
+type Options struct {
+	// Server is Ours or Ref.
+	Server string
+	// OursBin is the path of our gofer (dist/gofer).
+	OursBin string
+	// RefBin is the path of the reference runsc binary (runsc-stock).
+	RefBin string
+
+	// MountDir is the absolute host directory served as the mount root.
+	MountDir string
+	// ReadOnly serves MountDir read-only (":ro" for ours, root.readonly for ref).
+	ReadOnly bool
+	// DonateMountFD asks the server to donate a host FD of the mount point on
+	// Mount (--donate-mount-fd for ours, --directfs=true for the reference).
+	DonateMountFD bool
+	// HostUDS is none|open|create|all ("" means the server default, none).
+	HostUDS string
+	// HostFifo is none|open ("" means the server default, none).
+	HostFifo string
+	// XattrUser enables our user.* xattr extension (ignored by the reference).
+	XattrUser bool
+	// Debug turns on server debug logging.
+	Debug bool
+
+	// CPU, if >= 0, runs the server under `taskset -c CPU`.
+	CPU int
+	// Log receives the server's stderr (and stdout). May be nil.
+	Log io.Writer
+}
+
+// Gofer is a running gofer with a mounted lisafs client.
+type Gofer struct {
+	Opts   Options
+	Cmd    *exec.Cmd
+	Client *lisafs.Client
+	// Root is the root inode returned by Mount.
+	Root lisafs.Inode
+	// MountHostFD is the host FD donated on Mount, or -1.
+	MountHostFD int
+	// MountLatency is the time from starting the process to the Mount reply.
+	MountLatency time.Duration
+
+	bundleDir string
+	mountsR   *os.File
+	waitOnce  sync.Once
+	waitErr   error
+	done      chan struct{}
+}
+
+// Args returns the argv (including the binary and any taskset prefix) for
+// launching the server described by o. The I/O socket is always fd 3 for ours
+// and fd 5 for the reference (fds 3/4 are the spec file and mounts pipe).
+func (o *Options) Args(bundleDir string) []string {
+	var args []string
+	if o.CPU >= 0 {
+		args = append(args, "taskset", "-c", strconv.Itoa(o.CPU))
+	}
+	switch o.Server {
+	case Ours:
+		mount := o.MountDir
+		if o.ReadOnly {
+			mount += ":ro"
+		}
+		args = append(args, o.OursBin, "--io-fd", "3", "--mount", mount)
+		if o.DonateMountFD {
+			args = append(args, "--donate-mount-fd")
+		}
+		if o.HostUDS != "" {
+			args = append(args, "--host-uds", o.HostUDS)
+		}
+		if o.HostFifo != "" {
+			args = append(args, "--host-fifo", o.HostFifo)
+		}
+		if o.XattrUser {
+			args = append(args, "--xattr-user")
+		}
+		if o.Debug {
+			args = append(args, "--log-level", "debug")
+		}
+	case Ref:
+		args = append(args, o.RefBin, "--TESTONLY-unsafe-nonroot", "--network=none",
+			"--directfs="+strconv.FormatBool(o.DonateMountFD))
+		if o.HostUDS != "" {
+			args = append(args, "--host-uds="+o.HostUDS)
+		}
+		if o.HostFifo != "" {
+			args = append(args, "--host-fifo="+o.HostFifo)
+		}
+		if o.Debug {
+			args = append(args, "--debug", "--debug-log=/dev/stderr")
+		}
+		args = append(args, "gofer", "--bundle", bundleDir, "--spec-fd=3", "--mounts-fd=4",
+			"--io-fds=5", "--gofer-mount-confs=lisafs:none", "--apply-caps=false", "--setup-root=false")
+	}
+	return args
+}
+
+// CommandLine renders Args as a shell-like string (for reports).
+func (o *Options) CommandLine() string {
+	bundle := "<bundle>"
+	if o.Server != Ref {
+		bundle = ""
+	}
+	return strings.Join(o.Args(bundle), " ")
+}
+
+// refSpec is the minimal OCI spec the reference gofer accepts.
+func refSpec(root string, readonly bool) ([]byte, error) {
+	spec := map[string]any{
+		"ociVersion": "1.0.0",
+		"process": map[string]any{
+			"args": []string{"/bin/true"},
+			"cwd":  "/",
+			"user": map[string]any{"uid": 0, "gid": 0},
+		},
+		"root":     map[string]any{"path": root, "readonly": readonly},
+		"hostname": "gofer-test",
+		"mounts":   []any{},
+	}
+	return json.MarshalIndent(spec, "", "  ")
+}
+
+// Start launches the gofer and mounts it with lisafs.NewClient. Channels are
+// not started; call StartChannels for that.
+func Start(o Options) (*Gofer, error) {
+	if !filepath.IsAbs(o.MountDir) {
+		return nil, fmt.Errorf("mount dir %q is not absolute", o.MountDir)
+	}
+	if o.Server != Ours && o.Server != Ref {
+		return nil, fmt.Errorf("unknown server %q (want %q or %q)", o.Server, Ours, Ref)
+	}
+	if o.Server == Ours && o.OursBin == "" {
+		return nil, fmt.Errorf("no path for our gofer")
+	}
+	g := &Gofer{Opts: o, MountHostFD: -1, done: make(chan struct{})}
+	if err := g.start(); err != nil {
+		g.Kill()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *Gofer) start() error {
+	o := &g.Opts
+	// Files to pass to the child; our copies are closed once it has started.
+	var extra []*os.File
+	defer func() {
+		for _, f := range extra {
+			f.Close()
+		}
+	}()
+	if o.Server == Ref {
+		dir, err := os.MkdirTemp("", "gofer-ref-bundle-")
+		if err != nil {
+			return err
+		}
+		g.bundleDir = dir
+		spec, err := refSpec(o.MountDir, o.ReadOnly)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), spec, 0o644); err != nil {
+			return err
+		}
+		specF, err := os.Open(filepath.Join(dir, "config.json"))
+		if err != nil {
+			return err
+		}
+		extra = append(extra, specF) // fd 3: spec
+		mountsR, mountsW, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		g.mountsR = mountsR
+		extra = append(extra, mountsW) // fd 4: mounts JSON is written here
+	}
+
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socketpair: %w", err)
+	}
+	extra = append(extra, os.NewFile(uintptr(fds[1]), "gofer-io")) // fd 3 (ours) or 5 (ref)
+	sock, err := unet.NewSocket(fds[0])
+	if err != nil {
+		unix.Close(fds[0])
+		return fmt.Errorf("unet.NewSocket: %w", err)
+	}
+
+	argv := o.Args(g.bundleDir)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.ExtraFiles = extra
+	if o.Log != nil {
+		cmd.Stdout = o.Log
+		cmd.Stderr = o.Log
+	}
+	// Kill the server if we die.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	g.Cmd = cmd
+
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		sock.Close()
+		return fmt.Errorf("starting %v: %w", argv, err)
+	}
+	go func() {
+		g.waitErr = cmd.Wait()
+		close(g.done)
+	}()
+	if g.mountsR != nil {
+		// The reference writes the resolved mounts list here; drain it.
+		go io.Copy(io.Discard, g.mountsR)
+	}
+	// Close our copies of the child's fds so that each side sees the other
+	// hang up if it dies.
+	for _, f := range extra {
+		f.Close()
+	}
+	extra = nil
+
+	type result struct {
+		c    *lisafs.Client
+		root lisafs.Inode
+		fd   int
+		err  error
+	}
+	resCh := make(chan result, 1)
+	go func() {
+		c, root, fd, err := lisafs.NewClient(sock) // takes ownership of sock
+		resCh <- result{c, root, fd, err}
+	}()
+	select {
+	case r := <-resCh:
+		g.MountLatency = time.Since(start)
+		if r.err != nil {
+			return fmt.Errorf("lisafs.NewClient (Mount): %w (server: %s)", r.err, g.exitStatus())
+		}
+		g.Client, g.Root, g.MountHostFD = r.c, r.root, r.fd
+		return nil
+	case <-time.After(20 * time.Second):
+		// Unblock NewClient: shutting the socket down makes it fail.
+		unix.Shutdown(sock.FD(), unix.SHUT_RDWR)
+		return fmt.Errorf("timed out waiting for the Mount reply (server: %s)", g.exitStatus())
+	}
+}
+
+func (g *Gofer) exitStatus() string {
+	select {
+	case <-g.done:
+		if g.waitErr == nil {
+			return "exited with status 0"
+		}
+		return g.waitErr.Error()
+	case <-time.After(200 * time.Millisecond):
+		return "still running"
+	}
+}
+
+// StartChannels starts the flipcall channels (shared-memory fast path).
+func (g *Gofer) StartChannels() error {
+	return g.Client.StartChannels()
+}
+
+// Pid returns the server's process ID.
+func (g *Gofer) Pid() int {
+	return g.Cmd.Process.Pid
+}
+
+// Exited reports whether the server process has exited.
+func (g *Gofer) Exited() bool {
+	select {
+	case <-g.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close closes the client connection and waits for the server to exit. It
+// returns an error if the server does not exit cleanly (status 0) within the
+// timeout; in that case the server is killed.
+func (g *Gofer) Close(timeout time.Duration) error {
+	if g.MountHostFD >= 0 {
+		unix.Close(g.MountHostFD)
+		g.MountHostFD = -1
+	}
+	if g.Client != nil {
+		g.Client.Close()
+		g.Client = nil
+	}
+	defer g.cleanup()
+	select {
+	case <-g.done:
+		if g.waitErr != nil {
+			return fmt.Errorf("server exited uncleanly: %v", g.waitErr)
+		}
+		return nil
+	case <-time.After(timeout):
+		g.Kill()
+		return fmt.Errorf("server did not exit within %v after the client closed", timeout)
+	}
+}
+
+// Kill kills the server and cleans up.
+func (g *Gofer) Kill() {
+	if g.Client != nil {
+		g.Client.Close()
+		g.Client = nil
+	}
+	if g.Cmd != nil && g.Cmd.Process != nil && !g.Exited() {
+		g.Cmd.Process.Kill()
+		<-g.done
+	}
+	g.cleanup()
+}
+
+func (g *Gofer) cleanup() {
+	if g.mountsR != nil {
+		g.mountsR.Close()
+		g.mountsR = nil
+	}
+	if g.bundleDir != "" {
+		os.RemoveAll(g.bundleDir)
+		g.bundleDir = ""
+	}
+}
+
+// procTree returns pid and all its descendants.
+func procTree(pid int) []int {
+	pids := []int{pid}
+	for i := 0; i < len(pids); i++ {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pids[i]))
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					pids = append(pids, c)
+				}
+			}
+		}
+	}
+	return pids
+}
+
+// StatusField returns a field of /proc/PID/status (e.g. "VmRSS").
+func StatusField(pid int, field string) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if k, v, ok := bytes.Cut(line, []byte(":")); ok && string(k) == field {
+			return strings.TrimSpace(string(v)), nil
+		}
+	}
+	return "", fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// RSSKiB returns the summed VmRSS (KiB) of the server process and its
+// descendants (in case the server binary is a wrapper that forks).
+func (g *Gofer) RSSKiB() (int, error) {
+	total := 0
+	for _, pid := range procTree(g.Pid()) {
+		v, err := StatusField(pid, "VmRSS")
+		if err != nil {
+			if pid == g.Pid() {
+				return 0, err
+			}
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSuffix(v, " kB"))
+		if err != nil {
+			return 0, fmt.Errorf("parsing VmRSS %q: %w", v, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// CPUsAllowed returns Cpus_allowed_list of the server process.
+func (g *Gofer) CPUsAllowed() string {
+	v, err := StatusField(g.Pid(), "Cpus_allowed_list")
+	if err != nil {
+		return "?"
+	}
+	return v
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/abi/linux"
+	"gvisor.dev/gvisor/pkg/lisafs"
+)
+
+// split turns "a/b/c" into path components ("" gives none).
+func split(rel string) []string {
+	if rel == "" || rel == "." {
+		return nil
+	}
+	return strings.Split(rel, "/")
+}
+
+// walkFrom walks rel from dir and returns the last component's control FD and
+// stat. Intermediate FDs are queued for a batched close.
+func (s *Suite) walkFrom(dir lisafs.ClientFD, rel string) (lisafs.ClientFD, linux.Statx, error) {
+	names := split(rel)
+	status, inodes, err := dir.WalkMultiple(ctx, names)
+	if err != nil {
+		return lisafs.ClientFD{}, linux.Statx{}, fmt.Errorf("walk %q: %w", rel, err)
+	}
+	for i := 0; i+1 < len(inodes); i++ {
+		s.g.Client.CloseFD(ctx, inodes[i].ControlFD, false)
+	}
+	if status != lisafs.WalkSuccess || len(inodes) != len(names) || len(names) == 0 {
+		if len(inodes) > 0 {
+			s.g.Client.CloseFD(ctx, inodes[len(inodes)-1].ControlFD, true)
+		}
+		if len(names) == 0 {
+			return lisafs.ClientFD{}, linux.Statx{}, fmt.Errorf("walk of empty path")
+		}
+		return lisafs.ClientFD{}, linux.Statx{}, fmt.Errorf("walk %q: status %d with %d/%d inodes", rel, status, len(inodes), len(names))
+	}
+	last := inodes[len(inodes)-1]
+	return s.fd(last.ControlFD), last.Stat, nil
+}
+
+// walk walks rel from the mount root.
+func (s *Suite) walk(rel string) (lisafs.ClientFD, linux.Statx, error) {
+	return s.walkFrom(s.root(), rel)
+}
+
+// opened is a walked-and-opened file.
+type opened struct {
+	ctl, ofd lisafs.ClientFD
+	hostFD   int
+	stat     linux.Statx
+}
+
+func (o *opened) close() {
+	closeHostFD(o.hostFD)
+	o.hostFD = -1
+	if o.ofd.Ok() {
+		o.ofd.Close(ctx, false)
+	}
+	if o.ctl.Ok() {
+		o.ctl.Close(ctx, true)
+	}
+}
+
+// open walks rel from the root and opens it with flags.
+func (s *Suite) open(rel string, flags uint32) (*opened, error) {
+	ctl, st, err := s.walk(rel)
+	if err != nil {
+		return nil, err
+	}
+	id, hostFD, err := ctl.OpenAt(ctx, flags)
+	if err != nil {
+		ctl.Close(ctx, true)
+		return nil, fmt.Errorf("OpenAt(%q, %#x): %w", rel, flags, err)
+	}
+	return &opened{ctl: ctl, ofd: s.fd(id), hostFD: hostFD, stat: st}, nil
+}
+
+// closeFDs closes control/open FDs in one batched Close RPC.
+func (s *Suite) closeFDs(fds ...lisafs.ClientFD) {
+	var ok []lisafs.ClientFD
+	for _, f := range fds {
+		if f.Ok() {
+			ok = append(ok, f)
+		}
+	}
+	for i := range ok {
+		ok[i].Close(ctx, i == len(ok)-1)
+	}
+}
+
+// readAt reads [off, off+n) with the client's Read (which chunks by message
+// size) and returns what it got (io.EOF at end is not an error).
+func readAt(fd lisafs.ClientFD, off uint64, n int) ([]byte, error) {
+	buf := make([]byte, n)
+	got, err := fd.Read(ctx, buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return buf[:got], err
+	}
+	return buf[:got], nil
+}
+
+func compareBytes(what string, got, want []byte) error {
+	if bytes.Equal(got, want) {
+		return nil
+	}
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	return fmt.Errorf("%s: got %d bytes, want %d; first difference at byte %d", what, len(got), len(want), i)
+}
+
+// direntType converts a host file mode to a DT_* value.
+func direntType(mode uint32) uint8 {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return unix.DT_REG
+	case unix.S_IFDIR:
+		return unix.DT_DIR
+	case unix.S_IFLNK:
+		return unix.DT_LNK
+	case unix.S_IFIFO:
+		return unix.DT_FIFO
+	case unix.S_IFSOCK:
+		return unix.DT_SOCK
+	case unix.S_IFCHR:
+		return unix.DT_CHR
+	case unix.S_IFBLK:
+		return unix.DT_BLK
+	}
+	return unix.DT_UNKNOWN
+}
+
+// listDir reads a whole directory through Getdents64 with the given count,
+// returning the dirents in order and the number of RPCs made.
+func listDir(ofd lisafs.ClientFD, count int32) ([]lisafs.Dirent64, int, error) {
+	var all []lisafs.Dirent64
+	calls := 0
+	for {
+		ds, err := ofd.Getdents64(ctx, count)
+		calls++
+		if err != nil {
+			return all, calls, err
+		}
+		if len(ds) == 0 {
+			return all, calls, nil
+		}
+		all = append(all, ds...)
+		if calls > 100000 {
+			return all, calls, fmt.Errorf("Getdents64 never returned an empty batch")
+		}
+	}
+}
+
+// ownerIDs returns the uid/gid to ask for when creating files: a foreign
+// owner when running as root (the gofer must chown), else our own.
+func (s *Suite) ownerIDs() (lisafs.UID, lisafs.GID) {
+	if s.fx.isRoot {
+		return 1234, 5678
+	}
+	return lisafs.UID(unix.Geteuid()), lisafs.GID(unix.Getegid())
+}
+
+// checkOwner verifies host ownership of path.
+func checkOwner(path string, uid lisafs.UID, gid lisafs.GID) error {
+	st, err := hostStat(path)
+	if err != nil {
+		return err
+	}
+	if st.Uid != uint32(uid) || st.Gid != uint32(gid) {
+		return fmt.Errorf("%s: host owner %d:%d, want %d:%d", path, st.Uid, st.Gid, uid, gid)
+	}
+	return nil
+}
+
+// checkMode verifies the host mode (type and permissions) of path.
+func checkMode(path string, mode uint32) error {
+	st, err := hostStat(path)
+	if err != nil {
+		return err
+	}
+	if uint32(st.Mode) != mode {
+		return fmt.Errorf("%s: host mode %#o, want %#o", path, st.Mode, mode)
+	}
+	return nil
+}
+
+func hostExists(path string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(path, &st) == nil
+}
+
+// hostAbsent verifies that path does not exist on the host.
+func hostAbsent(path string) error {
+	if hostExists(path) {
+		return fmt.Errorf("%s exists on the host", path)
+	}
+	return nil
+}
