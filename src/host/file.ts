@@ -276,18 +276,10 @@ export class HostFile {
     };
     if (a.mask & C.STATX_MODE) {
       const mode = a.mode & ~C.S_IFMT & 0xffff;
-      let rc: number;
-      if (this.isSocket()) {
-        const p = this.mount.openParent(this.node);
-        if (typeof p === "number") rc = p;
-        else {
-          rc = libc.fchmodat(p.fd, p.name, mode, 0);
-          libc.close(p.fd);
-        }
-      } else {
-        rc = libc.fchmod(this.fd, mode);
-        if (rc === -C.EBADF) rc = libc.fchmodat(procSelfFd, String(this.fd), mode, 0);
-      }
+      // fchmod refuses O_PATH FDs (how sockets are held); the FD's /proc
+      // link reaches the same inode without resolving its path.
+      let rc = libc.fchmod(this.fd, mode);
+      if (rc === -C.EBADF && !this.isSymlink()) rc = libc.fchmodat(procSelfFd, String(this.fd), mode, 0);
       if (rc < 0) fail(C.STATX_MODE, rc);
     }
     if (a.mask & C.STATX_SIZE) {
@@ -521,16 +513,17 @@ export class HostFile {
   connect(sockType: number): number {
     if (!udsOpen(this.policy)) return -C.EPERM;
     if (!isSockTypeSupported(sockType)) return -C.ENXIO;
-    const p = this.mount.openParent(this.node);
-    if (typeof p === "number") return p;
     const sock = libc.socket(C.AF_UNIX, sockType | C.SOCK_CLOEXEC, 0);
-    let rc = sock;
-    if (sock >= 0) {
-      rc = withSockaddr(`/proc/self/fd/${p.fd}/${p.name}`, (sa, len) => libc.connect(sock, sa, len));
-      if (rc < 0) libc.close(sock);
+    if (sock < 0) return sock;
+    // Through our own FD's /proc link, not the file's path: whatever has been
+    // renamed or swapped for a symlink since the walk, this reaches the very
+    // socket the client walked to, and never leaves the mount.
+    const rc = withSockaddr(`/proc/self/fd/${this.fd}`, (sa, len) => libc.connect(sock, sa, len));
+    if (rc < 0) {
+      libc.close(sock);
+      return rc;
     }
-    libc.close(p.fd);
-    return rc < 0 ? rc : sock;
+    return sock;
   }
 
   /** Creates and binds a socket file `name` in this directory. */
