@@ -5,7 +5,15 @@ import { $ } from "bun";
 await $`mkdir -p dist`;
 const result = await Bun.build({
   entrypoints: ["./src/main.ts", "./src/loop/worker.ts"],
-  compile: { outfile: "./dist/gofer" },
+  compile: {
+    outfile: "./dist/gofer",
+    // A gofer runs in whatever directory the runtime picked: it must not pick
+    // up .env or bunfig.toml files from there.
+    autoloadDotenv: false,
+    autoloadBunfig: false,
+    // Smaller heap: the gofer keeps little JS state (see docs/benchmarks.md).
+    execArgv: ["--smol"],
+  },
   minify: false,
   sourcemap: "linked",
 });

@@ -46,7 +46,7 @@ function program(): Command {
     )
     .option("--log-fd <fd>", "write logs to this inherited FD instead of stderr")
     .exitOverride()
-    .configureOutput({ writeErr: () => {} })
+    .configureOutput({ writeOut: () => {}, writeErr: () => {} })
     .allowExcessArguments(false);
 }
 

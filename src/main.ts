@@ -34,7 +34,10 @@ function main(argv: string[]): void {
   for (const spec of config.specs) server.serve(spec);
   server.run();
   log.info("all clients gone; exiting");
-  process.exit(0);
+  // _exit, not process.exit: the loop's helper Workers may still sit in a
+  // syscall, and Bun's orderly exit tears them down unreliably (seen as
+  // SIGILL). Logs are written synchronously, so nothing is lost.
+  libc.exitNow(0);
 }
 
 main(process.argv.slice(2));

@@ -315,9 +315,10 @@ export class HostFile {
           const w = this.getWritableFd();
           if (w >= 0) fd = w;
         }
-        rc = libc.utimensat(fd, null, timesAddr, 0);
-        // An O_PATH FD cannot take futimens; its /proc/self/fd link can.
-        if (rc === -C.EBADF) rc = libc.utimensat(procSelfFd, String(fd), timesAddr, 0);
+        // glibc's utimensat refuses a NULL path and an O_PATH FD cannot take
+        // futimens, so go through the FD's /proc/self/fd link (it names the
+        // open file itself, never a path that could have been swapped).
+        rc = libc.utimensat(procSelfFd, String(fd), timesAddr, 0);
       }
       if (rc < 0) fail(timeBits, rc);
     }
@@ -387,7 +388,11 @@ export class HostFile {
   open(flags: number): { open: OpenFile; donate: number } | Errno {
     if (this.ftype === C.S_IFIFO && this.policy.hostFifo !== "open") return -C.EPERM;
     if (this.ftype === C.S_IFSOCK && !udsOpen(this.policy)) return -C.EPERM;
-    const fd = reopen(this.fd, flags | OPEN_FLAGS);
+    // A FIFO open blocks until the other end shows up; gVisor's gofer blocks a
+    // goroutine there, ours would block every connection. gVisor's client
+    // asks for O_NONBLOCK anyway and retries on ENXIO.
+    const nonblock = this.ftype === C.S_IFIFO ? C.O_NONBLOCK : 0;
+    const fd = reopen(this.fd, flags | nonblock | OPEN_FLAGS);
     if (fd < 0) return fd;
     let donate = -1;
     if (
@@ -513,7 +518,10 @@ export class HostFile {
   connect(sockType: number): number {
     if (!udsOpen(this.policy)) return -C.EPERM;
     if (!isSockTypeSupported(sockType)) return -C.ENXIO;
-    const sock = libc.socket(C.AF_UNIX, sockType | C.SOCK_CLOEXEC, 0);
+    // Non-blocking: a listener with a full backlog would make a blocking
+    // connect stall the whole event loop (gVisor's gofer only stalls one
+    // goroutine). The client then gets EAGAIN, as a non-blocking connect does.
+    const sock = libc.socket(C.AF_UNIX, sockType | C.SOCK_CLOEXEC | C.SOCK_NONBLOCK, 0);
     if (sock < 0) return sock;
     // Through our own FD's /proc link, not the file's path: whatever has been
     // renamed or swapped for a symlink since the walk, this reaches the very
@@ -539,7 +547,10 @@ export class HostFile {
     if (!udsCreate(this.policy)) return -C.EPERM;
     if (this.policy.readonly) return -C.EROFS;
     if (!isSockTypeSupported(sockType)) return -C.ENXIO;
-    const sock = libc.socket(C.AF_UNIX, sockType | C.SOCK_CLOEXEC, 0);
+    // Non-blocking: a listener with a full backlog would make a blocking
+    // connect stall the whole event loop (gVisor's gofer only stalls one
+    // goroutine). The client then gets EAGAIN, as a non-blocking connect does.
+    const sock = libc.socket(C.AF_UNIX, sockType | C.SOCK_CLOEXEC | C.SOCK_NONBLOCK, 0);
     if (sock < 0) return sock;
     rc = libc.fchmod(sock, mode & 0o7777);
     if (rc === 0) rc = withSockaddr(`/proc/self/fd/${this.fd}/${name}`, (sa, len) => libc.bind(sock, sa, len));
@@ -619,7 +630,11 @@ export class HostFile {
   private xattrWriteAllowed(name: string): Errno {
     if (!this.policy.xattrUser) return -C.EOPNOTSUPP;
     if (this.policy.readonly) return -C.EROFS;
-    if (!name.startsWith("user.") || name.length <= 5 || name.indexOf("\0") >= 0) return -C.EPERM;
+    if (name === "" || name === "user." || name.indexOf("\0") >= 0) return -C.EINVAL;
+    // Other namespaces (trusted., security., system., unknown ones) are not
+    // offered at all: the same answer as with the extension off.
+    if (!name.startsWith("user.")) return -C.EOPNOTSUPP;
+    // As Linux: user xattrs live only on regular files and directories.
     if (!this.isRegular() && !this.isDir()) return -C.EPERM;
     return 0;
   }
@@ -716,7 +731,11 @@ export class OpenFile {
         const nameStart = p + Dirent64.name;
         let end = nameStart;
         while (end < p + reclen && direntBuf[end] !== 0) end++;
-        if (statAtAddr(this.fd, direntAddr + nameStart) === 0) {
+        // gVisor's gofer never reports "." and ".." (the sentry makes its own).
+        const dots =
+          direntBuf[nameStart] === 0x2e &&
+          (end === nameStart + 1 || (end === nameStart + 2 && direntBuf[nameStart + 1] === 0x2e));
+        if (!dots && statAtAddr(this.fd, direntAddr + nameStart) === 0) {
           emit(
             direntView.getBigUint64(p + Dirent64.ino, true),
             direntView.getBigUint64(p + Dirent64.off, true),

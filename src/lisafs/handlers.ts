@@ -339,7 +339,14 @@ handlers[MID.FAllocate] = (c, _comm, req) => {
 handlers[MID.ReadLinkAt] = (c, comm, req) => {
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
-  if (!fd.file.isSymlink() || fd.file.node.deleted) return -C.EINVAL;
+  if (!fd.file.isSymlink()) return -C.EINVAL;
+  // gVisor 20240729 means to refuse a deleted symlink with EINVAL but drops
+  // that error (its handler tests a stale variable): the client gets an empty
+  // target. Sentries in the field see exactly that, so we answer the same.
+  if (fd.file.node.deleted) {
+    comm.view.setUint16(comm.payloadOff, 0, true);
+    return 2;
+  }
   const max = 0xffff;
   if (!comm.reserve(2 + max)) return -C.EIO;
   const at = comm.payloadOff + 2;
@@ -433,11 +440,21 @@ handlers[MID.FGetXattr] = (c, comm, req) => {
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   if (fd.file.node.deleted) return -C.EINVAL;
-  const size = Math.min(req.bufSize as number, 0xffff);
+  // The value's length is a u16 on the wire.
+  const size = Math.min(req.bufSize as number, 0xffff, c.maxMessageSize - 2);
   if (!comm.reserve(2 + size)) return -C.EIO;
   const at = comm.payloadOff + 2;
-  const n = fd.file.getXattr(req.name, comm.addr + at, size);
+  let n = fd.file.getXattr(req.name, comm.addr + at, size);
   if (n < 0) return n;
+  if (size === 0) {
+    // A size query. lisafs can only say "n bytes" by sending n bytes (gVisor's
+    // gofer sends whatever its buffer held); we send zeros, never stale data.
+    // A value too long for the u16 could not be read anyway: ERANGE, as a
+    // read with a buffer too small gets.
+    if (n > Math.min(0xffff, c.maxMessageSize - 2)) return -C.ERANGE;
+    if (!comm.reserve(2 + n)) return -C.EIO;
+    comm.u8.fill(0, comm.payloadOff + 2, comm.payloadOff + 2 + n);
+  }
   comm.view.setUint16(comm.payloadOff, n, true);
   return 2 + n;
 };

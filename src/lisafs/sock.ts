@@ -106,7 +106,7 @@ export class SockComm implements Comm {
   private grow(size: number): void {
     if (size <= this.u8.byteLength) return;
     const n = new Uint8Array(Math.max(size, this.u8.byteLength * 2));
-    n.set(this.u8.subarray(0, this.have));
+    n.set(this.u8);
     this.u8 = n;
     this.view = new DataView(n.buffer);
     this.addr = libc.addr(n);

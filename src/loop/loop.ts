@@ -12,7 +12,9 @@
 //
 // Fallback ("threads", older kernels or forced): the main thread sleeps on the
 // wake word only, and one helper Worker per channel sleeps on that channel's
-// state word and forwards the wake.
+// state word and forwards the wake. Watchers are pooled, not ended with their
+// channel: every Worker Bun starts keeps a few FDs for good, so a client
+// opening and closing channels must not start new ones.
 import { ptr } from "bun:ffi";
 import * as C from "../ffi/constants";
 import { FutexWaitv } from "../ffi/layout";
@@ -35,9 +37,14 @@ export interface ChannelWatch {
   onReady(): void;
 }
 
+interface ChannelWatcher {
+  worker: Worker;
+  words: Int32Array;
+}
+
 interface WatchedChannel {
   watch: ChannelWatch;
-  helper: { worker: Worker; words: Int32Array } | null;
+  helper: ChannelWatcher | null;
 }
 
 /** Whether the running kernel has futex_waitv (5.16+). */
@@ -72,6 +79,8 @@ export class EventLoop {
   readonly mode: LoopMode;
   private sockets = new Map<number, SocketWatch>();
   private channels: WatchedChannel[] = [];
+  private idleWatchers: ChannelWatcher[] = [];
+  private watcherCount = 0;
   private stopped = false;
   private readonly words = new Int32Array(new SharedArrayBuffer(POLLER_WORDS * 4));
   private readonly wakeAddr = (ptr(this.words) as number) + Poller.wake * 4;
@@ -115,7 +124,12 @@ export class EventLoop {
       this.inKernel++;
       this.waitvDirty = true;
     } else {
-      entry.helper = this.startWatcher(watch.stateAddr);
+      entry.helper = this.idleWatchers.pop() ?? this.startWatcher();
+      const w = entry.helper.words;
+      w[Watcher.addrLo] = watch.stateAddr % 2 ** 32;
+      w[Watcher.addrHi] = Math.floor(watch.stateAddr / 2 ** 32);
+      Atomics.store(w, Watcher.assigned, 1);
+      libc.futexWake((ptr(w) as number) + Watcher.assigned * 4, 1, C.FUTEX_PRIVATE_FLAG);
     }
     this.channels.push(entry);
   }
@@ -131,7 +145,11 @@ export class EventLoop {
       Atomics.store(w, Watcher.stop, 1);
       libc.futexWake((ptr(w) as number) + Watcher.ack * 4, 1, C.FUTEX_PRIVATE_FLAG);
       libc.futexWake(watch.stateAddr, 1, 0);
-      if (!waitFor(w, Watcher.exited, 5000)) throw new Error("channel watcher did not exit");
+      if (!waitFor(w, Watcher.released, 5000)) throw new Error("channel watcher did not let go");
+      Atomics.store(w, Watcher.released, 0);
+      Atomics.store(w, Watcher.stop, 0);
+      Atomics.store(w, Watcher.ack, 0);
+      this.idleWatchers.push(entry.helper);
     } else {
       this.inKernel--;
       this.waitvDirty = true;
@@ -151,14 +169,16 @@ export class EventLoop {
     return worker;
   }
 
-  private startWatcher(stateAddr: number): { worker: Worker; words: Int32Array } {
+  private startWatcher(): ChannelWatcher {
     const words = new Int32Array(new SharedArrayBuffer(WATCHER_WORDS * 4));
-    const worker = this.startWorker(
-      { role: "watcher", words: words.buffer, main: this.words.buffer, stateAddr },
-      words,
-      Watcher.ready,
-    );
+    const worker = this.startWorker({ role: "watcher", words: words.buffer, main: this.words.buffer }, words, Watcher.ready);
+    this.watcherCount++;
     return { worker, words };
+  }
+
+  /** Helper Workers started so far (tests check that watchers are reused). */
+  get helperThreads(): number {
+    return this.watcherCount + (this.poller ? 1 : 0);
   }
 
   private startPoller(): void {
@@ -265,5 +285,11 @@ export class EventLoop {
     libc.futexWake(this.armAddr, 1, C.FUTEX_PRIVATE_FLAG);
     this.kick();
     for (const c of [...this.channels]) this.removeChannel(c.watch);
+    for (const h of this.idleWatchers) {
+      Atomics.store(h.words, Watcher.quit, 1);
+      Atomics.store(h.words, Watcher.assigned, 1);
+      libc.futexWake((ptr(h.words) as number) + Watcher.assigned * 4, 1, C.FUTEX_PRIVATE_FLAG);
+    }
+    this.idleWatchers = [];
   }
 }

@@ -18,11 +18,21 @@ export const Poller = {
 } as const;
 export const POLLER_WORDS = Poller.fds + 2 * Poller.maxFds;
 
-/** Per-channel watcher block (fallback path without futex_waitv). */
+/** Per-watcher block (fallback path without futex_waitv). A watcher outlives
+ * the channel it watches: released, it waits for the next one (see loop.ts). */
 export const Watcher = {
   ack: 0,
+  /** The main thread asks the watcher to let go of its channel. */
   stop: 1,
   ready: 2,
-  exited: 3,
+  /** 1 once the watcher no longer touches the channel's memory. */
+  released: 3,
+  /** 1 while a channel is assigned; the watcher sleeps on it while 0. */
+  assigned: 4,
+  /** The channel's state word address, as two 32-bit halves. */
+  addrLo: 5,
+  addrHi: 6,
+  /** The process is ending: leave for good. */
+  quit: 7,
 } as const;
-export const WATCHER_WORDS = 4;
+export const WATCHER_WORDS = 8;

@@ -53,30 +53,37 @@ function runPoller(words: Int32Array): void {
   }
 }
 
-function runWatcher(words: Int32Array, main: Int32Array, stateAddr: number): void {
-  const ackAddr = (ptr(words) as number) + Watcher.ack * 4;
+function runWatcher(words: Int32Array, main: Int32Array): void {
+  const base = ptr(words) as number;
+  const ackAddr = base + Watcher.ack * 4;
   Atomics.store(words, Watcher.ready, 1);
-  libc.futexWake((ptr(words) as number) + Watcher.ready * 4, 1, C.FUTEX_PRIVATE_FLAG);
+  libc.futexWake(base + Watcher.ready * 4, 1, C.FUTEX_PRIVATE_FLAG);
   for (;;) {
-    if (Atomics.load(words, Watcher.stop)) break;
-    const st = read.u32(stateAddr, 0);
-    if (st === 0) {
-      // Shared futex: the client (another process) wakes it.
-      libc.futexWait(stateAddr, 0, 0);
-      continue;
+    waitWhile(words, Watcher.assigned, 0);
+    if (Atomics.load(words, Watcher.quit)) return;
+    const stateAddr = (words[Watcher.addrLo] >>> 0) + (words[Watcher.addrHi] >>> 0) * 2 ** 32;
+    for (;;) {
+      if (Atomics.load(words, Watcher.stop)) break;
+      const st = read.u32(stateAddr, 0);
+      if (st === 0) {
+        // Shared futex: the client (another process) wakes it.
+        libc.futexWait(stateAddr, 0, 0);
+        continue;
+      }
+      wakeMain(main);
+      while (Atomics.load(words, Watcher.ack) === 0 && !Atomics.load(words, Watcher.stop))
+        libc.futexWait(ackAddr, 0, C.FUTEX_PRIVATE_FLAG);
+      Atomics.store(words, Watcher.ack, 0);
     }
-    wakeMain(main);
-    while (Atomics.load(words, Watcher.ack) === 0 && !Atomics.load(words, Watcher.stop))
-      libc.futexWait(ackAddr, 0, C.FUTEX_PRIVATE_FLAG);
-    Atomics.store(words, Watcher.ack, 0);
+    Atomics.store(words, Watcher.assigned, 0);
+    Atomics.store(words, Watcher.released, 1);
+    libc.futexWake(base + Watcher.released * 4, 1, C.FUTEX_PRIVATE_FLAG);
   }
-  Atomics.store(words, Watcher.exited, 1);
-  libc.futexWake((ptr(words) as number) + Watcher.exited * 4, 1, C.FUTEX_PRIVATE_FLAG);
 }
 
 self.onmessage = (ev: MessageEvent) => {
   const m = ev.data;
   if (m.role === "poller") runPoller(new Int32Array(m.words));
-  else if (m.role === "watcher") runWatcher(new Int32Array(m.words), new Int32Array(m.main), m.stateAddr);
+  else if (m.role === "watcher") runWatcher(new Int32Array(m.words), new Int32Array(m.main));
   self.close();
 };

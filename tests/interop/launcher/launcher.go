@@ -13,7 +13,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,11 +76,11 @@ type Gofer struct {
 	// MountLatency is the time from starting the process to the Mount reply.
 	MountLatency time.Duration
 
-	bundleDir string
-	mountsR   *os.File
-	waitOnce  sync.Once
-	waitErr   error
-	done      chan struct{}
+	bundleDir    string
+	removeBundle func()
+	mountsR      *os.File
+	waitErr      error
+	done         chan struct{}
 }
 
 // Args returns the argv (including the binary and any taskset prefix) for
@@ -184,11 +186,11 @@ func (g *Gofer) start() error {
 		}
 	}()
 	if o.Server == Ref {
-		dir, err := os.MkdirTemp("", "gofer-ref-bundle-")
+		dir, remove, err := TempDir("gofer-ref-bundle-")
 		if err != nil {
 			return err
 		}
-		g.bundleDir = dir
+		g.bundleDir, g.removeBundle = dir, remove
 		spec, err := refSpec(o.MountDir, o.ReadOnly)
 		if err != nil {
 			return err
@@ -278,14 +280,29 @@ func (g *Gofer) start() error {
 }
 
 func (g *Gofer) exitStatus() string {
+	g.WaitExit(200 * time.Millisecond)
+	return g.ExitStatus()
+}
+
+// ExitStatus describes how the server exited ("running" if it has not).
+func (g *Gofer) ExitStatus() string {
+	if !g.Exited() {
+		return "running"
+	}
+	if g.waitErr == nil {
+		return "exited with status 0"
+	}
+	return g.waitErr.Error()
+}
+
+// WaitExit waits up to timeout for the server to exit and reports whether it
+// has.
+func (g *Gofer) WaitExit(timeout time.Duration) bool {
 	select {
 	case <-g.done:
-		if g.waitErr == nil {
-			return "exited with status 0"
-		}
-		return g.waitErr.Error()
-	case <-time.After(200 * time.Millisecond):
-		return "still running"
+		return true
+	case <-time.After(timeout):
+		return false
 	}
 }
 
@@ -352,9 +369,9 @@ func (g *Gofer) cleanup() {
 		g.mountsR.Close()
 		g.mountsR = nil
 	}
-	if g.bundleDir != "" {
-		os.RemoveAll(g.bundleDir)
-		g.bundleDir = ""
+	if g.removeBundle != nil {
+		g.removeBundle()
+		g.removeBundle = nil
 	}
 }
 
@@ -420,4 +437,107 @@ func (g *Gofer) CPUsAllowed() string {
 		return "?"
 	}
 	return v
+}
+
+// Scratch dirs still to clean up, also on SIGINT/SIGTERM.
+var (
+	scratchMu   sync.Mutex
+	scratchDirs = map[string]bool{}
+	sigOnce     sync.Once
+)
+
+// MountScratch prepares dir as a fixture root: it creates it and, when
+// running as root, mounts a fresh tmpfs on it. The returned cleanup unmounts
+// it (if mounted) and removes dir; it also runs if the process is
+// interrupted.
+func MountScratch(dir string) (cleanup func(), tmpfs bool, err error) {
+	return scratch(dir, true)
+}
+
+// TempDir creates a temporary directory that is removed by the returned
+// cleanup, or on SIGINT/SIGTERM.
+func TempDir(prefix string) (string, func(), error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup, _, err := scratch(dir, false)
+	return dir, cleanup, err
+}
+
+func scratch(dir string, mount bool) (cleanup func(), tmpfs bool, err error) {
+	sigOnce.Do(func() {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+		go func() {
+			sig := <-ch
+			scratchMu.Lock()
+			dirs := make([]string, 0, len(scratchDirs))
+			for d := range scratchDirs {
+				dirs = append(dirs, d)
+			}
+			// Children (mount points) before their parents.
+			sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+			for _, d := range dirs {
+				removeScratch(d)
+			}
+			fmt.Fprintf(os.Stderr, "interrupted (%v): fixtures removed\n", sig)
+			os.Exit(130)
+		}()
+	})
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, false, err
+	}
+	if mount && os.Geteuid() == 0 {
+		if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1g,mode=0755"); err != nil {
+			return nil, false, fmt.Errorf("mount tmpfs on %s: %w", dir, err)
+		}
+		tmpfs = true
+	}
+	scratchMu.Lock()
+	scratchDirs[dir] = true
+	scratchMu.Unlock()
+	return func() {
+		scratchMu.Lock()
+		defer scratchMu.Unlock()
+		if scratchDirs[dir] {
+			removeScratch(dir)
+			delete(scratchDirs, dir)
+		}
+	}, tmpfs, nil
+}
+
+// removeScratch unmounts dir if it is a mount point and removes it.
+func removeScratch(dir string) {
+	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && err != unix.EINVAL {
+		fmt.Fprintf(os.Stderr, "warning: unmount %s: %v\n", dir, err)
+	}
+	os.RemoveAll(dir)
+}
+
+// LogBuffer is a goroutine-safe buffer for a server's output.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// Tail returns the last n lines written.
+func (b *LogBuffer) Tail(n int) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := strings.TrimRight(b.b.String(), "\n")
+	if s == "" {
+		return nil
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"gofer/tests/interop/launcher"
 )
 
 // Fixture is the host tree served by the gofer under test.
@@ -29,15 +31,15 @@ import (
 //	scratch/           playground for mutations
 type Fixture struct {
 	Root    string // mount dir served by the gofer
-	tmpfs   bool
+	cleanup func()
 	isRoot  bool
 	HasBlk  bool
 	// UserXattrs reports whether the host filesystem supports user.* xattrs.
 	UserXattrs bool
 	// TrustedXattrs reports whether trusted.* xattrs could be set (root).
 	TrustedXattrs bool
-	sock        int
-	sockDone    chan struct{}
+	sock          int
+	sockDone      chan struct{}
 }
 
 const (
@@ -78,15 +80,11 @@ func longTargetString() string {
 // it when running as root).
 func NewFixture(dir string) (*Fixture, error) {
 	f := &Fixture{Root: dir, isRoot: os.Geteuid() == 0, sock: -1}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	cleanup, _, err := launcher.MountScratch(dir)
+	if err != nil {
 		return nil, err
 	}
-	if f.isRoot {
-		if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=512m,mode=0755"); err != nil {
-			return nil, fmt.Errorf("mount tmpfs on %s: %w", dir, err)
-		}
-		f.tmpfs = true
-	}
+	f.cleanup = cleanup
 	if err := f.populate(); err != nil {
 		f.Destroy()
 		return nil, err
@@ -177,13 +175,10 @@ func (f *Fixture) Destroy() {
 		<-f.sockDone
 		f.sock = -1
 	}
-	if f.tmpfs {
-		if err := unix.Unmount(f.Root, unix.MNT_DETACH); err != nil {
-			fmt.Fprintf(os.Stderr, "warning: unmount %s: %v\n", f.Root, err)
-		}
-		f.tmpfs = false
+	if f.cleanup != nil {
+		f.cleanup()
+		f.cleanup = nil
 	}
-	os.RemoveAll(f.Root)
 }
 
 // Snapshot describes every entry of the tree except access times, so that

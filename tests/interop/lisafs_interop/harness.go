@@ -59,7 +59,7 @@ func (s *Suite) Check(name string, fn func() error) {
 		return
 	}
 	if s.g != nil && s.g.Exited() {
-		s.broken = "server exited unexpectedly"
+		s.broken = "server exited unexpectedly: " + s.g.ExitStatus()
 		s.report(name, fmt.Errorf("not run: %s", s.broken))
 		return
 	}
@@ -75,6 +75,12 @@ func (s *Suite) Check(name string, fn func() error) {
 	select {
 	case err := <-done:
 		s.report(name, err)
+		if err != nil && s.g != nil && s.g.WaitExit(300*time.Millisecond) {
+			// Don't cascade: the remaining checks of this configuration
+			// are reported as not run.
+			s.broken = "server died: " + s.g.ExitStatus()
+			fmt.Printf("     (%s)\n", s.broken)
+		}
 	case <-time.After(checkTimeout):
 		s.broken = fmt.Sprintf("check %q hung for %v", name, checkTimeout)
 		s.report(name, errors.New("timed out (server hung?); killing the server"))
@@ -229,6 +235,20 @@ func sameFile(fd int, path string) error {
 
 func fdFlags(fd int) (int, error) {
 	return unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+}
+
+// checkNonblock verifies that a donated host FD is O_NONBLOCK: the
+// reference marks every FD it donates non-blocking (lisafs fdTracker.DonateFD),
+// and the sentry relies on that for FDs it may wait on.
+func checkNonblock(what string, fd int) error {
+	fl, err := fdFlags(fd)
+	if err != nil {
+		return fmt.Errorf("%s: fcntl(F_GETFL): %v", what, err)
+	}
+	if fl&unix.O_NONBLOCK == 0 {
+		return fmt.Errorf("%s: donated FD flags %#o lack O_NONBLOCK", what, fl)
+	}
+	return nil
 }
 
 func closeHostFD(fd int) {

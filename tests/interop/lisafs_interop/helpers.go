@@ -22,7 +22,7 @@ func split(rel string) []string {
 
 // walkFrom walks rel from dir and returns the last component's control FD and
 // stat. Intermediate FDs are queued for a batched close.
-func (s *Suite) walkFrom(dir lisafs.ClientFD, rel string) (lisafs.ClientFD, linux.Statx, error) {
+func (s *Suite) walkFrom(dir *lisafs.ClientFD, rel string) (lisafs.ClientFD, linux.Statx, error) {
 	names := split(rel)
 	status, inodes, err := dir.WalkMultiple(ctx, names)
 	if err != nil {
@@ -41,7 +41,7 @@ func (s *Suite) walkFrom(dir lisafs.ClientFD, rel string) (lisafs.ClientFD, linu
 		return lisafs.ClientFD{}, linux.Statx{}, fmt.Errorf("walk %q: status %d with %d/%d inodes", rel, status, len(inodes), len(names))
 	}
 	last := inodes[len(inodes)-1]
-	return s.fd(last.ControlFD), last.Stat, nil
+	return *s.fd(last.ControlFD), last.Stat, nil
 }
 
 // walk walks rel from the mount root.
@@ -78,7 +78,7 @@ func (s *Suite) open(rel string, flags uint32) (*opened, error) {
 		ctl.Close(ctx, true)
 		return nil, fmt.Errorf("OpenAt(%q, %#x): %w", rel, flags, err)
 	}
-	return &opened{ctl: ctl, ofd: s.fd(id), hostFD: hostFD, stat: st}, nil
+	return &opened{ctl: ctl, ofd: *s.fd(id), hostFD: hostFD, stat: st}, nil
 }
 
 // closeFDs closes control/open FDs in one batched Close RPC.

@@ -1,0 +1,792 @@
+// A small synchronous lisafs client for the tests: the socket transport
+// (8-byte header, SCM_RIGHTS on responses) and flipcall channels (shared
+// memory packet window + SOCK_SEQPACKET FD socket). Message layouts come from
+// src/lisafs/message.ts; nothing here redeclares them.
+//
+// Every wait has a deadline, so a server that stops answering fails the test
+// with an exception instead of hanging it.
+import { toArrayBuffer } from "bun:ffi";
+import * as C from "../../src/ffi/constants";
+import { Cmsghdr, Iovec, Msghdr, Pollfd, Statx as StatxL, cmsgSpace } from "../../src/ffi/layout";
+import * as libc from "../../src/ffi/libc";
+import {
+  ChannelHeader,
+  Inode as InodeL,
+  MID,
+  MID_NAMES,
+  Requests,
+  Resp,
+  SockHeader,
+  Statx as StatxWire,
+  encode,
+} from "../../src/lisafs/message";
+
+export { MID, WalkStatus } from "../../src/lisafs/message";
+
+/** How long any single wait for the server may take before the test fails. */
+export const REPLY_TIMEOUT_MS = 5_000;
+
+// ---- errors -----------------------------------------------------------------
+
+/** An Error reply from the server. */
+export class LisafsError extends Error {
+  constructor(
+    readonly errno: number,
+    readonly mid: number,
+  ) {
+    super(`${MID_NAMES[mid] ?? `MID ${mid}`}: errno ${errno}`);
+  }
+}
+
+/** The connection or channel went away (EOF, shutdown) or timed out. */
+export class TransportError extends Error {}
+
+/** Runs fn; returns 0 if it succeeded, the errno if it threw a LisafsError. */
+export function errnoOf(fn: () => unknown): number {
+  try {
+    fn();
+    return 0;
+  } catch (e) {
+    if (e instanceof LisafsError) return e.errno;
+    throw e;
+  }
+}
+
+// ---- low-level socket helpers -------------------------------------------------
+
+const MAX_RECV_FDS = 16;
+
+/** Waits until fd is ready for `events`; throws TransportError on timeout. */
+export function waitFd(fd: number, events: number, timeoutMs = REPLY_TIMEOUT_MS): number {
+  const pfd = new Uint8Array(Pollfd.size);
+  const v = new DataView(pfd.buffer);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    v.setInt32(Pollfd.fd, fd, true);
+    v.setInt16(Pollfd.events, events, true);
+    v.setInt16(Pollfd.revents, 0, true);
+    const left = deadline - Date.now();
+    if (left <= 0) throw new TransportError(`timed out waiting on fd ${fd}`);
+    const rc = libc.poll(libc.addr(pfd), 1, Math.min(left, 1000));
+    if (rc === -C.EINTR || rc === 0) continue;
+    if (rc < 0) throw new TransportError(`poll: errno ${-rc}`);
+    return v.getUint16(Pollfd.revents, true);
+  }
+}
+
+/** True if fd becomes readable (data or EOF) within timeoutMs. */
+export function readable(fd: number, timeoutMs: number): boolean {
+  try {
+    return (waitFd(fd, C.POLLIN, timeoutMs) & (C.POLLIN | C.POLLHUP | C.POLLERR)) !== 0;
+  } catch (e) {
+    if (e instanceof TransportError) return false;
+    throw e;
+  }
+}
+
+/** One sendmsg of buf[off, off+len) with optional SCM_RIGHTS; returns bytes or -errno. */
+export function sendmsg(fd: number, buf: Uint8Array, off: number, len: number, fds: number[] = [], flags = 0): number {
+  const msg = new Uint8Array(Msghdr.size);
+  const mv = new DataView(msg.buffer);
+  const iov = new Uint8Array(Iovec.size);
+  const iv = new DataView(iov.buffer);
+  iv.setBigUint64(Iovec.base, BigInt(libc.addr(buf) + off), true);
+  iv.setBigUint64(Iovec.len, BigInt(len), true);
+  mv.setBigUint64(Msghdr.iov, BigInt(libc.addr(iov)), true);
+  mv.setBigUint64(Msghdr.iovlen, 1n, true);
+  let ctl: Uint8Array | null = null;
+  if (fds.length > 0) {
+    ctl = new Uint8Array(cmsgSpace(4 * fds.length));
+    const cv = new DataView(ctl.buffer);
+    cv.setBigUint64(Cmsghdr.len, BigInt(Cmsghdr.data + 4 * fds.length), true);
+    cv.setInt32(Cmsghdr.level, C.SOL_SOCKET, true);
+    cv.setInt32(Cmsghdr.type, C.SCM_RIGHTS, true);
+    fds.forEach((f, i) => cv.setInt32(Cmsghdr.data + 4 * i, f, true));
+    mv.setBigUint64(Msghdr.control, BigInt(libc.addr(ctl)), true);
+    mv.setBigUint64(Msghdr.controllen, BigInt(ctl.byteLength), true);
+  }
+  const n = libc.sendmsg(fd, libc.addr(msg), flags | C.MSG_NOSIGNAL);
+  void ctl; // kept alive until the call returns
+  return n;
+}
+
+/** One recvmsg into buf[off, off+len); returns {n (bytes or -errno), fds}. FDs are CLOEXEC. */
+export function recvmsg(fd: number, buf: Uint8Array, off: number, len: number, flags = 0): { n: number; fds: number[] } {
+  const msg = new Uint8Array(Msghdr.size);
+  const mv = new DataView(msg.buffer);
+  const iov = new Uint8Array(Iovec.size);
+  const iv = new DataView(iov.buffer);
+  const ctl = new Uint8Array(cmsgSpace(4 * MAX_RECV_FDS));
+  const cv = new DataView(ctl.buffer);
+  iv.setBigUint64(Iovec.base, BigInt(libc.addr(buf) + off), true);
+  iv.setBigUint64(Iovec.len, BigInt(len), true);
+  mv.setBigUint64(Msghdr.iov, BigInt(libc.addr(iov)), true);
+  mv.setBigUint64(Msghdr.iovlen, 1n, true);
+  mv.setBigUint64(Msghdr.control, BigInt(libc.addr(ctl)), true);
+  mv.setBigUint64(Msghdr.controllen, BigInt(ctl.byteLength), true);
+  const n = libc.recvmsg(fd, libc.addr(msg), flags | C.MSG_CMSG_CLOEXEC);
+  const fds: number[] = [];
+  if (n >= 0) {
+    const controlLen = Number(mv.getBigUint64(Msghdr.controllen, true));
+    for (let p = 0; p + Cmsghdr.data <= controlLen; ) {
+      const clen = Number(cv.getBigUint64(p + Cmsghdr.len, true));
+      if (clen < Cmsghdr.data) break;
+      if (cv.getInt32(p + Cmsghdr.level, true) === C.SOL_SOCKET && cv.getInt32(p + Cmsghdr.type, true) === C.SCM_RIGHTS)
+        for (let q = p + Cmsghdr.data; q + 4 <= p + clen; q += 4) fds.push(cv.getInt32(q, true));
+      p += (clen + 7) & ~7;
+    }
+  }
+  return { n, fds };
+}
+
+/** Sends all of buf (FDs on the first bytes); throws on failure. */
+function sendAll(fd: number, buf: Uint8Array, len: number, fds: number[] = []): void {
+  let off = 0;
+  while (off < len) {
+    waitFd(fd, C.POLLOUT);
+    const n = sendmsg(fd, buf, off, len - off, off === 0 ? fds : [], C.MSG_DONTWAIT);
+    if (n === -C.EAGAIN || n === -C.EINTR) continue;
+    if (n < 0) throw new TransportError(`sendmsg: errno ${-n}`);
+    off += n;
+  }
+}
+
+/** Reads exactly len bytes into buf at off, collecting FDs; throws on EOF. */
+function recvAll(fd: number, buf: Uint8Array, off: number, len: number, fds: number[]): void {
+  let got = 0;
+  while (got < len) {
+    waitFd(fd, C.POLLIN);
+    const r = recvmsg(fd, buf, off + got, len - got, C.MSG_DONTWAIT);
+    fds.push(...r.fds);
+    if (r.n === -C.EAGAIN || r.n === -C.EINTR) continue;
+    if (r.n < 0) throw new TransportError(`recvmsg: errno ${-r.n}`);
+    if (r.n === 0) throw new TransportError("connection closed by the server");
+    got += r.n;
+  }
+}
+
+/** Returns true once fd reaches EOF (the peer closed it), false if it is
+ * still open after timeoutMs. Data that arrives meanwhile is discarded and
+ * FDs closed. */
+export function waitEOF(fd: number, timeoutMs = REPLY_TIMEOUT_MS): boolean {
+  const deadline = Date.now() + timeoutMs;
+  const buf = new Uint8Array(65536);
+  while (Date.now() < deadline) {
+    if (!readable(fd, Math.max(1, deadline - Date.now()))) return false;
+    const r = recvmsg(fd, buf, 0, buf.byteLength, C.MSG_DONTWAIT);
+    for (const f of r.fds) libc.close(f);
+    if (r.n === 0 || r.n === -C.ECONNRESET) return true;
+  }
+  return false;
+}
+
+// ---- stat and reply types ------------------------------------------------------
+
+export interface Timestamp {
+  sec: bigint;
+  nsec: number;
+}
+export interface Stat {
+  mask: number;
+  blksize: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  mode: number;
+  ino: bigint;
+  size: bigint;
+  blocks: bigint;
+  atime: Timestamp;
+  btime: Timestamp;
+  ctime: Timestamp;
+  mtime: Timestamp;
+  rdevMajor: number;
+  rdevMinor: number;
+  devMajor: number;
+  devMinor: number;
+}
+
+export function parseStat(v: DataView, off: number): Stat {
+  const ts = (o: number): Timestamp => ({ sec: v.getBigInt64(off + o, true), nsec: v.getUint32(off + o + 8, true) });
+  return {
+    mask: v.getUint32(off + StatxL.mask, true),
+    blksize: v.getUint32(off + StatxL.blksize, true),
+    nlink: v.getUint32(off + StatxL.nlink, true),
+    uid: v.getUint32(off + StatxL.uid, true),
+    gid: v.getUint32(off + StatxL.gid, true),
+    mode: v.getUint16(off + StatxL.mode, true),
+    ino: v.getBigUint64(off + StatxL.ino, true),
+    size: v.getBigUint64(off + StatxL.fileSize, true),
+    blocks: v.getBigUint64(off + StatxL.blocks, true),
+    atime: ts(StatxL.atime),
+    btime: ts(StatxL.btime),
+    ctime: ts(StatxL.ctime),
+    mtime: ts(StatxL.mtime),
+    rdevMajor: v.getUint32(off + StatxL.rdevMajor, true),
+    rdevMinor: v.getUint32(off + StatxL.rdevMinor, true),
+    devMajor: v.getUint32(off + StatxL.devMajor, true),
+    devMinor: v.getUint32(off + StatxL.devMinor, true),
+  };
+}
+
+export interface Inode {
+  id: number;
+  stat: Stat;
+}
+function parseInode(v: DataView, off: number): Inode {
+  return { id: Number(v.getBigUint64(off + InodeL.controlFd, true)), stat: parseStat(v, off + InodeL.stat) };
+}
+
+export interface Reply {
+  mid: number;
+  payload: DataView;
+  bytes: Uint8Array;
+  fds: number[];
+}
+
+export interface Dirent {
+  ino: bigint;
+  devMinor: number;
+  devMajor: number;
+  off: bigint;
+  type: number;
+  name: string;
+}
+
+export interface StatFS {
+  type: bigint;
+  blockSize: bigint;
+  blocks: bigint;
+  blocksFree: bigint;
+  blocksAvailable: bigint;
+  files: bigint;
+  filesFree: bigint;
+  nameLength: bigint;
+}
+
+/** Bytes of a byte string (latin1), as the server treats names. */
+export const bytesOf = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
+const strOf = (b: Uint8Array) => String.fromCharCode(...b);
+
+// ---- transports ------------------------------------------------------------------
+
+interface Transport {
+  /** Sends one request (payload already encoded) and waits for its reply. */
+  roundTrip(mid: number, payload: Uint8Array): Reply;
+  close(): void;
+}
+
+class SocketTransport implements Transport {
+  private buf = new Uint8Array(64 * 1024);
+  constructor(readonly fd: number) {}
+
+  private ensure(n: number): void {
+    if (this.buf.byteLength < n) this.buf = new Uint8Array(Math.max(n, this.buf.byteLength * 2));
+  }
+
+  send(mid: number, payload: Uint8Array, sendFds: number[] = [], payloadLenOverride?: number): void {
+    this.ensure(SockHeader.size + payload.byteLength);
+    const v = new DataView(this.buf.buffer);
+    v.setUint32(SockHeader.payloadLen, payloadLenOverride ?? payload.byteLength, true);
+    v.setUint16(SockHeader.message, mid, true);
+    v.setUint16(SockHeader.message + 2, 0, true);
+    this.buf.set(payload, SockHeader.size);
+    sendAll(this.fd, this.buf, SockHeader.size + payload.byteLength, sendFds);
+  }
+
+  receive(): Reply {
+    const fds: number[] = [];
+    const hdr = new Uint8Array(SockHeader.size);
+    recvAll(this.fd, hdr, 0, SockHeader.size, fds);
+    const hv = new DataView(hdr.buffer);
+    const len = hv.getUint32(SockHeader.payloadLen, true);
+    const mid = hv.getUint16(SockHeader.message, true);
+    const bytes = new Uint8Array(len);
+    recvAll(this.fd, bytes, 0, len, fds);
+    return { mid, bytes, payload: new DataView(bytes.buffer), fds };
+  }
+
+  roundTrip(mid: number, payload: Uint8Array): Reply {
+    this.send(mid, payload);
+    return this.receive();
+  }
+
+  close(): void {
+    libc.close(this.fd);
+  }
+}
+
+const PACKET_HEADER = 16; // flipcall: connState u32, dataLen u32, reserved
+const STATE_CLIENT = 0;
+const STATE_SERVER = 1;
+const STATE_SHUTDOWN = 2;
+
+/** A flipcall channel, client side. */
+export class ChannelTransport implements Transport {
+  readonly base: number;
+  readonly words: Int32Array;
+  readonly data: Uint8Array;
+  readonly dataView: DataView;
+  private readonly timeout = new BigInt64Array(2);
+  closed = false;
+
+  constructor(
+    readonly memfd: number,
+    readonly fdSock: number,
+    readonly offset: number,
+    readonly length: number,
+  ) {
+    const base = libc.mmap(length, C.PROT_READ | C.PROT_WRITE, C.MAP_SHARED, memfd, offset);
+    if (base < 0) throw new TransportError(`mmap of the channel failed: errno ${-base}`);
+    this.base = base;
+    const ab = toArrayBuffer(base, 0, length);
+    this.words = new Int32Array(ab, 0, 2);
+    this.data = new Uint8Array(ab, PACKET_HEADER, length - PACKET_HEADER);
+    this.dataView = new DataView(ab, PACKET_HEADER, length - PACKET_HEADER);
+    // Connection handshake: "{}\n", as flipcall's client sends.
+    this.data.set([0x7b, 0x7d, 0x0a], 0);
+    this.flip(3);
+  }
+
+  get dataCap(): number {
+    return this.data.byteLength;
+  }
+
+  /** Publishes dataLen bytes, hands the packet to the server and waits for it
+   * to come back. Returns the reply's dataLen. */
+  flip(dataLen: number): number {
+    if (this.closed) throw new TransportError("channel closed");
+    Atomics.store(this.words, 1, dataLen);
+    const prev = Atomics.compareExchange(this.words, 0, STATE_CLIENT, STATE_SERVER);
+    if (prev !== STATE_CLIENT) throw new TransportError(`channel state ${prev}, not client-active`);
+    libc.futexWake(this.base, 1, 0);
+    const deadline = Date.now() + REPLY_TIMEOUT_MS;
+    for (;;) {
+      const st = Atomics.load(this.words, 0);
+      if (st === STATE_CLIENT) break;
+      if (st === STATE_SHUTDOWN) throw new TransportError("channel shut down by the server");
+      const left = deadline - Date.now();
+      if (left <= 0) throw new TransportError("timed out waiting for the channel reply");
+      const ms = Math.min(left, 1000);
+      this.timeout[0] = BigInt(Math.floor(ms / 1000));
+      this.timeout[1] = BigInt((ms % 1000) * 1e6);
+      libc.futexWait(this.base, st, 0, libc.addr(this.timeout));
+    }
+    return Atomics.load(this.words, 1) >>> 0;
+  }
+
+  /** Sends a request with an explicit dataLen (for malformed datagrams). */
+  roundTripRaw(mid: number, payload: Uint8Array, dataLen?: number): Reply {
+    const H = ChannelHeader;
+    if (H.size + payload.byteLength > this.dataCap) throw new TransportError("payload does not fit the channel");
+    this.dataView.setUint16(H.message, mid, true);
+    this.data[H.numFDs] = 0;
+    this.data[H.numFDs + 1] = 0;
+    this.data.set(payload, H.size);
+    const len = this.flip(dataLen ?? H.size + payload.byteLength);
+    if (len < H.size || len > this.dataCap) throw new TransportError(`bad reply length ${len}`);
+    const rmid = this.dataView.getUint16(H.message, true);
+    const numFDs = this.data[H.numFDs];
+    const bytes = this.data.slice(H.size, len);
+    const fds: number[] = [];
+    const one = new Uint8Array(1);
+    for (let i = 0; i < numFDs; i++) {
+      waitFd(this.fdSock, C.POLLIN);
+      const r = recvmsg(this.fdSock, one, 0, 1, C.MSG_DONTWAIT);
+      if (r.n < 0 && r.fds.length === 0) throw new TransportError(`receiving donated FD: errno ${-r.n}`);
+      fds.push(...r.fds);
+    }
+    return { mid: rmid, bytes, payload: new DataView(bytes.buffer), fds };
+  }
+
+  roundTrip(mid: number, payload: Uint8Array): Reply {
+    return this.roundTripRaw(mid, payload);
+  }
+
+  /** Marks the channel shut down (as flipcall's client does) and unmaps it. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.words, 0, STATE_SHUTDOWN);
+    libc.futexWake(this.base, 0x7fffffff, 0);
+    libc.munmap(this.base, this.length);
+    libc.close(this.fdSock);
+    libc.close(this.memfd);
+  }
+}
+
+// ---- the client ----------------------------------------------------------------
+
+export interface MountReply {
+  root: Inode;
+  maxMessageSize: number;
+  supported: number[];
+  fds: number[];
+}
+
+export interface CreateOpts {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+const ENC_BUF = new Uint8Array(4 * 1024 * 1024);
+const ENC_VIEW = new DataView(ENC_BUF.buffer);
+
+/** Encodes a request for `mid` from named values with the server's layout. */
+export function encodeRequest(mid: number, values: Record<string, unknown>): Uint8Array {
+  const layout = Requests[mid];
+  if (!layout) throw new Error(`no request layout for MID ${mid}`);
+  const end = encode(layout, values, ENC_BUF, ENC_VIEW, 0);
+  if (end < 0) throw new Error("request does not fit");
+  return ENC_BUF.slice(0, end);
+}
+
+export class Client {
+  readonly sock: SocketTransport;
+  /** Channels created with channel(); the last one made active carries calls. */
+  readonly channels: ChannelTransport[] = [];
+  private active: Transport;
+  disconnected = false;
+  /** Default owner for created files (the test runs as root; keep it). */
+  uid = process.getuid?.() ?? 0;
+  gid = process.getgid?.() ?? 0;
+
+  constructor(readonly fd: number) {
+    this.sock = new SocketTransport(fd);
+    this.active = this.sock;
+  }
+
+  get viaChannel(): boolean {
+    return this.active !== this.sock;
+  }
+
+  /** Routes later calls over `t` (a channel of this client) or the socket. */
+  use(t: ChannelTransport | "socket"): void {
+    this.active = t === "socket" ? this.sock : t;
+  }
+
+  /** Sends a raw payload over the active transport. */
+  raw(mid: number, payload: Uint8Array): Reply {
+    return this.active.roundTrip(mid, payload);
+  }
+
+  /** Encodes values with the request layout of `mid` and sends them. */
+  call(mid: number, values: Record<string, unknown> = {}): Reply {
+    return this.raw(mid, encodeRequest(mid, values));
+  }
+
+  /** Like call, but throws LisafsError on an Error reply (closing its FDs)
+   * and checks the reply's MID. */
+  private ok(mid: number, values: Record<string, unknown> = {}): Reply {
+    const r = this.call(mid, values);
+    if (r.mid === MID.Error) {
+      for (const f of r.fds) libc.close(f);
+      throw new LisafsError(r.payload.getUint32(Resp.Error.errno, true), mid);
+    }
+    if (r.mid !== mid) throw new Error(`reply to ${MID_NAMES[mid]} has MID ${r.mid}`);
+    return r;
+  }
+
+  /** Returns the errno of a call (0 if it succeeded; FDs closed). */
+  errno(mid: number, values: Record<string, unknown> = {}): number {
+    const r = this.call(mid, values);
+    for (const f of r.fds) libc.close(f);
+    if (r.mid === MID.Error) return r.payload.getUint32(Resp.Error.errno, true);
+    if (r.mid !== mid) throw new Error(`reply to ${MID_NAMES[mid]} has MID ${r.mid}`);
+    return 0;
+  }
+
+  /** Closes the channels and the socket (the server then drops the connection). */
+  disconnect(): void {
+    if (this.disconnected) return;
+    this.disconnected = true;
+    for (const ch of this.channels) ch.close();
+    this.sock.close();
+  }
+
+  // ---- typed messages ----------------------------------------------------------
+
+  mount(): MountReply {
+    const r = this.ok(MID.Mount);
+    const R = Resp.Mount;
+    const n = r.payload.getUint16(R.numSupported, true);
+    const supported: number[] = [];
+    for (let i = 0; i < n; i++) supported.push(r.payload.getUint16(R.supported + 2 * i, true));
+    if (r.bytes.byteLength !== R.supported + 2 * n) throw new Error("Mount reply has the wrong length");
+    return {
+      root: parseInode(r.payload, R.root),
+      maxMessageSize: r.payload.getUint32(R.maxMessageSize, true),
+      supported,
+      fds: r.fds,
+    };
+  }
+
+  /** Creates a channel (always over the socket, as gVisor's client) and
+   * optionally routes later calls over it. */
+  channel(activate = true): ChannelTransport {
+    const r = this.sock.roundTrip(MID.Channel, new Uint8Array(0));
+    if (r.mid === MID.Error) {
+      for (const f of r.fds) libc.close(f);
+      throw new LisafsError(r.payload.getUint32(0, true), MID.Channel);
+    }
+    if (r.mid !== MID.Channel || r.fds.length !== 2 || r.bytes.byteLength !== Resp.Channel.size)
+      throw new Error(`bad Channel reply: mid ${r.mid}, ${r.fds.length} FDs, ${r.bytes.byteLength} bytes`);
+    const off = Number(r.payload.getBigUint64(Resp.Channel.dataOffset, true));
+    const len = Number(r.payload.getBigUint64(Resp.Channel.dataLength, true));
+    const ch = new ChannelTransport(r.fds[0], r.fds[1], off, len);
+    this.channels.push(ch);
+    if (activate) this.active = ch;
+    return ch;
+  }
+
+  fstat(fd: number): Stat {
+    const r = this.ok(MID.FStat, { fd });
+    if (r.bytes.byteLength !== StatxWire.size) throw new Error("FStat reply has the wrong length");
+    return parseStat(r.payload, 0);
+  }
+
+  setStat(
+    fd: number,
+    a: { mask: number; mode?: number; uid?: number; gid?: number; size?: number | bigint; atime?: [number | bigint, number]; mtime?: [number | bigint, number] },
+  ): { failureMask: number; failureErrno: number } {
+    const r = this.ok(MID.SetStat, {
+      fd,
+      mask: a.mask,
+      mode: a.mode ?? 0,
+      uid: a.uid ?? 0,
+      gid: a.gid ?? 0,
+      size: a.size ?? 0,
+      atimeSec: a.atime?.[0] ?? 0,
+      atimeNsec: a.atime?.[1] ?? 0,
+      mtimeSec: a.mtime?.[0] ?? 0,
+      mtimeNsec: a.mtime?.[1] ?? 0,
+    });
+    return {
+      failureMask: r.payload.getUint32(Resp.SetStat.failureMask, true),
+      failureErrno: r.payload.getUint32(Resp.SetStat.failureErrno, true),
+    };
+  }
+
+  walk(dirFd: number, path: string[]): { status: number; inodes: Inode[] } {
+    const r = this.ok(MID.Walk, { dirFd, path });
+    const n = r.payload.getUint16(Resp.Walk.numInodes, true);
+    const inodes: Inode[] = [];
+    for (let i = 0; i < n; i++) inodes.push(parseInode(r.payload, Resp.Walk.inodes + i * InodeL.size));
+    return { status: r.bytes[Resp.Walk.status], inodes };
+  }
+
+  /** Walks to a path below dirFd that must exist; returns its inode. */
+  walkTo(dirFd: number, path: string): Inode {
+    const names = path.split("/").filter((s) => s !== "");
+    const w = this.walk(dirFd, names);
+    if (w.status !== 0 || w.inodes.length !== names.length) throw new Error(`walk to ${path}: status ${w.status}`);
+    // Close the intermediate control FDs.
+    const inter = w.inodes.slice(0, -1).map((i) => i.id);
+    if (inter.length) this.close(inter);
+    return w.inodes[w.inodes.length - 1];
+  }
+
+  walkStat(dirFd: number, path: string[]): Stat[] {
+    const r = this.ok(MID.WalkStat, { dirFd, path });
+    const n = r.payload.getUint16(Resp.WalkStat.numStats, true);
+    const out: Stat[] = [];
+    for (let i = 0; i < n; i++) out.push(parseStat(r.payload, Resp.WalkStat.stats + i * StatxWire.size));
+    return out;
+  }
+
+  /** Returns the new open FD's ID and the donated host FD (or -1). */
+  openAt(fd: number, flags: number): { id: number; hostFd: number } {
+    const r = this.ok(MID.OpenAt, { fd, flags });
+    if (r.fds.length > 1) throw new Error("OpenAt donated more than one FD");
+    return { id: Number(r.payload.getBigUint64(Resp.OpenAt.openFd, true)), hostFd: r.fds[0] ?? -1 };
+  }
+
+  openCreateAt(dirFd: number, name: string, flags: number, o: CreateOpts = {}): { child: Inode; id: number; hostFd: number } {
+    const r = this.ok(MID.OpenCreateAt, {
+      dirFd,
+      name,
+      flags,
+      mode: o.mode ?? 0o644,
+      uid: o.uid ?? this.uid,
+      gid: o.gid ?? this.gid,
+    });
+    return {
+      child: parseInode(r.payload, Resp.OpenCreateAt.child),
+      id: Number(r.payload.getBigUint64(Resp.OpenCreateAt.newFd, true)),
+      hostFd: r.fds[0] ?? -1,
+    };
+  }
+
+  close(fds: number[]): void {
+    this.ok(MID.Close, { fds });
+  }
+
+  fsync(fds: number[]): void {
+    this.ok(MID.FSync, { fds });
+  }
+
+  pwrite(fd: number, offset: number | bigint, data: Uint8Array): number {
+    const r = this.ok(MID.PWrite, { fd, offset, buf: data });
+    return Number(r.payload.getBigUint64(Resp.PWrite.count, true));
+  }
+
+  pread(fd: number, offset: number | bigint, count: number): Uint8Array {
+    const r = this.ok(MID.PRead, { fd, offset, count });
+    const n = Number(r.payload.getBigUint64(Resp.PRead.numBytes, true));
+    if (r.bytes.byteLength !== Resp.PRead.data + n) throw new Error("PRead reply length does not match numBytes");
+    return r.bytes.subarray(Resp.PRead.data, Resp.PRead.data + n);
+  }
+
+  mkdirAt(dirFd: number, name: string, o: CreateOpts = {}): Inode {
+    const r = this.ok(MID.MkdirAt, { dirFd, name, mode: o.mode ?? 0o755, uid: o.uid ?? this.uid, gid: o.gid ?? this.gid });
+    return parseInode(r.payload, 0);
+  }
+
+  mknodAt(dirFd: number, name: string, mode: number, dev: { major?: number; minor?: number } = {}, o: CreateOpts = {}): Inode {
+    const r = this.ok(MID.MknodAt, {
+      dirFd,
+      name,
+      mode,
+      major: dev.major ?? 0,
+      minor: dev.minor ?? 0,
+      uid: o.uid ?? this.uid,
+      gid: o.gid ?? this.gid,
+    });
+    return parseInode(r.payload, 0);
+  }
+
+  symlinkAt(dirFd: number, name: string, target: string, o: CreateOpts = {}): Inode {
+    const r = this.ok(MID.SymlinkAt, { dirFd, name, target, uid: o.uid ?? this.uid, gid: o.gid ?? this.gid });
+    return parseInode(r.payload, 0);
+  }
+
+  linkAt(dirFd: number, target: number, name: string): Inode {
+    const r = this.ok(MID.LinkAt, { dirFd, target, name });
+    return parseInode(r.payload, 0);
+  }
+
+  fstatfs(fd: number): StatFS {
+    const r = this.ok(MID.FStatFS, { fd });
+    const S = Resp.StatFS;
+    const g = (o: number) => r.payload.getBigUint64(o, true);
+    return {
+      type: g(S.type),
+      blockSize: g(S.blockSize),
+      blocks: g(S.blocks),
+      blocksFree: g(S.blocksFree),
+      blocksAvailable: g(S.blocksAvailable),
+      files: g(S.files),
+      filesFree: g(S.filesFree),
+      nameLength: g(S.nameLength),
+    };
+  }
+
+  fallocate(fd: number, mode: number, offset: number | bigint, length: number | bigint): void {
+    this.ok(MID.FAllocate, { fd, mode, offset, length });
+  }
+
+  readlinkAt(fd: number): string {
+    const r = this.ok(MID.ReadLinkAt, { fd });
+    const n = r.payload.getUint16(0, true);
+    return strOf(r.bytes.subarray(2, 2 + n));
+  }
+
+  flush(fd: number): void {
+    this.ok(MID.Flush, { fd });
+  }
+
+  /** Returns the donated, connected host socket. */
+  connect(fd: number, sockType: number): number {
+    const r = this.ok(MID.Connect, { fd, sockType });
+    if (r.fds.length !== 1) throw new Error(`Connect donated ${r.fds.length} FDs`);
+    return r.fds[0];
+  }
+
+  unlinkAt(dirFd: number, name: string, flags = 0): void {
+    this.ok(MID.UnlinkAt, { dirFd, name, flags });
+  }
+
+  renameAt(oldDir: number, oldName: string, newDir: number, newName: string): void {
+    this.ok(MID.RenameAt, { oldDir, oldName, newDir, newName });
+  }
+
+  getdents64(dirFd: number, count: number): Dirent[] {
+    const r = this.ok(MID.Getdents64, { dirFd, count });
+    const n = r.payload.getUint16(0, true);
+    const out: Dirent[] = [];
+    const D = Resp.Dirent;
+    let p = 2;
+    for (let i = 0; i < n; i++) {
+      const v = r.payload;
+      const nameLen = v.getUint16(p + D.name, true);
+      out.push({
+        ino: v.getBigUint64(p + D.ino, true),
+        devMinor: v.getUint32(p + D.devMinor, true),
+        devMajor: v.getUint32(p + D.devMajor, true),
+        off: v.getBigUint64(p + D.off, true),
+        type: r.bytes[p + D.type],
+        name: strOf(r.bytes.subarray(p + D.name + 2, p + D.name + 2 + nameLen)),
+      });
+      p += D.name + 2 + nameLen;
+    }
+    if (p !== r.bytes.byteLength) throw new Error("Getdents64 reply has trailing bytes");
+    return out;
+  }
+
+  fgetxattr(fd: number, name: string, bufSize: number): Uint8Array {
+    const r = this.ok(MID.FGetXattr, { fd, name, bufSize });
+    const n = r.payload.getUint16(0, true);
+    return r.bytes.slice(2, 2 + n);
+  }
+
+  fsetxattr(fd: number, name: string, value: Uint8Array, flags = 0): void {
+    this.ok(MID.FSetXattr, { fd, name, value, flags });
+  }
+
+  flistxattr(fd: number, size: number | bigint): string[] {
+    const r = this.ok(MID.FListXattr, { fd, size });
+    const n = r.payload.getUint16(0, true);
+    const names: string[] = [];
+    let p = 2;
+    for (let i = 0; i < n; i++) {
+      const len = r.payload.getUint16(p, true);
+      names.push(strOf(r.bytes.subarray(p + 2, p + 2 + len)));
+      p += 2 + len;
+    }
+    return names;
+  }
+
+  fremovexattr(fd: number, name: string): void {
+    this.ok(MID.FRemoveXattr, { fd, name });
+  }
+
+  bindAt(dirFd: number, name: string, sockType: number, o: CreateOpts = {}): { child: Inode; boundId: number; hostFd: number } {
+    const r = this.ok(MID.BindAt, {
+      dirFd,
+      name,
+      sockType,
+      mode: o.mode ?? 0o755,
+      uid: o.uid ?? this.uid,
+      gid: o.gid ?? this.gid,
+    });
+    if (r.fds.length !== 1) throw new Error(`BindAt donated ${r.fds.length} FDs`);
+    return {
+      child: parseInode(r.payload, Resp.BindAt.child),
+      boundId: Number(r.payload.getBigUint64(Resp.BindAt.boundSocketFd, true)),
+      hostFd: r.fds[0],
+    };
+  }
+
+  listen(fd: number, backlog: number): void {
+    this.ok(MID.Listen, { fd, backlog });
+  }
+
+  /** Returns the donated accepted socket and the peer address string. */
+  accept(fd: number): { hostFd: number; peer: string } {
+    const r = this.ok(MID.Accept, { fd });
+    if (r.fds.length !== 1) throw new Error(`Accept donated ${r.fds.length} FDs`);
+    const n = r.payload.getUint16(0, true);
+    return { hostFd: r.fds[0], peer: strOf(r.bytes.subarray(2, 2 + n)) };
+  }
+}
