@@ -100,7 +100,9 @@ describe("event loop", () => {
       g.client.channel();
       g.client.channel();
       g.client.fstat(root);
-      await Bun.sleep(200);
+      // Half a second after the last request the loop collects garbage once
+      // (see loop.ts); measure after that.
+      await Bun.sleep(1000);
       const t0 = cpuTicks(g.pid);
       await Bun.sleep(1000);
       // A spinning thread would burn ~100 ticks per second; allow a stray one or two.
@@ -122,6 +124,8 @@ describe("event loop", () => {
     const withTwo = g.tasks();
     a.disconnect();
     expectStatOf(b.fstat(1), fx.mount);
+    // Let the gofer finish with A (its watchers go idle) before B's channels.
+    await g.fdsSettled();
     // B now opens channels again and again: the released watchers serve them.
     // (B's first channel also creates its packet-window memfd, kept for good.)
     b.channel(false).close();

@@ -139,3 +139,4 @@ export const ENOBUFS = 105;
 export const ETIMEDOUT = 110;
 export const ECONNREFUSED = 111;
 export const EREMOTEIO = 121;
+export const CLOCK_MONOTONIC = 1;

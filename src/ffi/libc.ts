@@ -60,6 +60,7 @@ const lib = dlopen("libc.so.6", {
   umask: { args: [u32], returns: u32 },
   getpid: { args: [], returns: i32 },
   _exit: { args: [i32], returns: T.void },
+  clock_gettime: { args: [i32, P], returns: i32 },
   syscall: { args: [i64, i64, i64, i64, i64, i64], returns: ssize },
 });
 
@@ -170,6 +171,8 @@ export const poll = (fds: number, n: number, timeoutMs: number) => r(S.poll(fds,
 export const eventfd = (initval: number, flags: number) => r(S.eventfd(initval, flags));
 export const umask = (mask: number) => S.umask(mask) as number;
 export const getpid = () => S.getpid() as number;
+/** clock_gettime into a struct timespec at `ts`. */
+export const clockGettime = (clock: number, ts: number) => r(S.clock_gettime(clock, ts));
 /** Ends the process at once, every thread with it (no atexit handlers). */
 export const exitNow = (code: number): never => {
   S._exit(code);

@@ -62,6 +62,10 @@ function workerSpecifier(): string {
 }
 
 const timeoutBuf = new BigInt64Array(2);
+/** How long the loop must have been idle before it collects garbage. */
+const IDLE_GC_MS = 500;
+const idleTimeout = new BigInt64Array(2);
+const idleTimeoutAddr = libc.addr(idleTimeout);
 function waitFor(words: Int32Array, i: number, ms: number): boolean {
   const deadline = performance.now() + ms;
   const a = (ptr(words) as number) + i * 4;
@@ -94,7 +98,8 @@ export class EventLoop {
   /** Number of channels watched in the kernel wait (at most 127). */
   private inKernel = 0;
   /** Counters for tests and logs. */
-  readonly stats = { channelWakes: 0, socketWakes: 0, blocks: 0 };
+  readonly stats = { channelWakes: 0, socketWakes: 0, blocks: 0, idleCollections: 0 };
+  private workSinceGc = false;
 
   constructor(mode: LoopMode | "auto" = "auto") {
     if (mode === "auto") mode = kernelHasFutexWaitv() ? "waitv" : "threads";
@@ -267,15 +272,42 @@ export class EventLoop {
           this.arm();
         }
       }
-      if (busy) continue;
+      if (busy) {
+        this.workSinceGc = true;
+        continue;
+      }
       this.stats.blocks++;
+      // After a burst of work, sleep at most IDLE_GC_MS: if nothing comes,
+      // collect garbage then, when no request can be waiting on it. Requests
+      // leave garbage (decoded messages, dirent views) that would otherwise
+      // hold tens of MiB of heap at rest.
+      const timed = this.workSinceGc;
+      let rc: number;
       if (this.mode === "waitv") {
         if (this.waitvDirty) this.buildWaitv();
-        libc.futexWaitv(waitvAddr, this.waitvCount);
+        rc = libc.futexWaitv(waitvAddr, this.waitvCount, timed ? this.deadline(IDLE_GC_MS) : 0);
       } else {
-        libc.futexWait(this.wakeAddr, 0, C.FUTEX_PRIVATE_FLAG);
+        if (timed) {
+          idleTimeout[0] = BigInt(Math.floor(IDLE_GC_MS / 1000));
+          idleTimeout[1] = BigInt((IDLE_GC_MS % 1000) * 1e6);
+        }
+        rc = libc.futexWait(this.wakeAddr, 0, C.FUTEX_PRIVATE_FLAG, timed ? idleTimeoutAddr : 0);
+      }
+      if (timed && rc === -C.ETIMEDOUT) {
+        this.workSinceGc = false;
+        this.stats.idleCollections++;
+        Bun.gc(true);
       }
     }
+  }
+
+  /** An absolute CLOCK_MONOTONIC deadline `ms` from now, for futex_waitv. */
+  private deadline(ms: number): number {
+    libc.clockGettime(C.CLOCK_MONOTONIC, idleTimeoutAddr);
+    const ns = idleTimeout[1] + BigInt(ms * 1e6);
+    idleTimeout[0] += ns / 1_000_000_000n;
+    idleTimeout[1] = ns % 1_000_000_000n;
+    return idleTimeoutAddr;
   }
 
   /** Stops the helpers (at exit). */
