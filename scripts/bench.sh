@@ -7,6 +7,7 @@
 # Usage: scripts/bench.sh [--only ours|ref] [--rounds N] [--iters N] [--warmup N]
 #                         [--starts N] [--cpu N] [--gofer PATH] [--out FILE]
 # Defaults: both servers, 4 runs each, 2000 timed iterations per metric per run.
+# --cpu -1 runs client and servers unpinned.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/interop/lib.sh"
 
@@ -30,6 +31,8 @@ command -v taskset >/dev/null || { echo "FATAL: taskset (util-linux) is required
 
 export GOFER_BENCH_INVOCATION="scripts/bench.sh ${args[*]:-}"
 cd "$GOFER_ROOT"
+pin=(taskset -c "$cpu")
+[[ "$cpu" == "-1" ]] && pin=()   # --cpu -1: unpinned, the scheduler decides
 set -x
-taskset -c "$cpu" build/lisafs_bench --cpu "$cpu" --gofer dist/gofer --runsc "$GOFER_RUNSC_STOCK" \
+"${pin[@]}" build/lisafs_bench --cpu "$cpu" --gofer dist/gofer --runsc "$GOFER_RUNSC_STOCK" \
 	--out "$out" "${args[@]}"
