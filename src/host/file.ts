@@ -526,9 +526,8 @@ export class HostFile {
   connect(sockType: number): number {
     if (!udsOpen(this.policy)) return -C.EPERM;
     if (!isSockTypeSupported(sockType)) return -C.ENXIO;
-    // Non-blocking: a listener with a full backlog would make a blocking
-    // connect stall the whole event loop (gVisor's gofer only stalls one
-    // goroutine). The client then gets EAGAIN, as a non-blocking connect does.
+    // Non-blocking (as the donated copy is anyway): Accept with no pending
+    // connection answers EAGAIN instead of stalling the event loop.
     const sock = libc.socket(C.AF_UNIX, sockType | C.SOCK_CLOEXEC | C.SOCK_NONBLOCK, 0);
     if (sock < 0) return sock;
     // Through our own FD's /proc link, not the file's path: whatever has been
@@ -555,9 +554,8 @@ export class HostFile {
     if (!udsCreate(this.policy)) return -C.EPERM;
     if (this.policy.readonly) return -C.EROFS;
     if (!isSockTypeSupported(sockType)) return -C.ENXIO;
-    // Non-blocking: a listener with a full backlog would make a blocking
-    // connect stall the whole event loop (gVisor's gofer only stalls one
-    // goroutine). The client then gets EAGAIN, as a non-blocking connect does.
+    // Non-blocking (as the donated copy is anyway): Accept with no pending
+    // connection answers EAGAIN instead of stalling the event loop.
     const sock = libc.socket(C.AF_UNIX, sockType | C.SOCK_CLOEXEC | C.SOCK_NONBLOCK, 0);
     if (sock < 0) return sock;
     rc = libc.fchmod(sock, mode & 0o7777);
