@@ -64,14 +64,8 @@ function workerSpecifier(): string {
 const timeoutBuf = new BigInt64Array(2);
 /** How long the loop must have been idle before it collects garbage. */
 const IDLE_GC_MS = 500;
-/** Relative timeout for FUTEX_WAIT (threads mode), set once. */
-const idleTimeout = new BigInt64Array([BigInt(Math.floor(IDLE_GC_MS / 1000)), BigInt((IDLE_GC_MS % 1000) * 1e6)]);
+const idleTimeout = new BigInt64Array(2);
 const idleTimeoutAddr = libc.addr(idleTimeout);
-/** Absolute deadline for futex_waitv, rewritten before each timed wait. Seen
- * as 32-bit words (little-endian), so the hot path makes no BigInts: the
- * monotonic clock's seconds fit in the low word for 68 years of uptime. */
-const idleDeadline = new Int32Array(4);
-const idleDeadlineAddr = libc.addr(idleDeadline);
 function waitFor(words: Int32Array, i: number, ms: number): boolean {
   const deadline = performance.now() + ms;
   const a = (ptr(words) as number) + i * 4;
@@ -90,6 +84,7 @@ export class EventLoop {
   private sockets = new Map<number, SocketWatch>();
   private channels: WatchedChannel[] = [];
   private idleWatchers: ChannelWatcher[] = [];
+  private watcherCount = 0;
   private stopped = false;
   private readonly words = new Int32Array(new SharedArrayBuffer(POLLER_WORDS * 4));
   private readonly wakeAddr = (ptr(this.words) as number) + Poller.wake * 4;
@@ -182,7 +177,13 @@ export class EventLoop {
   private startWatcher(): ChannelWatcher {
     const words = new Int32Array(new SharedArrayBuffer(WATCHER_WORDS * 4));
     const worker = this.startWorker({ role: "watcher", words: words.buffer, main: this.words.buffer }, words, Watcher.ready);
+    this.watcherCount++;
     return { worker, words };
+  }
+
+  /** Helper Workers started so far (tests check that watchers are reused). */
+  get helperThreads(): number {
+    return this.watcherCount + (this.poller ? 1 : 0);
   }
 
   private startPoller(): void {
@@ -286,6 +287,10 @@ export class EventLoop {
         if (this.waitvDirty) this.buildWaitv();
         rc = libc.futexWaitv(waitvAddr, this.waitvCount, timed ? this.deadline(IDLE_GC_MS) : 0);
       } else {
+        if (timed) {
+          idleTimeout[0] = BigInt(Math.floor(IDLE_GC_MS / 1000));
+          idleTimeout[1] = BigInt((IDLE_GC_MS % 1000) * 1e6);
+        }
         rc = libc.futexWait(this.wakeAddr, 0, C.FUTEX_PRIVATE_FLAG, timed ? idleTimeoutAddr : 0);
       }
       if (timed && rc === -C.ETIMEDOUT) {
@@ -298,11 +303,11 @@ export class EventLoop {
 
   /** An absolute CLOCK_MONOTONIC deadline `ms` from now, for futex_waitv. */
   private deadline(ms: number): number {
-    libc.clockGettime(C.CLOCK_MONOTONIC, idleDeadlineAddr);
-    const ns = idleDeadline[2] + ms * 1e6;
-    idleDeadline[0] += Math.floor(ns / 1e9);
-    idleDeadline[2] = ns % 1e9;
-    return idleDeadlineAddr;
+    libc.clockGettime(C.CLOCK_MONOTONIC, idleTimeoutAddr);
+    const ns = idleTimeout[1] + BigInt(ms * 1e6);
+    idleTimeout[0] += ns / 1_000_000_000n;
+    idleTimeout[1] = ns % 1_000_000_000n;
+    return idleTimeoutAddr;
   }
 
   /** Stops the helpers (at exit). */
