@@ -4,6 +4,9 @@ import { helpText, parseArgs, UsageError } from "./cli";
 import * as libc from "./ffi/libc";
 import { openProcSelfFd } from "./host/file";
 import { makeLogger } from "./log";
+import { isRunscForm } from "./runsc/args";
+import { runscMain } from "./runsc/gofer";
+import { umounterMain } from "./runsc/privileges";
 import { Server } from "./server";
 
 function fail(msg: string, code: number): never {
@@ -40,4 +43,7 @@ function main(argv: string[]): void {
   libc.exitNow(0);
 }
 
-main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+if (argv[0] === "umount") umounterMain(argv.slice(1));
+else if (isRunscForm(argv)) runscMain(argv);
+else main(argv);

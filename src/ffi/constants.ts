@@ -34,6 +34,7 @@ export const S_IFIFO = 0o10000;
 
 export const F_GETFL = 3;
 export const F_SETFL = 4;
+export const F_SETFD = 2;
 export const F_ADD_SEALS = 1033;
 export const F_SEAL_SEAL = 1;
 export const F_SEAL_SHRINK = 2;
@@ -102,6 +103,9 @@ export const XATTR_REPLACE = 2;
 export const SYS_futex = arm64 ? 98 : 202;
 export const SYS_futex_waitv = 449; // same number on both (asm-generic table)
 export const SYS_gettid = arm64 ? 178 : 186;
+export const SYS_pivot_root = arm64 ? 41 : 155;
+export const SYS_setuid = arm64 ? 146 : 105;
+export const SYS_setgid = arm64 ? 144 : 106;
 
 // errno values.
 export const EPERM = 1;
@@ -140,3 +144,30 @@ export const ETIMEDOUT = 110;
 export const ECONNREFUSED = 111;
 export const EREMOTEIO = 121;
 export const CLOCK_MONOTONIC = 1;
+
+// mount(2) flags, umount2(2) flags, prctl(2) ops, rlimits (runsc launch path).
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_SYNCHRONOUS = 0x10;
+export const MS_REMOUNT = 0x20;
+export const MS_MANDLOCK = 0x40;
+export const MS_DIRSYNC = 0x80;
+export const MS_NOATIME = 0x400;
+export const MS_NODIRATIME = 0x800;
+export const MS_BIND = 0x1000;
+export const MS_REC = 0x4000;
+export const MS_SILENT = 0x8000;
+export const MS_POSIXACL = 0x10000;
+export const MS_UNBINDABLE = 0x20000;
+export const MS_PRIVATE = 0x40000;
+export const MS_SLAVE = 0x80000;
+export const MS_RELATIME = 0x200000;
+export const MS_I_VERSION = 0x800000;
+export const MS_STRICTATIME = 0x1000000;
+export const MNT_DETACH = 2;
+export const PR_CAPBSET_READ = 23;
+export const PR_CAPBSET_DROP = 24;
+export const PR_SET_PDEATHSIG = 1;
+export const RLIMIT_NOFILE = 7;

@@ -3,7 +3,7 @@
 // failed syscall. Pointers are plain numbers (addresses) so callers can point
 // into any buffer, including shared memory mappings, without copies.
 import { dlopen, FFIType as T, ptr, read } from "bun:ffi";
-import { SYS_futex, SYS_futex_waitv, SYS_gettid } from "./constants";
+import { SYS_futex, SYS_futex_waitv, SYS_gettid, SYS_pivot_root } from "./constants";
 
 const { i32, u32, i64, u64, ptr: P } = T;
 const ssize = T.i64_fast;
@@ -59,6 +59,7 @@ const openAll = () =>
     poll: { args: [P, u64, i32], returns: i32 },
     eventfd: { args: [u32, i32], returns: i32 },
     umask: { args: [u32], returns: u32 },
+    fchdir: { args: [i32], returns: i32 },
     getpid: { args: [], returns: i32 },
     _exit: { args: [i32], returns: T.void },
     clock_gettime: { args: [i32, P], returns: i32 },
@@ -221,3 +222,89 @@ export const futexWake = (uaddr: number, n: number, flags: number) =>
 /** futex_waitv(2): waiters is an array of struct futex_waitv. */
 export const futexWaitv = (waiters: number, n: number, timeout = 0) =>
   r(S.syscall(SYS_futex_waitv, waiters, n, 0, timeout, 1 /* CLOCK_MONOTONIC */, 0));
+
+export const fchdir = (fd: number) => r(S.fchdir(fd));
+
+// Calls only the runsc launch path makes (mount namespace setup, capability
+// drop, re-exec). Opened on first use so a plain `gofer --io-fd` start does
+// not pay for their trampolines.
+let setupSyms: ReturnType<typeof openSetup> | null = null;
+const openSetup = () =>
+  dlopen("libc.so.6", {
+    mount: { args: [P, P, P, u64, P], returns: i32 },
+    umount2: { args: [P, i32], returns: i32 },
+    chroot: { args: [P], returns: i32 },
+    chdir: { args: [P], returns: i32 },
+    prctl: { args: [i32, u64, u64, u64, u64], returns: i32 },
+    execve: { args: [P, P, P], returns: i32 },
+    setrlimit: { args: [i32, P], returns: i32 },
+    pipe2: { args: [P, i32], returns: i32 },
+    waitpid: { args: [i32, P, i32], returns: i32 },
+    geteuid: { args: [], returns: u32 },
+  }).symbols;
+const X = () => (setupSyms ??= openSetup());
+
+/** A NUL-terminated copy of `s` (UTF-8) that lives as long as the returned array. */
+export function cstring(s: string): Uint8Array {
+  const b = Buffer.from(`${s}\0`, "utf8");
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+}
+const optStr = (s: string | null) => (s === null ? null : cstring(s));
+// Holds buffers whose addresses were handed out until the call returned.
+const keep: Uint8Array[] = [];
+
+// Strings below are passed as TypedArrays, which bun:ffi keeps alive for the
+// length of the call (a bare address would not keep its buffer from the GC).
+/** mount(2); null strings are passed as NULL. */
+export const mount = (source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null) =>
+  r(X().mount(optStr(source), cstring(target), optStr(fstype), flags, optStr(data)));
+export const umount2 = (target: string, flags: number) => r(X().umount2(cstring(target), flags));
+export const chroot = (path: string) => r(X().chroot(cstring(path)));
+export const chdir = (path: string) => r(X().chdir(cstring(path)));
+export const prctl = (op: number, a = 0, b = 0, c = 0, d = 0) => r(X().prctl(op, a, b, c, d));
+export function pivotRoot(newRoot: string, putOld: string): number {
+  const a = cstring(newRoot);
+  const b = cstring(putOld);
+  const rc = r(S.syscall(SYS_pivot_root, addr(a), addr(b), 0, 0, 0));
+  keep.push(a, b);
+  keep.length = 0;
+  return rc;
+}
+export const geteuid = () => X().geteuid() as number;
+/** setrlimit(resource, {cur, max}). */
+export function setrlimit(resource: number, cur: number, max: number): number {
+  const lim = new BigUint64Array([BigInt(cur), BigInt(max)]);
+  return r(X().setrlimit(resource, lim));
+}
+/** pipe2 into [read, write], or -errno. */
+export function pipe2(flags: number): [number, number] | number {
+  const fds = new Int32Array(2);
+  const rc = r(X().pipe2(fds, flags));
+  return rc < 0 ? rc : [fds[0], fds[1]];
+}
+/** waitpid; returns [pid, status] or -errno. */
+export function waitpid(pid: number, flags: number): [number, number] | number {
+  const st = new Int32Array(1);
+  const rc = r(X().waitpid(pid, st, flags));
+  return rc < 0 ? rc : [rc, st[0]];
+}
+/** execve(2): returns only on failure (-errno). */
+export function execve(path: string, argv: string[], env: string[]): number {
+  const vec = (list: string[]) => {
+    const v = new BigUint64Array(list.length + 1);
+    list.forEach((s, i) => {
+      const c = cstring(s);
+      keep.push(c);
+      v[i] = BigInt(addr(c));
+    });
+    return v;
+  };
+  const p = cstring(path);
+  const av = vec(argv);
+  const ev = vec(env);
+  const rc = r(X().execve(p, av, ev));
+  keep.length = 0;
+  return rc;
+}
+/** A raw system call with integer arguments; result or -errno. */
+export const syscall = (nr: number, a = 0, b = 0, c = 0, d = 0, e = 0) => r(S.syscall(nr, a, b, c, d, e));

@@ -114,6 +114,15 @@ export function openProcSelfFd(path = "/proc/self/fd"): Errno {
   return 0;
 }
 
+/** Runs a socket call on the address `rel`, a path relative to our
+ * /proc/self/fd directory, which is made the working directory first: the
+ * path then needs no /proc in our mount view (gone after runsc's chroot). */
+function viaProcSelfFd(rel: string, call: (sa: number, len: number) => number): number {
+  const rc = libc.fchdir(procSelfFd);
+  if (rc < 0) return rc;
+  return withSockaddr(rel, call);
+}
+
 function reopen(fd: number, flags: number): number {
   return libc.openat(procSelfFd, String(fd), (flags | C.O_CLOEXEC) & ~C.O_NOFOLLOW);
 }
@@ -533,7 +542,7 @@ export class HostFile {
     // Through our own FD's /proc link, not the file's path: whatever has been
     // renamed or swapped for a symlink since the walk, this reaches the very
     // socket the client walked to, and never leaves the mount.
-    const rc = withSockaddr(`/proc/self/fd/${this.fd}`, (sa, len) => libc.connect(sock, sa, len));
+    const rc = viaProcSelfFd(String(this.fd), (sa, len) => libc.connect(sock, sa, len));
     if (rc < 0) {
       libc.close(sock);
       return rc;
@@ -559,7 +568,7 @@ export class HostFile {
     const sock = libc.socket(C.AF_UNIX, sockType | C.SOCK_CLOEXEC | C.SOCK_NONBLOCK, 0);
     if (sock < 0) return sock;
     rc = libc.fchmod(sock, mode & 0o7777);
-    if (rc === 0) rc = withSockaddr(`/proc/self/fd/${this.fd}/${name}`, (sa, len) => libc.bind(sock, sa, len));
+    if (rc === 0) rc = viaProcSelfFd(`${this.fd}/${name}`, (sa, len) => libc.bind(sock, sa, len));
     if (rc < 0) {
       libc.close(sock);
       return rc;

@@ -165,6 +165,12 @@ export class EventLoop {
     this.stopped = true;
   }
 
+  /** Starts the helper thread now rather than in run(): Bun reads /proc to
+   * start a thread, and the runsc path removes /proc before serving. */
+  prestart(): void {
+    if (!this.poller) this.startPoller();
+  }
+
   // ---- helpers ----------------------------------------------------------------
 
   private startWorker(message: Record<string, unknown>, words: Int32Array, readyIndex: number): Worker {
@@ -237,7 +243,7 @@ export class EventLoop {
 
   /** Runs until stop(). Never returns to Bun's own event loop meanwhile. */
   run(): void {
-    this.startPoller();
+    if (!this.poller) this.startPoller();
     this.arm();
     const waitvAddr = libc.addr(this.waitv);
     while (!this.stopped) {

@@ -1,0 +1,176 @@
+// Acting as runsc's gofer: started by runsc (or through its
+// RUNSC_GOFER_OVERRIDE hook) with runsc's argv and FDs. The order of steps
+// is runsc's own (runsc/cmd/gofer.go): read the spec; set up the root;
+// re-execute with fewer capabilities; resolve and report the mounts; open
+// our /proc/self/fd; have /proc unmounted; chroot; serve.
+import type { Logger } from "pino";
+import * as C from "../ffi/constants";
+import * as libc from "../ffi/libc";
+import { openProcSelfFd, type Policy } from "../host/file";
+import { makeLogger } from "../log";
+import { Server, type ServeSpec } from "../server";
+import { parseRunscArgs, type RunscArgs, runscConfig, type RunscConfig, RunscUsageError, usesLisafs, usesOverlay } from "./args";
+import { GOFER_CAPS, PrivilegeError, reexec, restrictCapabilities, spawnProcUmounter, unmountProc } from "./privileges";
+import { libraryPath, PROC_FD_BIND, SELF_IN_NEW_ROOT, SetupError, setupRootFs } from "./setup";
+import { isGoferMount, isReadonlyMount, readSpec, resolveMounts, type Spec, writeMounts } from "./spec";
+
+// runsc's util.Fatalf exit status.
+const FATAL_EXIT = 128;
+
+let fatalFd = -1;
+let log: Logger | null = null;
+
+function fatal(msg: string): never {
+  const line = Buffer.from(`gofer: ${msg}\n`);
+  const bytes = new Uint8Array(line.buffer, line.byteOffset, line.length);
+  libc.writeFd(2, libc.addr(bytes), bytes.length);
+  if (fatalFd >= 0) libc.writeFd(fatalFd, libc.addr(bytes), bytes.length);
+  log?.fatal(msg);
+  return libc.exitNow(FATAL_EXIT);
+}
+
+/** Waits until the other end of `fd` is closed (runsc's sync FDs). */
+function waitForClose(fd: number, what: string): void {
+  const b = new Uint8Array(1);
+  let n: number;
+  do n = libc.readFd(fd, libc.addr(b), 1);
+  while (n === -C.EINTR);
+  if (n !== 0) fatal(`failed to sync on ${what} FD ${fd}: read returned ${n}`);
+  libc.close(fd);
+}
+
+export function runscMain(argv: string[]): never {
+  let args: RunscArgs;
+  let conf: RunscConfig;
+  try {
+    args = parseRunscArgs(argv);
+    conf = runscConfig(args.global);
+  } catch (err) {
+    if (err instanceof RunscUsageError) fatal(err.message);
+    throw err;
+  }
+  fatalFd = conf.logFd;
+  // As runsc: everything to --debug-log-fd (debug level with --debug), else
+  // nothing; fatal errors also to --log-fd and stderr.
+  log = makeLogger(conf.debugLogFd >= 0 ? (conf.debug ? "debug" : "info") : "silent", conf.debugLogFd >= 0 ? conf.debugLogFd : 2);
+  try {
+    run(args, conf, log);
+  } catch (err) {
+    if (err instanceof RunscUsageError || err instanceof SetupError || err instanceof PrivilegeError) fatal(err.message);
+    fatal(`${(err as Error).message ?? err}`);
+  }
+}
+
+function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
+  const spec = readSpec(args.specFd, args.bundle);
+  if (args.syncNvproxyFd >= 0) waitForClose(args.syncNvproxyFd, "nvproxy sync");
+  if (args.syncUsernsFd >= 0) {
+    waitForClose(args.syncUsernsFd, "userns sync");
+    // Now root in the user namespace runsc mapped for us.
+    if (libc.syscall(C.SYS_setuid, 0) < 0 || libc.syscall(C.SYS_setgid, 0) < 0) fatal("cannot become root in the user namespace");
+  }
+  let procMountSyncFd = args.procMountSyncFd;
+  if (args.setupRoot) {
+    setupRootFs({ spec, mountConfs: args.mountConfs, serveDev: args.devIoFd >= 0, inPlace: conf.unsafeNonroot, log });
+    if (!conf.unsafeNonroot) {
+      if (procMountSyncFd >= 0) fatal("--proc-mount-sync-fd is set together with --setup-root");
+      procMountSyncFd = spawnProcUmounter(SELF_IN_NEW_ROOT, libraryPath, conf.debugLogFd);
+    }
+  }
+  if (args.applyCaps) {
+    restrictCapabilities(GOFER_CAPS);
+    const again = [
+      ...args.argv,
+      "--apply-caps=false",
+      "--setup-root=false",
+      `--proc-mount-sync-fd=${procMountSyncFd}`,
+      `--sync-userns-fd=-1`,
+      `--sync-nvproxy-fd=-1`,
+    ];
+    // Bun marks every inherited FD above 3 close-on-exec when it starts;
+    // the ones runsc handed us must survive the re-exec.
+    for (const fd of inheritedFds(args, conf, procMountSyncFd)) libc.fcntl(fd, C.F_SETFD, 0);
+    log.info("re-executing with the gofer's capabilities");
+    reexec(again, libraryPath);
+  }
+
+  const t0 = performance.now();
+  log.debug({ sinceStart: Math.round(t0) }, "serving stage");
+  if (conf.fdLimit > -1) {
+    const rc = libc.setrlimit(C.RLIMIT_NOFILE, conf.fdLimit, conf.fdLimit);
+    if (rc === -C.EPERM) log.warn({ limit: conf.fdLimit }, "FD limit is higher than the hard limit or system maximum");
+    else if (rc < 0) fatal(`failed to set RLIMIT_NOFILE: errno ${-rc}`);
+  }
+  const root = conf.unsafeNonroot ? spec.root.path : "/root";
+  const served = (_m: unknown, idx: number) => {
+    const c = args.mountConfs[idx];
+    if (!c) throw new RunscUsageError(`--gofer-mount-confs has ${args.mountConfs.length} entries but the spec has more gofer mounts`);
+    return usesLisafs(c);
+  };
+  spec.mounts = resolveMounts(spec.mounts ?? [], served, root);
+  if (args.mountsFd >= 0) writeMounts(args.mountsFd, spec.mounts);
+  // Modes arrive with the sandbox's umask already applied.
+  libc.umask(0);
+  const serveSpecs = connections(spec, args, conf, root);
+  const procFd = conf.unsafeNonroot ? "/proc/self/fd" : PROC_FD_BIND;
+  const rc = openProcSelfFd(procFd);
+  if (rc < 0) fatal(`failed to open ${procFd}: errno ${-rc}`);
+  // The loop's helper thread must start while /proc is still there (Bun
+  // reads it when it starts a thread's runtime).
+  const t1 = performance.now();
+  const server = new Server({ protocol: "lisafs", loopMode: "auto", log });
+  server.loop.prestart();
+  const t2 = performance.now();
+  if (procMountSyncFd >= 0) unmountProc(procMountSyncFd);
+  log.debug({ mountsMs: t1 - t0, loopMs: t2 - t1, umountMs: performance.now() - t2 }, "startup phases");
+  const chrootRc = libc.chroot(root);
+  if (chrootRc < 0) fatal(`failed to chroot to ${root}: errno ${-chrootRc}`);
+  if (libc.chdir("/") < 0) fatal("changing working dir");
+  log.info({ root }, "process chroot'd");
+  for (const s of serveSpecs) {
+    log.info({ fd: s.fd, path: s.hostPath, readonly: s.policy.readonly }, "serving");
+    server.serve(s);
+  }
+  server.run();
+  log.info("all lisafs servers exited");
+  return libc.exitNow(0);
+}
+
+/** One connection per io-fd: the root first (when lisafs serves it), then
+ * each gofer mount runsc gave an FD, then /dev. Paths are as seen after chroot. */
+function connections(spec: Spec, args: RunscArgs, conf: RunscConfig, root: string): ServeSpec[] {
+  const policy = (readonly: boolean): Policy => ({
+    readonly,
+    hostUds: conf.hostUds,
+    hostFifo: conf.hostFifo,
+    xattrUser: false,
+    donateMountFd: conf.directfs,
+  });
+  const out: ServeSpec[] = [];
+  const fds = [...args.ioFds];
+  const rootConf = args.mountConfs[0];
+  if (usesLisafs(rootConf)) {
+    out.push({ fd: fds.shift() as number, hostPath: "/", policy: policy(!!spec.root.readonly || usesOverlay(rootConf)) });
+  }
+  let idx = 1;
+  for (const m of spec.mounts ?? []) {
+    if (!isGoferMount(m)) continue;
+    const mc = args.mountConfs[idx++];
+    if (!usesLisafs(mc)) continue;
+    const fd = fds.shift();
+    if (fd === undefined) fatal(`no FD found for mount. Did you forget --io-fd? FDs: ${args.ioFds.length}, Mount: ${JSON.stringify(m)}`);
+    out.push({ fd, hostPath: m.destination, policy: policy(isReadonlyMount(m) || usesOverlay(mc)) });
+  }
+  if (fds.length > 0) fatal(`too many FDs passed for mounts. mounts: ${out.length}, FDs: ${args.ioFds.length}`);
+  if (args.devIoFd >= 0) out.push({ fd: args.devIoFd, hostPath: "/dev", policy: policy(false) });
+  for (const s of out) {
+    if (libc.socketType(s.fd) < 0) fatal(`io FD ${s.fd} is not a socket; runsc passes a connected socket for each lisafs mount`);
+  }
+  void root;
+  return out;
+}
+
+function inheritedFds(args: RunscArgs, conf: RunscConfig, procMountSyncFd: number): number[] {
+  const fds = [args.specFd, args.mountsFd, args.devIoFd, procMountSyncFd, conf.logFd, conf.debugLogFd, ...args.ioFds, ...args.profileFds];
+  return fds.filter((fd) => fd >= 0);
+}
