@@ -1,20 +1,46 @@
 #!/usr/bin/env bash
-# The README's main job: set everything up on a fresh machine, then serve a
-# directory with dist/gofer to gVisor's own lisafs client (Go, release
-# 20240729), which lists it and reads a file through our gofer.
+# The README's main job: set everything up on a fresh machine, then run a
+# command in a real gVisor sandbox (runsc 20240729, ptrace platform) whose
+# root filesystem and a writable bind mount are served by dist/gofer.
+#   npm run demo                    # the default command below
+#   npm run demo -- CMD ARGS...      # your own command in the sandbox
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO=$PWD
 
 npm install --no-audit --no-fund --loglevel=error >&2
 bash ../shared/gvisor/setup.sh >&2
 node_modules/.bin/bun run build.ts >&2
-bash tests/interop/build.sh demo >&2
 
-dir="${1:-$PWD/build/demo-root}"
+RUNSC=${GVISOR_REF_HOME:-/opt/gvisor-ref}/bin/runsc
+work=$REPO/build/demo
+rm -rf "$work" && mkdir -p "$work/data" "$work/state" "$work/logs"
+printf 'hello from the host, through gofer\n' >"$work/data/hello.txt"
+
 if [[ $# -eq 0 ]]; then
-  rm -rf "$dir" && mkdir -p "$dir/etc" "$dir/bin"
-  printf 'hello from a directory served by gofer\n' >"$dir/hello.txt"
-  printf 'gofer-demo\n' >"$dir/etc/hostname"
-  ln -sfn hello.txt "$dir/greeting"
+  set -- /bin/sh -c '
+    echo "== uname -a"; uname -a
+    echo "== ls -l / (the root, served by gofer)"; ls -l /
+    echo "== cat /etc/hostname"; cat /etc/hostname
+    echo "== cat /data/hello.txt (a bind mount, served by gofer)"; cat /data/hello.txt
+    echo "== write /data/from-sandbox.txt"; echo "written inside gVisor" >/data/from-sandbox.txt
+    echo "== ls /usr/bin | wc -l"; ls /usr/bin | wc -l'
 fi
-exec build/lisafs_demo -gofer dist/gofer -dir "$dir" -cat "${2:-hello.txt}"
+node_modules/.bin/bun scripts/runsc-bundle.ts "$work/bundle" --mount "$work/data:/data" -- "$@" >/dev/null
+
+# --overlay2=none: writes reach the host through the gofer. The sandbox's
+# stdout goes through a pipe (gVisor writes a file stdout from offset 0).
+set +e
+RUNSC_GOFER_OVERRIDE=$REPO/dist/gofer "$RUNSC" --root="$work/state" --rootless=false --network=none \
+  --platform=ptrace --overlay2=none --debug --debug-log="$work/logs/" \
+  run --bundle "$work/bundle" "gofer-demo-$$" | cat
+rc=${PIPESTATUS[0]}
+set -e
+"$RUNSC" --root="$work/state" delete -force "gofer-demo-$$" >/dev/null 2>&1 || true
+
+echo "== on the host afterwards: $work/data"
+ls -l "$work/data"
+[[ -f $work/data/from-sandbox.txt ]] && cat "$work/data/from-sandbox.txt"
+echo "== who served the files (dist/gofer's log, $work/logs/*gofer*)"
+grep -h '"msg":"serving"' "$work"/logs/*gofer* | sed 's/.*"path":"\([^"]*\)".*"readonly":\([a-z]*\).*/  served \1 (read-only: \2)/'
+exit "$rc"
