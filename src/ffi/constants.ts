@@ -114,6 +114,7 @@ export const EINTR = 4;
 export const EIO = 5;
 export const ENXIO = 6;
 export const EBADF = 9;
+export const ECHILD = 10;
 export const EAGAIN = 11;
 export const ENOMEM = 12;
 export const EACCES = 13;

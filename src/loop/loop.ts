@@ -62,6 +62,8 @@ function workerSpecifier(): string {
 }
 
 const timeoutBuf = new BigInt64Array(2);
+/** How long the socket poller's thread may take to start. */
+const POLLER_START_MS = 10_000;
 /** How long the loop must have been idle before it collects garbage. */
 const IDLE_GC_MS = 500;
 const idleTimeout = new BigInt64Array(2);
@@ -100,6 +102,8 @@ export class EventLoop {
   /** Counters for tests and logs. */
   readonly stats = { channelWakes: 0, socketWakes: 0, blocks: 0, idleCollections: 0 };
   private workSinceGc = false;
+  private pollerStartedAt = 0;
+  private idleTasks: (() => void)[] = [];
 
   constructor(mode: LoopMode | "auto" = "auto") {
     if (mode === "auto") mode = kernelHasFutexWaitv() ? "waitv" : "threads";
@@ -165,12 +169,6 @@ export class EventLoop {
     this.stopped = true;
   }
 
-  /** Starts the helper thread now rather than in run(): Bun reads /proc to
-   * start a thread, and the runsc path removes /proc before serving. */
-  prestart(): void {
-    if (!this.poller) this.startPoller();
-  }
-
   // ---- helpers ----------------------------------------------------------------
 
   private startWorker(message: Record<string, unknown>, words: Int32Array, readyIndex: number): Worker {
@@ -192,11 +190,27 @@ export class EventLoop {
     return this.watcherCount + (this.poller ? 1 : 0);
   }
 
+  /** Starts the socket poller without waiting for its thread to come up
+   * (~90 ms for a Bun Worker): the loop serves channels meanwhile, and the
+   * poller picks up the armed socket set when it is ready. */
   private startPoller(): void {
     this.kickFd = libc.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK);
     if (this.kickFd < 0) throw new Error(`eventfd failed: errno ${-this.kickFd}`);
     this.words[Poller.kickFd] = this.kickFd;
-    this.poller = this.startWorker({ role: "poller", words: this.words.buffer }, this.words, Poller.ready);
+    this.poller = new Worker(workerSpecifier());
+    this.poller.postMessage({ role: "poller", words: this.words.buffer });
+    this.pollerStartedAt = performance.now();
+  }
+
+  private pollerReady(): boolean {
+    if (Atomics.load(this.words, Poller.ready) !== 0) return true;
+    if (performance.now() - this.pollerStartedAt > POLLER_START_MS) throw new Error("event loop helper thread did not start");
+    return false;
+  }
+
+  /** Runs `task` once, the next time the loop has been idle for a while. */
+  whenIdle(task: () => void): void {
+    this.idleTasks.push(task);
   }
 
   /** Interrupts a poll in progress (after the socket set changed outside a
@@ -287,7 +301,8 @@ export class EventLoop {
       // collect garbage then, when no request can be waiting on it. Requests
       // leave garbage (decoded messages, dirent views) that would otherwise
       // hold tens of MiB of heap at rest.
-      const timed = this.workSinceGc;
+      // Also timed until the poller is up, to notice one that never starts.
+      const timed = this.workSinceGc || this.idleTasks.length > 0 || !this.pollerReady();
       let rc: number;
       if (this.mode === "waitv") {
         if (this.waitvDirty) this.buildWaitv();
@@ -302,6 +317,7 @@ export class EventLoop {
       if (timed && rc === -C.ETIMEDOUT) {
         this.workSinceGc = false;
         this.stats.idleCollections++;
+        for (const task of this.idleTasks.splice(0)) task();
         Bun.gc(true);
       }
     }

@@ -10,7 +10,7 @@ import { openProcSelfFd, type Policy } from "../host/file";
 import { makeLogger } from "../log";
 import { Server, type ServeSpec } from "../server";
 import { parseRunscArgs, type RunscArgs, runscConfig, type RunscConfig, RunscUsageError, usesLisafs, usesOverlay } from "./args";
-import { GOFER_CAPS, PrivilegeError, reexec, restrictCapabilities, spawnProcUmounter, unmountProc } from "./privileges";
+import { checkProcUmounter, GOFER_CAPS, PrivilegeError, reexec, restrictCapabilities, signalProcUmounter, spawnProcUmounter } from "./privileges";
 import { libraryPath, PROC_FD_BIND, SELF_IN_NEW_ROOT, SetupError, setupRootFs } from "./setup";
 import { isGoferMount, isReadonlyMount, readSpec, resolveMounts, type Spec, writeMounts } from "./spec";
 
@@ -94,8 +94,7 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
     reexec(again, libraryPath);
   }
 
-  const t0 = performance.now();
-  log.debug({ sinceStart: Math.round(t0) }, "serving stage");
+  log.debug({ sinceStartMs: Math.round(performance.now()) }, "serving stage");
   if (conf.fdLimit > -1) {
     const rc = libc.setrlimit(C.RLIMIT_NOFILE, conf.fdLimit, conf.fdLimit);
     if (rc === -C.EPERM) log.warn({ limit: conf.fdLimit }, "FD limit is higher than the hard limit or system maximum");
@@ -115,14 +114,17 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
   const procFd = conf.unsafeNonroot ? "/proc/self/fd" : PROC_FD_BIND;
   const rc = openProcSelfFd(procFd);
   if (rc < 0) fatal(`failed to open ${procFd}: errno ${-rc}`);
-  // The loop's helper thread must start while /proc is still there (Bun
-  // reads it when it starts a thread's runtime).
-  const t1 = performance.now();
   const server = new Server({ protocol: "lisafs", loopMode: "auto", log });
-  server.loop.prestart();
-  const t2 = performance.now();
-  if (procMountSyncFd >= 0) unmountProc(procMountSyncFd);
-  log.debug({ mountsMs: t1 - t0, loopMs: t2 - t1, umountMs: performance.now() - t2 }, "startup phases");
+  if (procMountSyncFd >= 0) {
+    signalProcUmounter(procMountSyncFd);
+    const check = () => {
+      const r = checkProcUmounter();
+      if (r === "running") return server.loop.whenIdle(check);
+      if (r instanceof PrivilegeError) fatal(r.message);
+      log.debug("/proc unmounted");
+    };
+    server.loop.whenIdle(check);
+  }
   const chrootRc = libc.chroot(root);
   if (chrootRc < 0) fatal(`failed to chroot to ${root}: errno ${-chrootRc}`);
   if (libc.chdir("/") < 0) fatal("changing working dir");

@@ -78,21 +78,25 @@ export function spawnProcUmounter(exePath: string, libraryPath: string, logFd: n
   return wr;
 }
 
-/** Tells the umounter to go, waits for it, and checks /proc is gone. */
-export function unmountProc(syncFd: number): void {
+/** Tells the umounter to go. Its result is checked later, by `checkProcGone`,
+ * so that serving does not wait on it (~60 ms, mostly the kernel's
+ * unmount). Until then we are chrooted away from /proc anyway. */
+export function signalProcUmounter(syncFd: number): void {
   const one = new Uint8Array([0]);
   if (libc.writeFd(syncFd, libc.addr(one), 1) !== 1) throw new PrivilegeError("cannot signal the /proc umounter");
   libc.close(syncFd);
-  for (;;) {
-    const w = libc.waitpid(-1, 0);
-    if (w === -C.EINTR) continue;
-    if (typeof w === "number") throw new PrivilegeError(`waiting for the /proc umounter: errno ${-w}`);
-    const status = w[1];
-    if ((status & 0x7f) !== 0 || ((status >> 8) & 0xff) !== 0) throw new PrivilegeError(`the /proc umounter failed (wait status ${status})`);
-    break;
-  }
-  if (libc.statx(C.AT_FDCWD, "/proc/self", 0, 0, libc.addr(new Uint8Array(256))) !== -C.ENOENT)
-    throw new PrivilegeError("/proc is still accessible after the umounter ran");
+}
+
+/** Reaps the umounter if it is done: "done" (and /proc is gone), "running",
+ * or an error. */
+export function checkProcUmounter(): "done" | "running" | PrivilegeError {
+  const w = libc.waitpid(-1, 1 /* WNOHANG */);
+  if (w === -C.ECHILD) return new PrivilegeError("the /proc umounter is gone without being reaped");
+  if (typeof w === "number") return new PrivilegeError(`waiting for the /proc umounter: errno ${-w}`);
+  if (w[0] === 0) return "running";
+  const status = w[1];
+  if ((status & 0x7f) !== 0 || ((status >> 8) & 0xff) !== 0) return new PrivilegeError(`the /proc umounter failed (wait status ${status})`);
+  return "done";
 }
 
 /** The umounter itself (`gofer umount --sync-fd=N PATH`): waits for one byte
