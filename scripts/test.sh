@@ -24,7 +24,7 @@ step "build dist/gofer"
 step "type-check"
 node_modules/.bin/tsc --noEmit -p .
 
-step "bun test (unit, hostile input, event loop paths, CLI)"
+step "bun test (unit, hostile input, event loop paths, CLI, runsc form; tests/e2e: real sandboxes under runsc)"
 "$BUN" test
 
 step "interop: gVisor's Go lisafs client against dist/gofer"

@@ -1,7 +1,7 @@
 // The gofer process: serves each inherited socket with the protocol its
 // client speaks, all on one event loop, and exits 0 when the last client is
 // gone.
-import type { Logger } from "pino";
+import type { Logger } from "./log";
 import * as C from "./ffi/constants";
 import * as libc from "./ffi/libc";
 import { Mount, type Policy } from "./host/file";

@@ -221,6 +221,10 @@ const timesAddr = libc.addr(timesBuf);
 export class HostFile {
   private writableFd = -1;
   closed = false;
+  /** Made by BindAt. gVisor's gofer keeps the socket itself as such a
+   * file's FD, so xattr reads on it answer EOPNOTSUPP (sockfs has none);
+   * the sandbox relies on that (ls -l stays quiet), so we answer the same. */
+  boundSocket = false;
 
   constructor(
     readonly mount: Mount,
@@ -586,6 +590,7 @@ export class HostFile {
       libc.close(sock);
       return donate;
     }
+    child.boundSocket = true;
     return { child, socket: new BoundSocket(child, sock), donate };
   }
 
@@ -609,6 +614,7 @@ export class HostFile {
 
   getXattr(name: string, out: number, size: number): number {
     if (name.indexOf("\0") >= 0) return -C.EINVAL;
+    if (this.boundSocket) return -C.EOPNOTSUPP;
     return libc.fgetxattr(this.xattrFd(), name, out, size);
   }
 

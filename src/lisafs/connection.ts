@@ -1,7 +1,7 @@
 // A lisafs connection (gVisor pkg/lisafs/connection.go): one client socket,
 // its channels, and its FD table. Channels share the table. When the client
 // goes away every host FD of the connection is closed.
-import type { Logger } from "pino";
+import type { Logger } from "../log";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { PacketWindowAllocator, ServerEndpoint, PacketHeader } from "../flipcall/flipcall";

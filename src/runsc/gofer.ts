@@ -3,7 +3,7 @@
 // is runsc's own (runsc/cmd/gofer.go): read the spec; set up the root;
 // re-execute with fewer capabilities; resolve and report the mounts; open
 // our /proc/self/fd; have /proc unmounted; chroot; serve.
-import type { Logger } from "pino";
+import type { Logger } from "../log";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { openProcSelfFd, type Policy } from "../host/file";

@@ -8,7 +8,7 @@
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { dlopen } from "bun:ffi";
-import type { Logger } from "pino";
+import type { Logger } from "../log";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { type GoferMountConf, usesLisafs, usesOverlay } from "./args";
