@@ -1,49 +1,9 @@
-// Entry point of dist/gofer.
-import { CommanderError } from "commander";
-import { helpText, parseArgs, UsageError } from "./cli";
-import * as libc from "./ffi/libc";
-import { openProcSelfFd } from "./host/file";
-import { makeLogger } from "./log";
+// Entry point of dist/gofer: picks the command-line form, then loads only
+// the modules that form needs. Under runsc the gofer starts twice (it
+// re-executes itself) and starts a helper, so what a start evaluates counts.
 import { isRunscForm } from "./runsc/args";
-import { runscMain } from "./runsc/gofer";
-import { umounterMain } from "./runsc/privileges";
-import { Server } from "./server";
-
-function fail(msg: string, code: number): never {
-  process.stderr.write(`gofer: ${msg}\n`);
-  process.exit(code);
-}
-
-function main(argv: string[]): void {
-  let config;
-  try {
-    config = parseArgs(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help and --version
-      if (err.code === "commander.helpDisplayed") process.stdout.write(helpText());
-      else if (err.code === "commander.version") process.stdout.write(`${err.message}\n`);
-      process.exit(err.exitCode);
-    }
-    if (err instanceof UsageError) fail(err.message, 2);
-    throw err;
-  }
-  const log = makeLogger(config.logLevel, config.logFd);
-  const rc = openProcSelfFd();
-  if (rc < 0) fail(`cannot open /proc/self/fd (errno ${-rc}); mount /proc in the gofer's namespace`, 1);
-  // The client sends modes with the sandbox's umask already applied.
-  libc.umask(0);
-  const server = new Server({ protocol: config.protocol, loopMode: config.loopMode, log });
-  for (const spec of config.specs) server.serve(spec);
-  server.run();
-  log.info("all clients gone; exiting");
-  // _exit, not process.exit: the loop's helper Workers may still sit in a
-  // syscall, and Bun's orderly exit tears them down unreliably (seen as
-  // SIGILL). Logs are written synchronously, so nothing is lost.
-  libc.exitNow(0);
-}
 
 const argv = process.argv.slice(2);
-if (argv[0] === "umount") umounterMain(argv.slice(1));
-else if (isRunscForm(argv)) runscMain(argv);
-else main(argv);
+if (argv[0] === "umount") (require("./runsc/privileges") as typeof import("./runsc/privileges")).umounterMain(argv.slice(1));
+else if (isRunscForm(argv)) (require("./runsc/gofer") as typeof import("./runsc/gofer")).runscMain(argv);
+else (require("./native") as typeof import("./native")).nativeMain(argv);

@@ -6,9 +6,9 @@
 import type { Logger } from "../log";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
-import { openProcSelfFd, type Policy } from "../host/file";
+import type { Policy } from "../host/file";
 import { makeLogger } from "../log";
-import { Server, type ServeSpec } from "../server";
+import type { ServeSpec } from "../server";
 import { parseRunscArgs, type RunscArgs, runscConfig, type RunscConfig, RunscUsageError, usesLisafs, usesOverlay } from "./args";
 import { checkProcUmounter, GOFER_CAPS, PrivilegeError, reexec, restrictCapabilities, signalProcUmounter, spawnProcUmounter } from "./privileges";
 import { libraryPath, PROC_FD_BIND, SELF_IN_NEW_ROOT, SetupError, setupRootFs } from "./setup";
@@ -112,6 +112,9 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
   libc.umask(0);
   const serveSpecs = connections(spec, args, conf, root);
   const procFd = conf.unsafeNonroot ? "/proc/self/fd" : PROC_FD_BIND;
+  // Loaded only now: the first stage (which re-executes) never serves.
+  const { openProcSelfFd } = require("../host/file") as typeof import("../host/file");
+  const { Server } = require("../server") as typeof import("../server");
   const rc = openProcSelfFd(procFd);
   if (rc < 0) fatal(`failed to open ${procFd}: errno ${-rc}`);
   const server = new Server({ protocol: "lisafs", loopMode: "auto", log });
