@@ -54,7 +54,13 @@ function environWith(libraryPath: string): Record<string, string | undefined> {
 
 /** Re-executes this binary with `argv` (argv[0] excluded). Returns only on failure. */
 export function reexec(argv: string[], libraryPath = ""): never {
-  const env = Object.entries(environWith(libraryPath)).map(([k, v]) => `${k}=${v}`);
+  const vars = environWith(libraryPath);
+  // JSC's top tier (FTL) keeps a JIT thread compiling for seconds into a
+  // sandbox's life, on CPUs the sentry needs: a stat-heavy walk ran 4.1–4.4 s
+  // without it against 4.5–5.1 s with it (reference: 4.0–4.2 s). The
+  // re-exec is our chance to set JSC options; a user's own setting wins.
+  vars.BUN_JSC_useFTLJIT ??= "0";
+  const env = Object.entries(vars).map(([k, v]) => `${k}=${v}`);
   const rc = libc.execve("/proc/self/exe", [process.argv0 || "gofer", ...argv], env);
   throw new PrivilegeError(`re-executing /proc/self/exe: errno ${-rc}`);
 }
