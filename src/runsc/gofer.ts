@@ -110,7 +110,7 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
   if (args.mountsFd >= 0) writeMounts(args.mountsFd, spec.mounts);
   // Modes arrive with the sandbox's umask already applied.
   libc.umask(0);
-  const serveSpecs = connections(spec, args, conf, root);
+  const serveSpecs = connections(spec, args, conf);
   const procFd = conf.unsafeNonroot ? "/proc/self/fd" : PROC_FD_BIND;
   // Loaded only now: the first stage (which re-executes) never serves.
   const { openProcSelfFd } = require("../host/file") as typeof import("../host/file");
@@ -143,7 +143,7 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
 
 /** One connection per io-fd: the root first (when lisafs serves it), then
  * each gofer mount runsc gave an FD, then /dev. Paths are as seen after chroot. */
-function connections(spec: Spec, args: RunscArgs, conf: RunscConfig, root: string): ServeSpec[] {
+function connections(spec: Spec, args: RunscArgs, conf: RunscConfig): ServeSpec[] {
   const policy = (readonly: boolean): Policy => ({
     readonly,
     hostUds: conf.hostUds,
@@ -171,7 +171,6 @@ function connections(spec: Spec, args: RunscArgs, conf: RunscConfig, root: strin
   for (const s of out) {
     if (libc.socketType(s.fd) < 0) fatal(`io FD ${s.fd} is not a socket; runsc passes a connected socket for each lisafs mount`);
   }
-  void root;
   return out;
 }
 

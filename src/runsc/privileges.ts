@@ -42,7 +42,7 @@ export function restrictCapabilities(keep: number[]): void {
   // Two __user_cap_data_struct {effective, permitted, inheritable}.
   const data = new Uint32Array([lo >>> 0, lo >>> 0, 0, hi >>> 0, hi >>> 0, 0]);
   const rc = libc.syscall(SYS_capset, libc.addr(header), libc.addr(data));
-  void header[0], data[0];
+  void header[0], data[0]; // keep both alive until the call has returned
   if (rc < 0) throw new PrivilegeError(`capset: errno ${-rc}`);
 }
 
