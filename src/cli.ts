@@ -7,12 +7,16 @@ import * as C from "./ffi/constants";
 import type { HostFifo, HostUds, Policy } from "./host/file";
 import type { LogLevel } from "./log";
 import type { LoopMode } from "./loop/loop";
+import { type ListenAddr, parseListen } from "./listen";
 import type { Protocol, ServeSpec } from "./server";
 
 export const VERSION = "0.1.0";
 
 export interface Config {
   specs: ServeSpec[];
+  /** --listen: serve connections made to this address with `listenSpec`. */
+  listen?: ListenAddr;
+  listenSpec?: Omit<ServeSpec, "fd">;
   protocol: Protocol;
   loopMode: LoopMode | "auto";
   logLevel: LogLevel;
@@ -25,11 +29,13 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 
 function program(): Command {
   return new Command("gofer")
-    .description("Serve host directories to a gVisor sandbox over lisafs (gVisor's gofer protocol).")
+    .description("Serve host directories to a gVisor sandbox over lisafs or 9P (gVisor's gofer protocols).")
     .version(VERSION, "--version")
     .option("--io-fd <fd>", "inherited connected socket to serve (repeatable; the i-th serves the i-th --mount)", collect, [])
     .option("--mount <path[:ro]>", "absolute host path to serve; ':ro' refuses every change (repeatable)", collect, [])
-    .addOption(new Option("--protocol <name>", "protocol of the connections").choices(["auto", "lisafs", "p9"]).default("auto"))
+    .option("--listen <addr>", "serve standard 9P clients that connect to unix:/path.sock or tcp:127.0.0.1:PORT (one --mount)")
+    .option("--listen-remote", "let --listen tcp: use a non-loopback address", false)
+    .addOption(new Option("--protocol <name>", "protocol of the connections (auto: from their first bytes)").choices(["auto", "lisafs", "p9"]).default("auto"))
     .addOption(
       new Option("--host-uds <policy>", "host Unix sockets the sandbox may open/create").choices(["none", "open", "create", "all"]).default("none"),
     )
@@ -90,11 +96,21 @@ export function parseArgs(argv: string[]): Config {
   const o = cmd.opts();
   const fds = (o.ioFd as string[]).map((v) => parseFd("--io-fd", v));
   const mounts = (o.mount as string[]).map(parseMount);
-  if (fds.length === 0) throw new UsageError("no --io-fd given; pass the inherited socket FD to serve, e.g. --io-fd 3 --mount /srv/rootfs");
-  if (fds.length !== mounts.length)
+  let listen: ListenAddr | undefined;
+  if (o.listen !== undefined) {
+    try {
+      listen = parseListen(o.listen as string, Boolean(o.listenRemote));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (fds.length > 0) throw new UsageError("--listen and --io-fd cannot be combined; run one gofer per way of serving");
+    if (mounts.length !== 1) throw new UsageError(`--listen serves one directory; give exactly one --mount (got ${mounts.length})`);
+    if (o.protocol === "lisafs") throw new UsageError("--listen serves 9P clients; drop --protocol lisafs");
+  } else if (fds.length === 0)
+    throw new UsageError("no --io-fd given; pass the inherited socket FD to serve, e.g. --io-fd 3 --mount /srv/rootfs (or --listen unix:/path.sock for 9P clients)");
+  if (!listen && fds.length !== mounts.length)
     throw new UsageError(`${fds.length} --io-fd but ${mounts.length} --mount; give one --mount per --io-fd, in the same order`);
   if (new Set(fds).size !== fds.length) throw new UsageError("the same --io-fd is given twice; each connection needs its own socket");
-  if (o.protocol === "p9") throw new UsageError("--protocol p9 is not available in this build yet; use --protocol lisafs or auto");
   for (const fd of fds) {
     const rc = libc.socketType(fd);
     if (rc === -C.EBADF) throw new UsageError(`--io-fd ${fd} is not an open FD; start gofer with that FD inherited from the runtime`);
@@ -106,18 +122,18 @@ export function parseArgs(argv: string[]): Config {
     logFd = parseFd("--log-fd", o.logFd);
     if (libc.fcntl(logFd, C.F_GETFD) < 0) throw new UsageError(`--log-fd ${logFd} is not an open FD; pass an inherited, writable FD`);
   }
-  const specs = fds.map((fd, i) => {
-    const policy: Policy = {
-      readonly: mounts[i].readonly,
-      hostUds: o.hostUds as HostUds,
-      hostFifo: o.hostFifo as HostFifo,
-      xattrUser: Boolean(o.xattrUser),
-      donateMountFd: Boolean(o.donateMountFd),
-    };
-    return { fd, hostPath: mounts[i].path, policy };
+  const policyFor = (i: number): Policy => ({
+    readonly: mounts[i].readonly,
+    hostUds: o.hostUds as HostUds,
+    hostFifo: o.hostFifo as HostFifo,
+    xattrUser: Boolean(o.xattrUser),
+    donateMountFd: Boolean(o.donateMountFd),
   });
+  const specs = fds.map((fd, i) => ({ fd, hostPath: mounts[i].path, policy: policyFor(i) }));
   return {
     specs,
+    listen,
+    listenSpec: listen ? { hostPath: mounts[0].path, policy: policyFor(0) } : undefined,
     protocol: o.protocol as Protocol,
     loopMode: o.eventLoop as LoopMode | "auto",
     logLevel: o.logLevel as LogLevel,

@@ -4,11 +4,22 @@ import { helpText, parseArgs, UsageError } from "./cli";
 import * as libc from "./ffi/libc";
 import { openProcSelfFd } from "./host/file";
 import { makeLogger } from "./log";
+import type { ListenAddr } from "./listen";
 import { Server } from "./server";
 
 function fail(msg: string, code: number): never {
   process.stderr.write(`gofer: ${msg}\n`);
   process.exit(code);
+}
+
+function describe(a: ListenAddr): string {
+  return a.kind === "unix" ? `unix:${a.path}` : `tcp:${a.host}:${a.port}`;
+}
+function hint(errno: number): string {
+  if (errno === 98) return " (address in use: another server is there, or remove a stale socket file)";
+  if (errno === 13) return " (permission denied: choose a directory or port you may use)";
+  if (errno === 2) return " (the socket's directory does not exist)";
+  return "";
 }
 
 export function nativeMain(argv: string[]): void {
@@ -32,6 +43,12 @@ export function nativeMain(argv: string[]): void {
   libc.umask(0);
   const server = new Server({ protocol: config.protocol, loopMode: config.loopMode, log });
   for (const spec of config.specs) server.serve(spec);
+  if (config.listen && config.listenSpec) {
+    const where = server.listen(config.listen, config.listenSpec);
+    if (typeof where === "number") fail(`cannot listen on ${describe(config.listen)}: errno ${-where}${hint(-where)}`, 1);
+    // The bound address (with the port a tcp:...:0 got), for whoever started us.
+    process.stdout.write(`listening on ${where}\n`);
+  }
   server.run();
   log.info("all clients gone; exiting");
   // _exit, not process.exit: the loop's helper Workers may still sit in a

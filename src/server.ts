@@ -7,7 +7,9 @@ import * as libc from "./ffi/libc";
 import { Mount, type Policy } from "./host/file";
 import { Node } from "./host/node";
 import { Connection } from "./lisafs/connection";
+import { acceptOne, type ListenAddr, listenOn } from "./listen";
 import { EventLoop, type LoopMode } from "./loop/loop";
+import { P9Connection } from "./p9/connection";
 
 export type Protocol = "auto" | "lisafs" | "p9";
 
@@ -41,12 +43,13 @@ export class Server {
     this.loop = new EventLoop(opts.loopMode);
   }
 
-  /** Starts serving one socket. */
-  serve(spec: ServeSpec): void {
+  /** Starts serving one socket. `tcp`: FDs cannot travel on it. */
+  serve(spec: ServeSpec, tcp = false): void {
     const mount = new Mount(spec.hostPath, spec.policy, this.tree);
     const log = this.opts.log.child({ fd: spec.fd, mount: spec.hostPath });
     this.live++;
     if (this.opts.protocol === "lisafs") return this.startLisafs(mount, spec.fd, log);
+    if (this.opts.protocol === "p9") return this.startP9(mount, spec.fd, !tcp, log);
     // Wait for the first bytes to choose.
     const peek = new Uint8Array(8);
     this.loop.addSocket({
@@ -65,12 +68,7 @@ export class Server {
           // Too little to tell; lisafs reads the rest.
           return this.startLisafs(mount, spec.fd, log);
         }
-        const proto = detectProtocol(peek);
-        if (proto === "p9" && this.opts.protocol !== "p9") {
-          log.error("client speaks 9P, which this build does not serve yet; closing (use a lisafs client)");
-          libc.close(spec.fd);
-          return this.ended();
-        }
+        if (detectProtocol(peek) === "p9") return this.startP9(mount, spec.fd, !tcp, log);
         this.startLisafs(mount, spec.fd, log);
       },
     });
@@ -82,6 +80,43 @@ export class Server {
       mount.close();
       this.ended();
     });
+  }
+
+  private startP9(mount: Mount, fd: number, canDonate: boolean, log: Logger): void {
+    log.debug("serving 9P");
+    new P9Connection(mount, fd, canDonate, this.loop, log, () => {
+      mount.close();
+      this.ended();
+    });
+  }
+
+  /**
+   * Serves every connection made to `addr` like an inherited --io-fd, with
+   * `template`'s mount and policy. The listener keeps the gofer running.
+   * Returns the bound address (the port filled in) or -errno.
+   */
+  listen(addr: ListenAddr, template: Omit<ServeSpec, "fd">): string | number {
+    const l = listenOn(addr);
+    if (typeof l === "number") return l;
+    const tcp = addr.kind === "tcp";
+    this.live++;
+    this.loop.addSocket({
+      fd: l.fd,
+      events: C.POLLIN,
+      onReady: () => {
+        for (;;) {
+          const fd = acceptOne(l.fd, tcp);
+          if (fd < 0) {
+            if (fd !== -C.EAGAIN && fd !== -C.EINTR) this.opts.log.warn({ errno: -fd }, "accept failed");
+            return;
+          }
+          this.opts.log.info({ fd, listen: l.where }, "client connected");
+          this.serve({ ...template, fd }, tcp);
+        }
+      },
+    });
+    this.opts.log.info({ listen: l.where }, "listening");
+    return l.where;
   }
 
   private ended(): void {

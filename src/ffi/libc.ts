@@ -64,6 +64,8 @@ const openRest = () =>
     getpeername: { args: [i32, P, P], returns: i32 },
     recv: { args: [i32, P, u64, i32], returns: ssize },
     getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
+    setsockopt: { args: [i32, i32, i32, P, u32], returns: i32 },
+    getsockname: { args: [i32, P, P], returns: i32 },
     sendmsg: { args: [i32, P, i32], returns: ssize },
     recvmsg: { args: [i32, P, i32], returns: ssize },
     memfd_create: { args: [P, u32], returns: i32 },
@@ -139,7 +141,7 @@ export const pwrite = (fd: number, buf: number, len: number, off: number | bigin
   r(S.pwrite64(fd, buf, len, off));
 export const readFd = (fd: number, buf: number, len: number) => r(S.read(fd, buf, len));
 export const writeFd = (fd: number, buf: number, len: number) => r(S.write(fd, buf, len));
-export const lseek = (fd: number, off: number, whence: number) => r(R().lseek(fd, off, whence));
+export const lseek = (fd: number, off: number | bigint, whence: number) => r(R().lseek(fd, off, whence));
 export const fsync = (fd: number) => r(R().fsync(fd));
 export const fallocate = (fd: number, mode: number, off: number | bigint, len: number | bigint) =>
   r(R().fallocate(fd, mode, off, len));
@@ -182,6 +184,16 @@ export function checkConnected(fd: number): number {
   const sa = new Uint8Array(128);
   const len = new Uint32Array([128]);
   return r(R().getpeername(fd, addr(sa), addr(len)));
+}
+/** Sets an int-valued socket option. */
+export function setsockoptInt(fd: number, level: number, opt: number, value: number): number {
+  const v = new Int32Array([value]);
+  return r(R().setsockopt(fd, level, opt, addr(v), 4));
+}
+/** The local address of a socket into `sa` (a sockaddr buffer). */
+export function getsockname(fd: number, sa: Uint8Array): number {
+  const len = new Uint32Array([sa.byteLength]);
+  return r(R().getsockname(fd, addr(sa), addr(len)));
 }
 export const shutdown = (fd: number, how: number) => r(R().shutdown(fd, how));
 export const sendmsg = (fd: number, msg: number, flags: number) => r(R().sendmsg(fd, msg, flags));

@@ -365,7 +365,7 @@ export class HostFile {
    * empty first name stats this file itself. Stops quietly at a missing
    * component or after a symlink. `record` is called with lastStat filled.
    */
-  walkStat(names: string[], record: () => void): Errno {
+  walkStat(names: string[], record: () => void, stopAfterNonDir = false): Errno {
     let i = 0;
     if (names.length > 0 && names[0] === "") {
       const rc = statFd(this.fd);
@@ -394,6 +394,7 @@ export class HostFile {
       if (!isSupportedType(lastStat.mode())) return done(-C.EPERM);
       record();
       if (lastStat.ftype() === C.S_IFLNK || i === names.length - 1) break;
+      if (stopAfterNonDir && lastStat.ftype() !== C.S_IFDIR) break;
       // Walking on: through a directory only (ENOTDIR otherwise, as the
       // reference's next openat gives).
       const next = libc.openat(cur, name, C.O_PATH | C.O_DIRECTORY | OPEN_FLAGS);
@@ -403,6 +404,45 @@ export class HostFile {
       cur = next;
     }
     return done(0);
+  }
+
+  /** A second HostFile on the same file and node (9P's walk of no names).
+   * A dup suffices: control FDs are never read or seeked through. */
+  clone(): HostFile | Errno {
+    const fd = libc.dup(this.fd);
+    if (fd < 0) return fd;
+    return new HostFile(this.mount, this.node, fd, this.ftype, this.isMountPoint);
+  }
+
+  /** Unlinks this file from its parent directory, found through the node
+   * tree from the mount point (9P's Tremove names no directory). */
+  unlinkSelf(flags: number): Errno {
+    let rc = this.refuseWrite();
+    if (rc < 0) return rc;
+    const parentNode = this.node.parent;
+    const p = this.mount.openParent(this.node);
+    if (typeof p === "number") return p;
+    rc = libc.unlinkat(p.fd, p.name, flags & C.AT_REMOVEDIR);
+    libc.close(p.fd);
+    if (rc < 0) return rc;
+    parentNode?.removeChild(p.name);
+    return 0;
+  }
+
+  /** Moves this file to newDir/newName (9P's Trename). */
+  renameSelf(newDir: HostFile, newName: string): Errno {
+    let rc = this.refuseWrite() || checkName(newName);
+    if (rc < 0) return rc;
+    const parentNode = this.node.parent;
+    if (!parentNode) return -C.EINVAL;
+    if (parentNode === newDir.node && this.node.name === newName) return 0;
+    const p = this.mount.openParent(this.node);
+    if (typeof p === "number") return p;
+    rc = libc.renameat(p.fd, p.name, newDir.fd, newName);
+    libc.close(p.fd);
+    if (rc < 0) return rc;
+    parentNode.renameChild(p.name, newDir.node, newName);
+    return 0;
   }
 
   /** Opens this file for I/O with `flags` (access mode and O_TRUNC). */
@@ -729,7 +769,48 @@ export class OpenFile {
 
   rewind(): Errno {
     const rc = libc.lseek(this.fd, 0, 0);
+    this.dirPos = 0n;
     return rc < 0 ? rc : 0;
+  }
+
+  /** Directory position (a d_off cookie) after the last entry scanDir consumed. */
+  private dirPos = 0n;
+
+  /**
+   * Reads entries from the current position, without "." and "..", skipping
+   * the first `skip` names, and calls `emit` with lastStat filled for each
+   * that can still be stat'ed (9P's Readdir, as gVisor's p9 gofer). When
+   * `emit` returns false that entry is not consumed: the directory position
+   * is put back just before it, so the next call continues there without a
+   * rescan. Stops at the end of the directory.
+   */
+  scanDir(skip: number, emit: (name: Uint8Array, dtype: number) => boolean): Errno {
+    for (;;) {
+      const got = libc.getdents64(this.fd, direntAddr, direntBuf.byteLength);
+      if (got < 0) return got;
+      if (got === 0) return 0;
+      for (let p = 0; p + Dirent64.name <= got; ) {
+        const reclen = direntView.getUint16(p + Dirent64.reclen, true);
+        if (reclen === 0) break;
+        const nameStart = p + Dirent64.name;
+        let end = nameStart;
+        while (end < p + reclen && direntBuf[end] !== 0) end++;
+        const dots =
+          direntBuf[nameStart] === 0x2e &&
+          (end === nameStart + 1 || (end === nameStart + 2 && direntBuf[nameStart + 1] === 0x2e));
+        if (!dots) {
+          if (skip > 0) skip--;
+          else if (statAtAddr(this.fd, direntAddr + nameStart) === 0) {
+            if (!emit(direntBuf.subarray(nameStart, end), direntBuf[p + Dirent64.type])) {
+              const rc = libc.lseek(this.fd, this.dirPos, 0);
+              return rc < 0 ? rc : 0;
+            }
+          }
+        }
+        this.dirPos = direntView.getBigInt64(p + Dirent64.off, true);
+        p += reclen;
+      }
+    }
   }
 
   /**

@@ -1,0 +1,288 @@
+// A 9P connection (gVisor pkg/p9/server.go's connState): one client socket,
+// its negotiated version and msize, its fid table and its flipcall channels.
+// Requests are served in arrival order on the one event-loop thread, so a
+// request's reply is always sent before the next request is read: no tag is
+// ever live when another arrives, and Tflush finds nothing left to cancel.
+import type { Logger } from "../log";
+import * as C from "../ffi/constants";
+import * as libc from "../ffi/libc";
+import { PacketHeader, PacketWindowAllocator, ServerEndpoint } from "../flipcall/flipcall";
+import type { BoundSocket, HostFile, Mount, OpenFile } from "../host/file";
+import type { EventLoop } from "../loop/loop";
+import { P9Channel } from "./channel";
+import type { P9Comm } from "./comm";
+import { handlers } from "./handlers";
+import { ChannelHeader, decode, MAX_MESSAGE_SIZE, Requests, Rlerror, SINCE, TYPE_NAMES } from "./message";
+import { P9Sock } from "./sock";
+
+/** A fid: a file the client walked to, and how it opened it. */
+export class Fid {
+  /** Set by Tlopen/Tlcreate; a fid opens once. */
+  open: OpenFile | null = null;
+  /** The p9 access mode it was opened with (OpenFlags & 3). */
+  mode = 0;
+  /** Readdir: the offset the directory position stands at (the seed's
+   * lastDirentOffset); any other offset rewinds and skips. */
+  lastDirentOffset = 0;
+  /** Made by Tbind: the bound socket the fid's file is. */
+  bound: BoundSocket | null = null;
+  constructor(public file: HostFile) {}
+  get deleted(): boolean {
+    return this.file.node.deleted;
+  }
+  close(): void {
+    this.open?.close();
+    this.bound?.close();
+    this.file.close();
+  }
+}
+
+/** Channels per connection: as gVisor, between 2 and 4 by CPU count. */
+const CHANNELS = Math.min(4, Math.max(2, navigator.hardwareConcurrency || 2));
+const CHANNEL_WINDOW = PacketHeader.size + ChannelHeader.size + MAX_MESSAGE_SIZE + 2;
+
+let nextChannelId = 1;
+
+export class P9Connection {
+  readonly sock: P9Sock;
+  /** Negotiated version: 0 is plain 9P2000.L; until Tversion, 0 (as gVisor). */
+  version = 0;
+  private fids = new Map<number, Fid>();
+  /** Host device -> the 8-bit index in QID paths (the seed's makeQID). */
+  private devices = new Map<number, number>();
+  /** Indexed by channel id; a dropped channel leaves null (ids are the client's). */
+  private channels: ({
+    comm: P9Channel;
+    win: { offset: number; length: number };
+    watch: { stateAddr: number; pending(): boolean; onReady(): void };
+  } | null)[] = [];
+  private alloc: PacketWindowAllocator | null = null;
+  closed = false;
+
+  constructor(
+    readonly mount: Mount,
+    sockFd: number,
+    /** False for TCP: FDs cannot be donated, channels cannot be set up. */
+    canDonate: boolean,
+    private readonly loop: EventLoop,
+    readonly log: Logger,
+    private readonly onClose: (c: P9Connection) => void,
+  ) {
+    this.sock = new P9Sock(sockFd, canDonate);
+    loop.addSocket({
+      fd: sockFd,
+      events: C.POLLIN | C.POLLRDHUP,
+      onReady: (revents) => this.onSocketReady(revents),
+    });
+  }
+
+  get readonly(): boolean {
+    return this.mount.policy.readonly;
+  }
+
+  get msize(): number {
+    return this.sock.msize;
+  }
+
+  // ---- fids -------------------------------------------------------------------
+
+  lookup(fid: number): Fid | undefined {
+    return this.fids.get(fid);
+  }
+  /** Binds `fid` to `f`, releasing whatever it named before (as gVisor's
+   * InsertFID). */
+  insert(fid: number, f: Fid): void {
+    const old = this.fids.get(fid);
+    this.fids.set(fid, f);
+    if (old && old !== f) old.close();
+  }
+  /** Releases `fid`; false if it was not in use. */
+  clunk(fid: number): boolean {
+    const f = this.fids.get(fid);
+    if (!f) return false;
+    this.fids.delete(fid);
+    f.close();
+    return true;
+  }
+  /** Tversion starts a new session: every fid of the old one is released. */
+  reset(): void {
+    for (const f of this.fids.values()) f.close();
+    this.fids.clear();
+  }
+  get fidCount(): number {
+    return this.fids.size;
+  }
+
+  /** The QID path of the file in lastStat: device index << 56 | inode. */
+  deviceIndex(devMajor: number, devMinor: number): number {
+    const key = devMajor * 0x100000 + devMinor;
+    let i = this.devices.get(key);
+    if (i === undefined) {
+      i = this.devices.size;
+      if (i > 0xff) return -C.EOVERFLOW;
+      this.devices.set(key, i);
+    }
+    return i;
+  }
+
+  // ---- channels -----------------------------------------------------------------
+
+  /** Creates the connection's channels on the first Tchannel (as gVisor's
+   * initializeChannels). */
+  initChannels(): number {
+    if (!this.sock.canDonate) return -C.ENOSYS;
+    if (!this.alloc) {
+      const a = PacketWindowAllocator.create();
+      if (typeof a === "number") return a;
+      this.alloc = a;
+    }
+    while (this.channels.length < CHANNELS) {
+      const win = this.alloc.allocate(CHANNEL_WINDOW);
+      if (typeof win === "number") return win;
+      const ep = ServerEndpoint.map(this.alloc.fd, win.offset, win.length);
+      if (typeof ep === "number") return ep;
+      const pair = libc.socketpair(C.AF_UNIX, C.SOCK_SEQPACKET | C.SOCK_CLOEXEC, 0);
+      if (typeof pair === "number") {
+        ep.unmap();
+        return pair;
+      }
+      // Our end never blocks the loop: a client that stops taking FDs loses them.
+      libc.fcntl(pair[0], C.F_SETFL, C.O_NONBLOCK);
+      const comm = new P9Channel(ep, pair[0], pair[1], nextChannelId++, () => this.msize);
+      const watch = { stateAddr: ep.base, pending: () => comm.pending(), onReady: () => this.serveChannel(comm) };
+      this.channels.push({ comm, win, watch });
+      this.loop.addChannel(watch);
+    }
+    return 0;
+  }
+
+  /** Tchannel's answer: the window of channel `id` and the FD to send. */
+  channelFor(id: number, control: number): { offset: number; length: number; fd: number } | number {
+    const rc = this.initChannels();
+    if (rc < 0) return rc;
+    const ch = this.channels[id];
+    if (!ch) return -C.ENOSYS;
+    const win = ch.win;
+    let fd: number;
+    if (control === 0) fd = libc.dup(this.alloc!.fd);
+    else if (control === 1) fd = libc.dup(ch.comm.clientSock);
+    else return -C.EINVAL;
+    if (fd < 0) return fd;
+    return { offset: win.offset, length: win.length, fd };
+  }
+
+  private serveChannel(comm: P9Channel): void {
+    const ep = comm.endpoint;
+    const state = ep.state();
+    if (state !== 1) {
+      this.dropChannel(comm, state === 2 ? "client shut the channel down" : `bad channel state ${state}`);
+      return;
+    }
+    if (!ep.connected) {
+      if (ep.dataLen() > ep.dataCap || !ep.acceptConnection()) this.dropChannel(comm, "bad connection request");
+      return;
+    }
+    const req = comm.request();
+    if (!req) {
+      this.dropChannel(comm, `malformed datagram (${ep.dataLen()} bytes)`);
+      return;
+    }
+    const rc = this.handle(comm, req.type, 0, req.bodyLen);
+    const ok = rc < 0 ? comm.respond(Rlerror, this.errorBody(comm, -rc)) : comm.respond(req.type + 1, rc);
+    if (!ok) this.dropChannel(comm, "client shut the channel down");
+  }
+
+  private dropChannel(comm: P9Channel, why: string): void {
+    const i = this.channels.findIndex((c) => c?.comm === comm);
+    if (i < 0) return;
+    this.log.debug({ channel: comm.name, why }, "channel closed");
+    const entry = this.channels[i]!;
+    this.channels[i] = null;
+    comm.shutdown();
+    this.loop.removeChannel(entry.watch);
+    comm.destroy();
+  }
+
+  // ---- dispatch -------------------------------------------------------------------
+
+  private errorBody(comm: P9Comm, errno: number): number {
+    comm.view.setUint32(comm.bodyOff, errno, true);
+    return 4;
+  }
+
+  /** Runs the handler of one request; returns the response body length or
+   * -errno. Never throws: a bug in a handler costs one EREMOTEIO reply. */
+  handle(comm: P9Comm, type: number, tag: number, bodyLen: number): number {
+    const handler = handlers[type];
+    const layout = Requests[type];
+    if (!handler || !layout) {
+      this.log.warn({ type, tag }, "unknown message type");
+      return -C.EIO;
+    }
+    const since = SINCE[type];
+    if (since !== undefined && this.version < since) {
+      this.log.debug({ op: TYPE_NAMES[type], version: this.version }, "message not in the negotiated version");
+      return -C.ENOSYS;
+    }
+    let rc: number;
+    try {
+      const req = decode(layout, comm.u8, comm.view, comm.bodyOff, bodyLen);
+      if (!req) {
+        this.log.warn({ op: TYPE_NAMES[type], bodyLen }, "malformed request");
+        rc = -C.EIO;
+      } else {
+        rc = handler(this, comm, req, bodyLen);
+      }
+    } catch (err) {
+      this.log.error({ err, op: TYPE_NAMES[type] }, "handler failed");
+      rc = -C.EREMOTEIO;
+    }
+    if (rc < 0) {
+      if (this.log.isLevelEnabled("debug")) this.log.debug({ op: TYPE_NAMES[type], errno: -rc, via: comm.name }, "error reply");
+      (comm as P9Sock | P9Channel).discardFds();
+    }
+    return rc;
+  }
+
+  private onSocketReady(revents: number): void {
+    if (this.closed) return;
+    if (this.sock.blocked()) {
+      const f = this.sock.flush();
+      if (f === "broken") return this.close("send failed");
+      if (!f) return;
+      this.loop.setEvents(this.sock.fd, C.POLLIN | C.POLLRDHUP);
+    }
+    for (;;) {
+      const ev = this.sock.receive();
+      if (ev.kind === "wait") break;
+      if (ev.kind === "closed") return this.close(ev.reason);
+      const rc = this.handle(this.sock, ev.type, ev.tag, ev.bodyLen);
+      const ok = rc < 0 ? this.sock.send(Rlerror, ev.tag, this.errorBody(this.sock, -rc)) : this.sock.send(ev.type + 1, ev.tag, rc);
+      if (!ok) return this.close("send failed");
+      if (this.sock.blocked()) {
+        this.loop.setEvents(this.sock.fd, C.POLLOUT);
+        return;
+      }
+    }
+    if (revents & (C.POLLHUP | C.POLLERR | C.POLLNVAL)) this.close("hangup");
+  }
+
+  close(why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.log.info({ why, fids: this.fids.size, channels: this.channels.filter(Boolean).length }, "connection closed");
+    this.loop.removeSocket(this.sock.fd);
+    for (const ch of this.channels) {
+      if (!ch) continue;
+      ch.comm.shutdown();
+      this.loop.removeChannel(ch.watch);
+      ch.comm.destroy();
+    }
+    this.channels = [];
+    this.alloc?.destroy();
+    this.alloc = null;
+    this.reset();
+    this.sock.close();
+    this.onClose(this);
+  }
+}

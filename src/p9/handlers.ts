@@ -1,0 +1,788 @@
+// The p9 handlers: gVisor's pkg/p9/handlers.go protocol rules (fid states,
+// which errno when) over the semantics of its p9 gofer (seeds/fsgofer.go),
+// on the shared host-file layer. Each handler decodes nothing itself: it gets
+// the decoded request, writes its response body in place at comm.bodyOff and
+// returns its length, or returns -errno.
+import * as C from "../ffi/constants";
+import * as libc from "../ffi/libc";
+import { Statx } from "../ffi/layout";
+import { checkName, type HostFile, lastStat } from "../host/file";
+import type { P9Comm } from "./comm";
+import { Fid, type P9Connection } from "./connection";
+import {
+  ATTR_SIZE,
+  type Decoded,
+  HIGHEST_VERSION,
+  MAX_MESSAGE_SIZE,
+  MIN_MESSAGE_SIZE,
+  NO_FID,
+  NO_UID,
+  OpenFlags,
+  parseVersion,
+  QID_SIZE,
+  QidType,
+  R,
+  SetAttrMask,
+  T,
+  versionString,
+} from "./message";
+
+export type Handler = (c: P9Connection, comm: P9Comm, req: Decoded, bodyLen: number) => number;
+
+/** What the seed's GetAttr reports valid: the basic stats but inode number,
+ * btime, gen and data version. */
+const ATTR_VALID = 0x6ff;
+const sv = lastStat.view;
+
+// ---- encoding from lastStat ----------------------------------------------------
+
+function qidType(mode: number): number {
+  switch (mode & C.S_IFMT) {
+    case C.S_IFDIR:
+      return QidType.Dir;
+    case C.S_IFLNK:
+      return QidType.Symlink;
+    case C.S_IFSOCK:
+    case C.S_IFIFO:
+    case C.S_IFCHR:
+      return QidType.AppendOnly; // gVisor's "best approximation"
+    default:
+      return QidType.Regular;
+  }
+}
+
+/** Writes the QID of the file in lastStat at `off`: path is the seed's
+ * makeQID, an 8-bit device index above the low 56 bits of the inode. */
+function putQid(c: P9Connection, comm: P9Comm, off: number): number {
+  const dev = c.deviceIndex(lastStat.devMajor(), lastStat.devMinor());
+  if (dev < 0) return dev;
+  const v = comm.view;
+  comm.u8[off] = qidType(lastStat.mode());
+  v.setUint32(off + 1, 0, true);
+  v.setUint32(off + 5, sv.getUint32(Statx.ino, true), true);
+  v.setUint32(off + 9, ((sv.getUint32(Statx.ino + 4, true) & 0x00ffffff) | (dev << 24)) >>> 0, true);
+  return 0;
+}
+
+/** Linux's new_encode_dev, as struct stat's st_rdev carries it. */
+function encodeDev(major: number, minor: number): bigint {
+  const lo = (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12);
+  const hi = (major & ~0xfff) >>> 0;
+  return (BigInt(hi) << 32n) | BigInt(lo >>> 0);
+}
+
+/** Writes p9.Attr of the file in lastStat at `off`. */
+function putAttr(comm: P9Comm, off: number): void {
+  const v = comm.view;
+  v.setUint32(off, lastStat.mode(), true);
+  v.setUint32(off + 4, lastStat.uid(), true);
+  v.setUint32(off + 8, lastStat.gid(), true);
+  let p = off + 12;
+  const u64 = (x: number | bigint) => {
+    v.setBigUint64(p, BigInt(x), true);
+    p += 8;
+  };
+  const time = (at: number) => {
+    u64(sv.getBigInt64(at, true));
+    u64(sv.getUint32(at + 8, true));
+  };
+  u64(sv.getUint32(Statx.nlink, true));
+  u64(encodeDev(sv.getUint32(Statx.rdevMajor, true), sv.getUint32(Statx.rdevMinor, true)));
+  u64(sv.getBigUint64(Statx.fileSize, true));
+  u64(sv.getUint32(Statx.blksize, true));
+  u64(sv.getBigUint64(Statx.blocks, true));
+  time(Statx.atime);
+  time(Statx.mtime);
+  time(Statx.ctime);
+  comm.u8.fill(0, p, off + ATTR_SIZE); // btime, gen, data version: not valid
+}
+
+function putStr(comm: P9Comm, off: number, s: string): number {
+  comm.view.setUint16(off, s.length, true);
+  for (let i = 0; i < s.length; i++) comm.u8[off + 2 + i] = s.charCodeAt(i);
+  return off + 2 + s.length;
+}
+
+const closeFd = (fd: number) => libc.close(fd);
+
+const putQidBody = (c: P9Connection, comm: P9Comm): number => {
+  const rc = putQid(c, comm, comm.bodyOff);
+  return rc < 0 ? rc : QID_SIZE;
+};
+
+// ---- fid checks -------------------------------------------------------------------
+
+/** File types a walk may reach (the seed's checkSupportedFileType, with the
+ * FIFO policy our lisafs side offers). */
+function walkable(c: P9Connection, mode: number): boolean {
+  switch (mode & C.S_IFMT) {
+    case C.S_IFREG:
+    case C.S_IFDIR:
+    case C.S_IFLNK:
+      return true;
+    case C.S_IFSOCK:
+      return c.mount.policy.hostUds !== "none";
+    case C.S_IFIFO:
+      return c.mount.policy.hostFifo === "open";
+    default:
+      return false;
+  }
+}
+
+/** A directory fid that may have children made or removed in it. */
+function dirFid(c: P9Connection, fid: number): Fid | number {
+  const f = c.lookup(fid);
+  if (!f) return -C.EBADF;
+  if (f.deleted || !f.file.isDir() || f.open) return -C.EINVAL;
+  return f;
+}
+
+/** gVisor's checkSafeName: not "", ".", "..", and no "/" (nor NUL, which no
+ * host name holds). */
+const safeName = (name: string): number => checkName(name);
+
+// ---- handlers ---------------------------------------------------------------------
+
+const version: Handler = (c, comm, req) => {
+  const msize = req.msize as number;
+  const v = parseVersion(req.version);
+  if (msize === 0) return -C.EINVAL;
+  // A client we cannot talk to gets the standard answer, Rversion "unknown".
+  if (v === null) {
+    c.sock.msize = Math.max(MIN_MESSAGE_SIZE, Math.min(msize, MAX_MESSAGE_SIZE));
+    comm.view.setUint32(comm.bodyOff, c.sock.msize, true);
+    return putStr(comm, comm.bodyOff + 4, "unknown") - comm.bodyOff;
+  }
+  if (v > HIGHEST_VERSION) return -C.EAGAIN; // gVisor's client then asks lower
+  if (msize < MIN_MESSAGE_SIZE) return -C.EINVAL;
+  // gVisor refuses an msize above its maximum; a standard server offers less.
+  if (msize > MAX_MESSAGE_SIZE && v > 0) return -C.EINVAL;
+  c.reset();
+  c.version = v;
+  c.sock.msize = Math.min(msize, MAX_MESSAGE_SIZE);
+  comm.view.setUint32(comm.bodyOff, c.sock.msize, true);
+  return putStr(comm, comm.bodyOff + 4, versionString(v)) - comm.bodyOff;
+};
+
+const auth: Handler = () => -C.ENOSYS;
+
+/** Walks `names` from `from`, one at a time (gVisor's doWalk); each step's
+ * QID is written at `qidsOff` when given. Leaves the last stat in lastStat. */
+function walkNames(c: P9Connection, comm: P9Comm, from: Fid, names: string[], qidsOff: number): HostFile | number {
+  if (names.length === 0) {
+    const clone = from.file.clone();
+    if (typeof clone === "number") return clone;
+    const rc = clone.stat();
+    if (rc < 0) {
+      clone.close();
+      return rc;
+    }
+    return clone;
+  }
+  let cur: HostFile = from.file;
+  for (let i = 0; i < names.length; i++) {
+    const fail = (rc: number) => {
+      if (cur !== from.file) cur.close();
+      return rc;
+    };
+    if (!cur.isDir()) return fail(-C.EINVAL);
+    if (cur.node.deleted) return fail(-C.ENOENT);
+    const next = cur.walk(names[i]);
+    if (typeof next === "number") return fail(next);
+    if (cur !== from.file) cur.close();
+    cur = next;
+    if (!walkable(c, lastStat.mode())) return fail(-C.EPERM);
+    if (qidsOff >= 0) {
+      if ((i + 1) * QID_SIZE + qidsOff - comm.bodyOff > comm.maxBody()) return fail(-C.ENOMEM);
+      const rc = putQid(c, comm, qidsOff + i * QID_SIZE);
+      if (rc < 0) return fail(rc);
+    }
+  }
+  return cur;
+}
+
+function checkWalk(c: P9Connection, req: Decoded): Fid | number {
+  for (const name of req.names as string[]) {
+    const rc = safeName(name);
+    if (rc < 0) return rc;
+  }
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  if (f.open) return -C.EBUSY;
+  return f;
+}
+
+const walk: Handler = (c, comm, req) => {
+  const f = checkWalk(c, req);
+  if (typeof f === "number") return f;
+  const names = req.names as string[];
+  if (!comm.reserve(2 + names.length * QID_SIZE)) return -C.ENOMEM;
+  const file = walkNames(c, comm, f, names, comm.bodyOff + 2);
+  if (typeof file === "number") return file;
+  c.insert(req.newFid, new Fid(file));
+  comm.view.setUint16(comm.bodyOff, names.length, true);
+  return 2 + names.length * QID_SIZE;
+};
+
+const walkgetattr: Handler = (c, comm, req) => {
+  const f = checkWalk(c, req);
+  if (typeof f === "number") return f;
+  const names = req.names as string[];
+  const off = comm.bodyOff;
+  if (!comm.reserve(R.walkgetattr.qids + 2 + names.length * QID_SIZE)) return -C.ENOMEM;
+  const file = walkNames(c, comm, f, names, off + R.walkgetattr.qids + 2);
+  if (typeof file === "number") return file;
+  c.insert(req.newFid, new Fid(file));
+  comm.view.setBigUint64(off + R.walkgetattr.valid, BigInt(ATTR_VALID), true);
+  putAttr(comm, off + R.walkgetattr.attr);
+  comm.view.setUint16(off + R.walkgetattr.qids, names.length, true);
+  return R.walkgetattr.qids + 2 + names.length * QID_SIZE;
+};
+
+const attach: Handler = (c, comm, req) => {
+  if (req.afid !== NO_FID) return -C.EINVAL;
+  let aname = req.aname as string;
+  if (aname.startsWith("/")) aname = aname.slice(1);
+  const root = c.mount.openRoot();
+  if (typeof root === "number") return root;
+  let rc = root.stat();
+  if (rc >= 0) rc = putQid(c, comm, comm.bodyOff);
+  if (rc < 0) {
+    root.close();
+    return rc;
+  }
+  if (aname.length === 0) {
+    c.insert(req.fid, new Fid(root));
+    return QID_SIZE;
+  }
+  // The reply carries the root's QID, whatever the attach name (as gVisor).
+  const qid = comm.u8.slice(comm.bodyOff, comm.bodyOff + QID_SIZE);
+  const rootFid = new Fid(root);
+  const names = aname.split("/");
+  for (const name of names) {
+    const bad = safeName(name);
+    if (bad < 0) {
+      rootFid.close();
+      return bad;
+    }
+  }
+  const file = walkNames(c, comm, rootFid, names, -1);
+  rootFid.close();
+  if (typeof file === "number") return file;
+  c.insert(req.fid, new Fid(file));
+  comm.u8.set(qid, comm.bodyOff);
+  return QID_SIZE;
+};
+
+const flush: Handler = () => 0;
+
+const clunk: Handler = (c, _comm, req) => (c.clunk(req.fid) ? 0 : -C.EBADF);
+
+const remove: Handler = (c, _comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  let rc: number;
+  if (f.file.isMountPoint || f.file.node === c.mount.node || f.deleted) rc = -C.EINVAL;
+  // A standard client removes directories with Tremove too (gVisor's never
+  // sends it), so a directory is removed as one.
+  else rc = f.file.unlinkSelf(f.file.isDir() ? C.AT_REMOVEDIR : 0);
+  c.clunk(req.fid);
+  return rc;
+};
+
+const lopen: Handler = (c, comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  const flags = req.flags as number;
+  const mode = flags & OpenFlags.ModeMask;
+  const trunc = flags & OpenFlags.Truncate;
+  if (f.deleted || f.open) return -C.EINVAL;
+  const ftype = f.file.ftype;
+  if (ftype === C.S_IFLNK || ftype === C.S_IFSOCK) return -C.EINVAL;
+  if (f.file.isDir() && (mode !== OpenFlags.ReadOnly || trunc)) return -C.EISDIR;
+  if ((mode !== OpenFlags.ReadOnly || trunc) && c.readonly) return -C.EROFS;
+  if (mode === 3) return -C.EINVAL;
+  const res = f.file.open(mode | trunc);
+  if (typeof res === "number") return res;
+  f.open = res.open;
+  f.mode = mode;
+  // FDs go with regular files only, as the seed's newFDMaybe.
+  if (res.donate >= 0) {
+    if (f.file.isRegular() && comm.canDonate) comm.donate(res.donate);
+    else closeFd(res.donate);
+  }
+  const rc = f.file.stat();
+  if (rc < 0) return rc;
+  const q = putQid(c, comm, comm.bodyOff);
+  if (q < 0) return q;
+  comm.view.setUint32(comm.bodyOff + QID_SIZE, 0, true); // iounit: the client's msize
+  return QID_SIZE + 4;
+};
+
+
+function create(c: P9Connection, comm: P9Comm, req: Decoded, uid: number): number {
+  let rc = safeName(req.name);
+  if (rc < 0) return rc;
+  const d = dirFid(c, req.fid);
+  if (typeof d === "number") return d;
+  if (c.readonly) return -C.EROFS;
+  const mode = (req.flags as number) & OpenFlags.ModeMask;
+  if (mode === 3) return -C.EINVAL;
+  // The host FD is opened read-write for a write-only create (as the seed),
+  // so the donated FD can serve the sandbox's page cache.
+  const hostFlags = (mode === OpenFlags.WriteOnly ? C.O_RDWR : mode) | ((req.flags as number) & OpenFlags.Truncate);
+  const res = d.file.openCreate(req.mode & 0o7777, uid, req.gid, req.name, hostFlags);
+  if (typeof res === "number") return res;
+  rc = putQid(c, comm, comm.bodyOff);
+  const nf = new Fid(res.child);
+  nf.open = res.open;
+  nf.mode = mode;
+  // The fid now names the new file; the directory it named is released.
+  c.insert(req.fid, nf);
+  if (res.donate >= 0) {
+    if (comm.canDonate) comm.donate(res.donate);
+    else closeFd(res.donate);
+  }
+  if (rc < 0) return rc;
+  comm.view.setUint32(comm.bodyOff + QID_SIZE, 0, true);
+  return QID_SIZE + 4;
+}
+const lcreate: Handler = (c, comm, req) => create(c, comm, req, NO_UID);
+const ucreate: Handler = (c, comm, req) => create(c, comm, req, req.uid);
+
+/** Runs a host call that makes a child of a directory fid and answers its QID. */
+function makeChild(c: P9Connection, comm: P9Comm, req: Decoded, make: (dir: HostFile) => HostFile | number): number {
+  const rc = safeName(req.name);
+  if (rc < 0) return rc;
+  const d = dirFid(c, req.dirFid);
+  if (typeof d === "number") return d;
+  if (c.readonly) return -C.EROFS;
+  const child = make(d.file);
+  if (typeof child === "number") return child;
+  child.close();
+  return putQidBody(c, comm);
+}
+
+const mkdir: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir(req.mode & 0o7777, NO_UID, req.gid, req.name));
+const umkdir: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir(req.mode & 0o7777, req.uid, req.gid, req.name));
+const symlink: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, NO_UID, req.gid));
+const usymlink: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, req.uid, req.gid));
+// Regular files only, never device nodes (the host layer refuses the rest
+// with EPERM, as the seed).
+const mknod: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mknod(req.mode, NO_UID, req.gid, req.name));
+const umknod: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mknod(req.mode, req.uid, req.gid, req.name));
+
+const link: Handler = (c, _comm, req) => {
+  const rc = safeName(req.name);
+  if (rc < 0) return rc;
+  const d = c.lookup(req.dirFid);
+  if (!d) return -C.EBADF;
+  const target = c.lookup(req.targetFid);
+  if (!target) return -C.EBADF;
+  if (d.deleted || !d.file.isDir() || d.open) return -C.EINVAL;
+  if (c.readonly) return -C.EROFS;
+  const child = target.file.link(d.file, req.name);
+  if (typeof child === "number") return child;
+  child.close();
+  return 0;
+};
+
+const renameat: Handler = (c, _comm, req) => {
+  let rc = safeName(req.oldName) || safeName(req.newName);
+  if (rc < 0) return rc;
+  const from = c.lookup(req.oldDirFid);
+  if (!from) return -C.EBADF;
+  const to = c.lookup(req.newDirFid);
+  if (!to) return -C.EBADF;
+  if (from.deleted || !from.file.isDir() || to.deleted || !to.file.isDir() || from.open) return -C.EINVAL;
+  rc = from.file.renameAt(req.oldName, to.file, req.newName);
+  return rc < 0 ? rc : 0;
+};
+
+const rename: Handler = (c, _comm, req) => {
+  const rc = safeName(req.name);
+  if (rc < 0) return rc;
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  const to = c.lookup(req.dirFid);
+  if (!to) return -C.EBADF;
+  if (f.file.node === c.mount.node) return -C.EINVAL;
+  if (f.deleted || to.deleted || !to.file.isDir()) return -C.EINVAL;
+  return f.file.renameSelf(to.file, req.name);
+};
+
+const unlinkat: Handler = (c, _comm, req) => {
+  const rc = safeName(req.name);
+  if (rc < 0) return rc;
+  const d = dirFid(c, req.dirFid);
+  if (typeof d === "number") return d;
+  return d.file.unlink(req.name, req.flags);
+};
+
+const readlink: Handler = (c, comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  if (f.deleted || !f.file.isSymlink()) return -C.EINVAL;
+  const room = Math.min(4096, comm.maxBody() - 2);
+  if (!comm.reserve(2 + room)) return -C.ENOMEM;
+  const out = comm.u8.subarray(comm.bodyOff + 2, comm.bodyOff + 2 + room);
+  const n = f.file.readlink(out, comm.addr + comm.bodyOff + 2);
+  if (n < 0) return n;
+  if (n >= room) return -C.ENAMETOOLONG;
+  comm.view.setUint16(comm.bodyOff, n, true);
+  return 2 + n;
+};
+
+const getattr: Handler = (c, comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  let rc = f.file.stat();
+  if (rc < 0) return rc;
+  if (!comm.reserve(R.getattr.size)) return -C.ENOMEM;
+  const off = comm.bodyOff;
+  rc = putQid(c, comm, off + R.getattr.qid);
+  if (rc < 0) return rc;
+  comm.view.setBigUint64(off + R.getattr.valid, BigInt(ATTR_VALID), true);
+  putAttr(comm, off + R.getattr.attr);
+  return R.getattr.size;
+};
+
+/** The seed's SetAttr: EROFS on a read-only mount; only permissions, owner,
+ * size and times (CTime is EPERM for gVisor's clients; a standard client's
+ * kernel sets it on every change and it is ignored); each change tried in
+ * turn, the last failure answered. */
+function setattr(c: P9Connection, f: Fid, valid: number, a: Decoded): number {
+  if (f.deleted) return -C.EINVAL;
+  if (c.readonly) return -C.EROFS;
+  if (valid === 0) return 0;
+  if (c.version === 0) valid &= ~SetAttrMask.CTime;
+  const allowed =
+    SetAttrMask.Mode | SetAttrMask.UID | SetAttrMask.GID | SetAttrMask.Size | SetAttrMask.ATime | SetAttrMask.MTime |
+    SetAttrMask.ATimeSet | SetAttrMask.MTimeSet;
+  if (valid & ~allowed) return -C.EPERM;
+  let mask = 0;
+  if (valid & SetAttrMask.Mode) mask |= C.STATX_MODE;
+  if (valid & SetAttrMask.UID) mask |= C.STATX_UID;
+  if (valid & SetAttrMask.GID) mask |= C.STATX_GID;
+  if (valid & SetAttrMask.Size) mask |= C.STATX_SIZE;
+  if (valid & SetAttrMask.ATime) mask |= C.STATX_ATIME;
+  if (valid & SetAttrMask.MTime) mask |= C.STATX_MTIME;
+  const now = BigInt(C.UTIME_NOW);
+  const res = f.file.setStat({
+    mask,
+    mode: a.mode & 0o7777,
+    uid: a.uid,
+    gid: a.gid,
+    size: a.size,
+    atimeSec: valid & SetAttrMask.ATimeSet ? a.atimeSec : 0,
+    atimeNsec: valid & SetAttrMask.ATimeSet ? a.atimeNsec : now,
+    mtimeSec: valid & SetAttrMask.MTimeSet ? a.mtimeSec : 0,
+    mtimeNsec: valid & SetAttrMask.MTimeSet ? a.mtimeNsec : now,
+  });
+  return res.failureMask ? -res.failureErrno : 0;
+}
+
+const setattrHandler: Handler = (c, _comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  return setattr(c, f, req.valid, req.attr);
+};
+
+const setattrclunk: Handler = (c, _comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  const rc = setattr(c, f, req.valid, req.attr);
+  c.clunk(req.fid);
+  return rc;
+};
+
+const read: Handler = (c, comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  if (req.count > MAX_MESSAGE_SIZE) return -C.ENOBUFS;
+  if (!f.open) return -C.EINVAL;
+  if (f.mode === OpenFlags.WriteOnly) return -C.EPERM;
+  const count = Math.min(req.count as number, comm.maxBody() - R.read.data);
+  if (!comm.reserve(R.read.data + count)) return -C.ENOMEM;
+  // Straight into the reply.
+  const n = f.open.read(comm.addr + comm.bodyOff + R.read.data, count, req.offset);
+  if (n < 0) return n;
+  comm.view.setUint32(comm.bodyOff + R.read.count, n, true);
+  return R.read.data + n;
+};
+
+const write: Handler = (c, comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  if (!f.open) return -C.EINVAL;
+  if (f.mode === OpenFlags.ReadOnly) return -C.EPERM;
+  // Straight from the request.
+  const n = f.open.write(comm.addr + req.data.off, req.data.len, req.offset);
+  if (n < 0) return n;
+  comm.view.setUint32(comm.bodyOff, n, true);
+  return 4;
+};
+
+const statfs: Handler = (c, comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  const buf = new Uint8Array(120);
+  const rc = f.file.statfs(buf);
+  if (rc < 0) return rc;
+  const s = new DataView(buf.buffer);
+  const v = comm.view;
+  const off = comm.bodyOff;
+  v.setUint32(off, Number(s.getBigInt64(0, true) & 0xffffffffn), true); // type
+  v.setUint32(off + 4, Number(s.getBigInt64(8, true) & 0xffffffffn), true); // bsize
+  for (let i = 0; i < 5; i++) v.setBigUint64(off + 8 + i * 8, s.getBigUint64(16 + i * 8, true), true);
+  v.setBigUint64(off + 48, 0n, true); // fsid: the seed reports none
+  v.setUint32(off + 56, Number(s.getBigInt64(64, true) & 0xffffffffn), true); // namelen
+  return 60;
+};
+
+const fsync: Handler = (c, _comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  if (!f.open) return -C.EINVAL;
+  return f.open.sync();
+};
+
+const flushf: Handler = (c, _comm, req) => (c.lookup(req.fid) ? 0 : -C.EBADF);
+
+const allocate: Handler = (c, _comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  if (!f.open) return -C.EINVAL;
+  if (f.mode === OpenFlags.ReadOnly) return -C.EBADF;
+  if (f.deleted) return -C.EINVAL;
+  // p9.AllocateMode's bits are Linux's FALLOC_FL_* bits.
+  return f.open.allocate((req.mode as number) & 0x7f, req.offset, req.length);
+};
+
+const xattrwalk: Handler = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENODATA : -C.EBADF);
+const xattrcreate: Handler = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENOSYS : -C.EBADF);
+
+/** Xattrs (an extension, off unless --xattr-user): user.* only. */
+function xattrFid(c: P9Connection, fid: number, name?: string): Fid | number {
+  const f = c.lookup(fid);
+  if (!f) return -C.EBADF;
+  if (f.deleted) return -C.EINVAL;
+  if (!c.mount.policy.xattrUser) return -C.EOPNOTSUPP;
+  if (name !== undefined && !name.startsWith("user.")) return -C.EOPNOTSUPP;
+  return f;
+}
+
+const getxattr: Handler = (c, comm, req) => {
+  const f = xattrFid(c, req.fid, req.name);
+  if (typeof f === "number") return f;
+  const max = Math.min(0xffff, comm.maxBody() - 2);
+  const size = req.size === 0 ? max : Math.min(Number(req.size), max);
+  if (!comm.reserve(2 + size)) return -C.ENOMEM;
+  const n = f.file.getXattr(req.name, comm.addr + comm.bodyOff + 2, size);
+  if (n < 0) return n;
+  comm.view.setUint16(comm.bodyOff, n, true);
+  return 2 + n;
+};
+
+const setxattr: Handler = (c, _comm, req) => {
+  const f = xattrFid(c, req.fid, req.name);
+  if (typeof f === "number") return f;
+  const value = Uint8Array.from(req.value as string, (ch) => ch.charCodeAt(0));
+  return f.file.setXattr(req.name, libc.addr(value), value.byteLength, req.flags);
+};
+
+const listxattr: Handler = (c, comm, req) => {
+  const f = xattrFid(c, req.fid);
+  if (typeof f === "number") return f;
+  const names = f.file.listXattr();
+  if (typeof names === "number") return names;
+  let total = 0;
+  for (const n of names) total += n.length + 1;
+  if (req.size !== 0 && total > Number(req.size)) return -C.ERANGE;
+  let need = 2;
+  for (const n of names) need += 2 + n.length;
+  if (!comm.reserve(need)) return -C.ERANGE;
+  comm.view.setUint16(comm.bodyOff, names.length, true);
+  let p = comm.bodyOff + 2;
+  for (const n of names) p = putStr(comm, p, n);
+  return p - comm.bodyOff;
+};
+
+const removexattr: Handler = (c, _comm, req) => {
+  const f = xattrFid(c, req.fid, req.name);
+  if (typeof f === "number") return f;
+  return f.file.removeXattr(req.name);
+};
+
+/** The seed's Readdir: offsets are entry ordinals; a call at the offset where
+ * the last one stopped continues, any other offset (and 0) rewinds and skips.
+ * Entries are encoded until the next would pass `count` bytes. */
+const readdir: Handler = (c, comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  if (f.deleted || !f.file.isDir() || !f.open) return -C.EINVAL;
+  const offset = Number(req.offset);
+  const budget = Math.min(req.count as number, comm.maxBody() - R.read.data);
+  if (!comm.reserve(R.read.data + Math.max(0, budget))) return -C.ENOMEM;
+  let skip = 0;
+  if (f.lastDirentOffset !== offset || offset === 0) {
+    const rc = f.open.rewind();
+    if (rc < 0) return rc;
+    skip = offset;
+  }
+  const start = comm.bodyOff + R.read.data;
+  let p = start;
+  let n = 0;
+  let err = 0;
+  const plain = c.version === 0;
+  const rc = f.open.scanDir(skip, (name, dtype) => {
+    const size = R.dirent.name + 2 + name.byteLength;
+    if (p + size - start > budget) return false;
+    const q = putQid(c, comm, p);
+    if (q < 0) {
+      err = q;
+      return false;
+    }
+    n++;
+    comm.view.setBigUint64(p + R.dirent.offset, BigInt(offset + n), true);
+    // gVisor's clients get the QID type, as the seed sends; a standard
+    // 9P2000.L client (Linux) hands the field to readdir as d_type.
+    comm.u8[p + R.dirent.type] = plain ? dtype : comm.u8[p];
+    comm.view.setUint16(p + R.dirent.name, name.byteLength, true);
+    comm.u8.set(name, p + R.dirent.name + 2);
+    p += size;
+    return true;
+  });
+  if (rc < 0) {
+    f.lastDirentOffset = -1;
+    return rc;
+  }
+  if (err < 0) return err;
+  f.lastDirentOffset = offset + n;
+  comm.view.setUint32(comm.bodyOff, p - start, true);
+  return p - comm.bodyOff;
+};
+
+const lconnect: Handler = (c, comm, req) => {
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  if (f.deleted || !f.file.isSocket()) return -C.EINVAL;
+  const uds = c.mount.policy.hostUds;
+  if (uds !== "open" && uds !== "all") return -C.ECONNREFUSED;
+  if (!comm.canDonate) return -C.EOPNOTSUPP;
+  const types = [C.SOCK_STREAM, C.SOCK_DGRAM, C.SOCK_SEQPACKET];
+  const sockType = types[req.sockType as number];
+  if (sockType === undefined) return -C.ENXIO;
+  const sock = f.file.connect(sockType);
+  if (sock < 0) return sock;
+  comm.donate(sock);
+  return 0;
+};
+
+const bind: Handler = (c, comm, req) => {
+  const rc = safeName(req.name);
+  if (rc < 0) return rc;
+  const d = dirFid(c, req.dirFid);
+  if (typeof d === "number") return d;
+  const types = [C.SOCK_STREAM, C.SOCK_DGRAM, C.SOCK_SEQPACKET];
+  const sockType = types[req.sockType as number];
+  if (sockType === undefined) return -C.ENXIO;
+  const res = d.file.bindAt(req.name, sockType, 0o777, req.uid, req.gid);
+  if (typeof res === "number") return res;
+  closeFd(res.donate);
+  const nf = new Fid(res.child);
+  nf.bound = res.socket;
+  let q = res.child.stat();
+  if (q >= 0) q = putQid(c, comm, comm.bodyOff + R.bind.qid);
+  c.insert(req.newFid, nf);
+  if (q < 0) return q;
+  comm.view.setBigUint64(comm.bodyOff + R.bind.valid, BigInt(ATTR_VALID), true);
+  putAttr(comm, comm.bodyOff + R.bind.attr);
+  return R.bind.size;
+};
+
+const multigetattr: Handler = (c, comm, req) => {
+  const names = req.names as string[];
+  for (let i = 0; i < names.length; i++) {
+    if (i === 0 && names[i] === "") continue;
+    const rc = safeName(names[i]);
+    if (rc < 0) return rc;
+  }
+  const f = c.lookup(req.fid);
+  if (!f) return -C.EBADF;
+  if (!comm.reserve(2 + names.length * R.fullStat.size)) return -C.ENOMEM;
+  let n = 0;
+  let err = 0;
+  const off = comm.bodyOff + 2;
+  const rc = f.file.walkStat(
+    names,
+    () => {
+      const p = off + n * R.fullStat.size;
+      const q = putQid(c, comm, p + R.fullStat.qid);
+      if (q < 0) err = q;
+      comm.view.setBigUint64(p + R.fullStat.valid, BigInt(ATTR_VALID), true);
+      putAttr(comm, p + R.fullStat.attr);
+      n++;
+    },
+    true,
+  );
+  if (rc < 0) return rc;
+  if (err < 0) return err;
+  comm.view.setUint16(comm.bodyOff, n, true);
+  return 2 + n * R.fullStat.size;
+};
+
+const channel: Handler = (c, comm, req) => {
+  if (!comm.canDonate) return -C.ENOSYS;
+  const res = c.channelFor(req.id, req.control);
+  if (typeof res === "number") return res;
+  comm.donate(res.fd);
+  comm.view.setBigUint64(comm.bodyOff, BigInt(res.offset), true);
+  comm.view.setBigUint64(comm.bodyOff + 8, BigInt(res.length), true);
+  return 16;
+};
+
+export const handlers: Record<number, Handler> = {
+  [T.version]: version,
+  [T.auth]: auth,
+  [T.attach]: attach,
+  [T.flush]: flush,
+  [T.walk]: walk,
+  [T.walkgetattr]: walkgetattr,
+  [T.clunk]: clunk,
+  [T.remove]: remove,
+  [T.lopen]: lopen,
+  [T.lcreate]: lcreate,
+  [T.ucreate]: ucreate,
+  [T.mkdir]: mkdir,
+  [T.umkdir]: umkdir,
+  [T.symlink]: symlink,
+  [T.usymlink]: usymlink,
+  [T.mknod]: mknod,
+  [T.umknod]: umknod,
+  [T.link]: link,
+  [T.renameat]: renameat,
+  [T.rename]: rename,
+  [T.unlinkat]: unlinkat,
+  [T.readlink]: readlink,
+  [T.getattr]: getattr,
+  [T.setattr]: setattrHandler,
+  [T.setattrclunk]: setattrclunk,
+  [T.read]: read,
+  [T.write]: write,
+  [T.statfs]: statfs,
+  [T.fsync]: fsync,
+  [T.flushf]: flushf,
+  [T.allocate]: allocate,
+  [T.xattrwalk]: xattrwalk,
+  [T.xattrcreate]: xattrcreate,
+  [T.getxattr]: getxattr,
+  [T.setxattr]: setxattr,
+  [T.listxattr]: listxattr,
+  [T.removexattr]: removexattr,
+  [T.readdir]: readdir,
+  [T.lconnect]: lconnect,
+  [T.bind]: bind,
+  [T.multigetattr]: multigetattr,
+  [T.channel]: channel,
+};

@@ -1,0 +1,788 @@
+// 9P2000.L and gVisor's extensions (gVisor 20240729, pkg/p9/messages.go and
+// version.go), declared once as data. The server's decoders and encoders, the
+// test client and the fuzzer all use these tables. Integers are
+// little-endian; strings are u16 length + bytes.
+
+/** Message types (p9.go's MsgType list). T is even, R = T + 1. */
+export const T = {
+  lerror: 6,
+  statfs: 8,
+  lopen: 12,
+  lcreate: 14,
+  symlink: 16,
+  mknod: 18,
+  rename: 20,
+  readlink: 22,
+  getattr: 24,
+  setattr: 26,
+  listxattr: 28,
+  xattrwalk: 30,
+  xattrcreate: 32,
+  getxattr: 34,
+  setxattr: 36,
+  removexattr: 38,
+  readdir: 40,
+  fsync: 50,
+  link: 70,
+  mkdir: 72,
+  renameat: 74,
+  unlinkat: 76,
+  version: 100,
+  auth: 102,
+  attach: 104,
+  flush: 108,
+  walk: 110,
+  read: 116,
+  write: 118,
+  clunk: 120,
+  remove: 122,
+  flushf: 124,
+  walkgetattr: 126,
+  ucreate: 128,
+  umkdir: 130,
+  umknod: 132,
+  usymlink: 134,
+  lconnect: 136,
+  allocate: 138,
+  setattrclunk: 140,
+  multigetattr: 142,
+  bind: 144,
+  channel: 250,
+} as const;
+export type TName = keyof typeof T;
+export const Rlerror = 7;
+export const TYPE_NAMES: Record<number, string> = {};
+for (const [k, v] of Object.entries(T)) {
+  TYPE_NAMES[v] = `T${k}`;
+  TYPE_NAMES[v + 1] = `R${k}`;
+}
+
+/** Socket framing: size u32 (whole message), type u8, tag u16. */
+export const Header = { size: 7, length: 0, type: 4, tag: 5 } as const;
+/** Channel framing (transport_flipcall.go): type u8, hasFD u8; no size, no tag. */
+export const ChannelHeader = { size: 2, type: 0, hasFd: 1 } as const;
+
+export const NO_TAG = 0xffff;
+export const NO_FID = 0xffffffff;
+export const NO_UID = 0xffffffff;
+/** Largest message either side may send (transport.go maximumLength). */
+export const MAX_MESSAGE_SIZE = 1 << 20;
+/** The smallest msize we accept: room for a header and a useful Rread. */
+export const MIN_MESSAGE_SIZE = 4096;
+
+// ---- versions ---------------------------------------------------------------
+
+export const BASE_VERSION = "9P2000.L";
+export const HIGHEST_VERSION = 13;
+
+/** "9P2000.L" is version 0, "9P2000.L.Google.N" is N; null otherwise. */
+export function parseVersion(s: string): number | null {
+  if (s === BASE_VERSION) return 0;
+  const m = /^9P2000\.L\.Google\.(\d+)$/.exec(s);
+  if (!m) return null;
+  const n = Number(m[1]);
+  return n <= 0xffffffff ? n : null;
+}
+export function versionString(v: number): string {
+  return v === 0 ? BASE_VERSION : `9P2000.L.Google.${v}`;
+}
+
+/** The first version that allows each extension (version.go); the rest of
+ * 9P2000.L is allowed from version 0. gVisor never enables Tbind; we offer it
+ * from the highest version. */
+export const SINCE: Partial<Record<number, number>> = {
+  [T.flushf]: 1,
+  [T.walkgetattr]: 2,
+  [T.ucreate]: 3,
+  [T.umkdir]: 3,
+  [T.umknod]: 3,
+  [T.usymlink]: 3,
+  [T.lconnect]: 4,
+  [T.allocate]: 7,
+  [T.channel]: 8,
+  [T.getxattr]: 10,
+  [T.setxattr]: 10,
+  [T.listxattr]: 11,
+  [T.removexattr]: 11,
+  [T.setattrclunk]: 12,
+  [T.multigetattr]: 13,
+  [T.bind]: 13,
+};
+
+// ---- field kinds --------------------------------------------------------------
+
+/**
+ * u8/u16/u32/u64: integers (u64 decodes to a number when exact, else bigint)
+ * str: u16 length + bytes, decoded as a byte string (latin1)
+ * strs: u16 count of str
+ * data: u32 count + bytes, left in place as {off, len}
+ * rest: the bytes to the end of the message, left in place (Rreaddir's
+ *   entries, whose count came before)
+ * qid: type u8, version u32, path u64 (13 bytes)
+ * qids: u16 count of qid
+ * attr: p9.Attr (132 bytes)
+ * setattr: p9.SetAttr (52 bytes)
+ * fsstat: p9.FSStat (60 bytes)
+ * stats: u16 count of FullStat (qid, valid u64, attr)
+ */
+export type Kind = "u8" | "u16" | "u32" | "u64" | "str" | "strs" | "data" | "qid" | "qids" | "attr" | "setattr" | "fsstat" | "stats";
+export type Layout = ReadonlyArray<readonly [string, Kind]>;
+
+export const QID_SIZE = 13;
+export const QidType = { Dir: 0x80, AppendOnly: 0x40, Symlink: 0x02, Regular: 0x00 } as const;
+
+/** p9.Attr field order; times and counts are u64. */
+export const AttrFields = [
+  ["mode", "u32"],
+  ["uid", "u32"],
+  ["gid", "u32"],
+  ["nlink", "u64"],
+  ["rdev", "u64"],
+  ["size", "u64"],
+  ["blksize", "u64"],
+  ["blocks", "u64"],
+  ["atimeSec", "u64"],
+  ["atimeNsec", "u64"],
+  ["mtimeSec", "u64"],
+  ["mtimeNsec", "u64"],
+  ["ctimeSec", "u64"],
+  ["ctimeNsec", "u64"],
+  ["btimeSec", "u64"],
+  ["btimeNsec", "u64"],
+  ["gen", "u64"],
+  ["dataVersion", "u64"],
+] as const;
+export const ATTR_SIZE = 12 + 15 * 8;
+
+export const SetAttrFields = [
+  ["mode", "u32"],
+  ["uid", "u32"],
+  ["gid", "u32"],
+  ["size", "u64"],
+  ["atimeSec", "u64"],
+  ["atimeNsec", "u64"],
+  ["mtimeSec", "u64"],
+  ["mtimeNsec", "u64"],
+] as const;
+export const SETATTR_SIZE = 12 + 5 * 8;
+
+export const FSStatFields = [
+  ["type", "u32"],
+  ["bsize", "u32"],
+  ["blocks", "u64"],
+  ["bfree", "u64"],
+  ["bavail", "u64"],
+  ["files", "u64"],
+  ["ffree", "u64"],
+  ["fsid", "u64"],
+  ["namelen", "u32"],
+] as const;
+export const FSSTAT_SIZE = 8 + 7 * 8 - 4;
+
+/** Tgetattr's AttrMask bits. */
+export const AttrMask = {
+  Mode: 0x1,
+  NLink: 0x2,
+  UID: 0x4,
+  GID: 0x8,
+  RDev: 0x10,
+  ATime: 0x20,
+  MTime: 0x40,
+  CTime: 0x80,
+  INo: 0x100,
+  Size: 0x200,
+  Blocks: 0x400,
+  BTime: 0x800,
+  Gen: 0x1000,
+  DataVersion: 0x2000,
+} as const;
+
+/** Tsetattr's SetAttrMask bits. */
+export const SetAttrMask = {
+  Mode: 0x1,
+  UID: 0x2,
+  GID: 0x4,
+  Size: 0x8,
+  ATime: 0x10,
+  MTime: 0x20,
+  CTime: 0x40,
+  ATimeSet: 0x80,
+  MTimeSet: 0x100,
+} as const;
+
+/** Tlopen's OpenFlags that gVisor defines: the access mode and O_TRUNC. */
+export const OpenFlags = { ModeMask: 3, ReadOnly: 0, WriteOnly: 1, ReadWrite: 2, Truncate: 0o1000 } as const;
+
+// ---- requests ---------------------------------------------------------------
+
+const createCommon = [
+  ["fid", "u32"],
+  ["name", "str"],
+  ["flags", "u32"],
+  ["mode", "u32"],
+  ["gid", "u32"],
+] as const;
+const mkdirCommon = [
+  ["dirFid", "u32"],
+  ["name", "str"],
+  ["mode", "u32"],
+  ["gid", "u32"],
+] as const;
+const symlinkCommon = [
+  ["dirFid", "u32"],
+  ["name", "str"],
+  ["target", "str"],
+  ["gid", "u32"],
+] as const;
+const mknodCommon = [
+  ["dirFid", "u32"],
+  ["name", "str"],
+  ["mode", "u32"],
+  ["major", "u32"],
+  ["minor", "u32"],
+  ["gid", "u32"],
+] as const;
+const fidOnly = [["fid", "u32"]] as const;
+
+export const Requests: Record<number, Layout> = {
+  [T.version]: [
+    ["msize", "u32"],
+    ["version", "str"],
+  ],
+  [T.auth]: [
+    ["afid", "u32"],
+    ["uname", "str"],
+    ["aname", "str"],
+    ["uid", "u32"],
+  ],
+  [T.attach]: [
+    ["fid", "u32"],
+    ["afid", "u32"],
+    ["uname", "str"],
+    ["aname", "str"],
+    ["uid", "u32"],
+  ],
+  [T.flush]: [["oldTag", "u16"]],
+  [T.walk]: [
+    ["fid", "u32"],
+    ["newFid", "u32"],
+    ["names", "strs"],
+  ],
+  [T.walkgetattr]: [
+    ["fid", "u32"],
+    ["newFid", "u32"],
+    ["names", "strs"],
+  ],
+  [T.read]: [
+    ["fid", "u32"],
+    ["offset", "u64"],
+    ["count", "u32"],
+  ],
+  [T.write]: [
+    ["fid", "u32"],
+    ["offset", "u64"],
+    ["data", "data"],
+  ],
+  [T.clunk]: fidOnly,
+  [T.remove]: fidOnly,
+  [T.statfs]: fidOnly,
+  [T.lopen]: [
+    ["fid", "u32"],
+    ["flags", "u32"],
+  ],
+  [T.lcreate]: createCommon,
+  [T.ucreate]: [...createCommon, ["uid", "u32"]],
+  [T.symlink]: symlinkCommon,
+  [T.usymlink]: [...symlinkCommon, ["uid", "u32"]],
+  [T.mknod]: mknodCommon,
+  [T.umknod]: [...mknodCommon, ["uid", "u32"]],
+  [T.mkdir]: mkdirCommon,
+  [T.umkdir]: [...mkdirCommon, ["uid", "u32"]],
+  [T.rename]: [
+    ["fid", "u32"],
+    ["dirFid", "u32"],
+    ["name", "str"],
+  ],
+  [T.renameat]: [
+    ["oldDirFid", "u32"],
+    ["oldName", "str"],
+    ["newDirFid", "u32"],
+    ["newName", "str"],
+  ],
+  [T.unlinkat]: [
+    ["dirFid", "u32"],
+    ["name", "str"],
+    ["flags", "u32"],
+  ],
+  [T.link]: [
+    ["dirFid", "u32"],
+    ["targetFid", "u32"],
+    ["name", "str"],
+  ],
+  [T.readlink]: fidOnly,
+  [T.getattr]: [
+    ["fid", "u32"],
+    ["mask", "u64"],
+  ],
+  [T.setattr]: [
+    ["fid", "u32"],
+    ["valid", "u32"],
+    ["attr", "setattr"],
+  ],
+  [T.setattrclunk]: [
+    ["fid", "u32"],
+    ["valid", "u32"],
+    ["attr", "setattr"],
+  ],
+  [T.xattrwalk]: [
+    ["fid", "u32"],
+    ["newFid", "u32"],
+    ["name", "str"],
+  ],
+  [T.xattrcreate]: [
+    ["fid", "u32"],
+    ["name", "str"],
+    ["size", "u64"],
+    ["flags", "u32"],
+  ],
+  [T.getxattr]: [
+    ["fid", "u32"],
+    ["name", "str"],
+    ["size", "u64"],
+  ],
+  [T.setxattr]: [
+    ["fid", "u32"],
+    ["name", "str"],
+    ["value", "str"],
+    ["flags", "u32"],
+  ],
+  [T.listxattr]: [
+    ["fid", "u32"],
+    ["size", "u64"],
+  ],
+  [T.removexattr]: [
+    ["fid", "u32"],
+    ["name", "str"],
+  ],
+  [T.readdir]: [
+    ["fid", "u32"],
+    ["offset", "u64"],
+    ["count", "u32"],
+  ],
+  // Linux sends a datasync word after the fid; gVisor's Tfsync has none, and
+  // trailing bytes are ignored, so both decode.
+  [T.fsync]: fidOnly,
+  [T.flushf]: fidOnly,
+  [T.lconnect]: [
+    ["fid", "u32"],
+    ["sockType", "u32"],
+  ],
+  [T.allocate]: [
+    ["fid", "u32"],
+    ["mode", "u32"],
+    ["offset", "u64"],
+    ["length", "u64"],
+  ],
+  [T.multigetattr]: [
+    ["fid", "u32"],
+    ["names", "strs"],
+  ],
+  [T.bind]: [
+    ["dirFid", "u32"],
+    ["sockType", "u32"],
+    ["name", "str"],
+    ["uid", "u32"],
+    ["gid", "u32"],
+    ["newFid", "u32"],
+  ],
+  [T.channel]: [
+    ["id", "u32"],
+    ["control", "u32"],
+  ],
+};
+
+// ---- responses (keyed by the T type; used to decode replies in tests) ----------
+
+export const Responses: Record<number, Layout> = {
+  [Rlerror - 1]: [["errno", "u32"]],
+  [T.version]: [
+    ["msize", "u32"],
+    ["version", "str"],
+  ],
+  [T.auth]: [["qid", "qid"]],
+  [T.attach]: [["qid", "qid"]],
+  [T.flush]: [],
+  [T.walk]: [["qids", "qids"]],
+  [T.walkgetattr]: [
+    ["valid", "u64"],
+    ["attr", "attr"],
+    ["qids", "qids"],
+  ],
+  [T.read]: [["data", "data"]],
+  [T.write]: [["count", "u32"]],
+  [T.clunk]: [],
+  [T.remove]: [],
+  [T.statfs]: [["stat", "fsstat"]],
+  [T.lopen]: [
+    ["qid", "qid"],
+    ["iounit", "u32"],
+  ],
+  [T.lcreate]: [
+    ["qid", "qid"],
+    ["iounit", "u32"],
+  ],
+  [T.ucreate]: [
+    ["qid", "qid"],
+    ["iounit", "u32"],
+  ],
+  [T.symlink]: [["qid", "qid"]],
+  [T.usymlink]: [["qid", "qid"]],
+  [T.mknod]: [["qid", "qid"]],
+  [T.umknod]: [["qid", "qid"]],
+  [T.mkdir]: [["qid", "qid"]],
+  [T.umkdir]: [["qid", "qid"]],
+  [T.rename]: [],
+  [T.renameat]: [],
+  [T.unlinkat]: [],
+  [T.link]: [],
+  [T.readlink]: [["target", "str"]],
+  [T.getattr]: [
+    ["valid", "u64"],
+    ["qid", "qid"],
+    ["attr", "attr"],
+  ],
+  [T.setattr]: [],
+  [T.setattrclunk]: [],
+  [T.xattrwalk]: [["size", "u64"]],
+  [T.xattrcreate]: [],
+  [T.getxattr]: [["value", "str"]],
+  [T.setxattr]: [],
+  [T.listxattr]: [["names", "strs"]],
+  [T.removexattr]: [],
+  // Rreaddir: count u32, then that many bytes of entries (qid, offset u64,
+  // type u8, name str), left in place.
+  [T.readdir]: [["entries", "data"]],
+  [T.fsync]: [],
+  [T.flushf]: [],
+  [T.lconnect]: [],
+  [T.allocate]: [],
+  [T.multigetattr]: [["stats", "stats"]],
+  [T.bind]: [
+    ["qid", "qid"],
+    ["valid", "u64"],
+    ["attr", "attr"],
+  ],
+  [T.channel]: [
+    ["offset", "u64"],
+    ["length", "u64"],
+  ],
+};
+
+/** Fixed offsets of the replies the server writes field by field. */
+export const R = {
+  qidType: 0,
+  qidVersion: 1,
+  qidPath: 5,
+  /** Rgetattr: valid, qid, attr. */
+  getattr: { size: 8 + QID_SIZE + ATTR_SIZE, valid: 0, qid: 8, attr: 8 + QID_SIZE },
+  /** Rwalkgetattr: valid, attr, then qids. */
+  walkgetattr: { valid: 0, attr: 8, qids: 8 + ATTR_SIZE },
+  /** Rbind: qid, valid, attr. */
+  bind: { size: QID_SIZE + 8 + ATTR_SIZE, qid: 0, valid: QID_SIZE, attr: QID_SIZE + 8 },
+  /** Rread/Rreaddir: count, then data. */
+  read: { count: 0, data: 4 },
+  /** Dirent in Rreaddir: qid, offset u64, type u8, name str. */
+  dirent: { qid: 0, offset: QID_SIZE, type: QID_SIZE + 8, name: QID_SIZE + 9 },
+  /** FullStat in Rmultigetattr. */
+  fullStat: { size: QID_SIZE + 8 + ATTR_SIZE, qid: 0, valid: QID_SIZE, attr: QID_SIZE + 8 },
+} as const;
+
+// ---- decoding ---------------------------------------------------------------
+
+export type Decoded = Record<string, any>;
+export type Decoder = (u8: Uint8Array, view: DataView, off: number, len: number) => Decoded | null;
+
+const MAX_EXACT = 0x200000; // high word below this: the u64 fits a double exactly
+
+export function byteString(u8: Uint8Array, off: number, len: number): string {
+  let s = "";
+  for (let i = 0; i < len; i += 8192)
+    s += String.fromCharCode.apply(null, u8.subarray(off + i, off + Math.min(len, i + 8192)) as unknown as number[]);
+  return s;
+}
+
+function readU64(view: DataView, p: number): number | bigint {
+  const h = view.getUint32(p + 4, true);
+  return h < MAX_EXACT ? h * 0x100000000 + view.getUint32(p, true) : view.getBigUint64(p, true);
+}
+
+function readStruct(fields: ReadonlyArray<readonly [string, string]>, view: DataView, p: number): Decoded {
+  const o: Decoded = {};
+  for (const [name, kind] of fields) {
+    if (kind === "u32") {
+      o[name] = view.getUint32(p, true);
+      p += 4;
+    } else {
+      o[name] = readU64(view, p);
+      p += 8;
+    }
+  }
+  return o;
+}
+
+function readQid(u8: Uint8Array, view: DataView, p: number): Decoded {
+  return { type: u8[p], version: view.getUint32(p + 1, true), path: readU64(view, p + 5) };
+}
+
+/**
+ * Decodes a message body at u8[off, off+len) by `layout`; null if the body is
+ * too short for it (trailing bytes are ignored, as gVisor's buffer does).
+ * Every read of a message is bounds-checked here and nowhere else.
+ */
+export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: number, len: number): Decoded | null {
+  const end = off + len;
+  let p = off;
+  const out: Decoded = {};
+  const str = (): string | null => {
+    if (end - p < 2) return null;
+    const n = view.getUint16(p, true);
+    if (end - p - 2 < n) return null;
+    const s = byteString(u8, p + 2, n);
+    p += 2 + n;
+    return s;
+  };
+  for (const [name, kind] of layout) {
+    switch (kind) {
+      case "u8":
+        if (end - p < 1) return null;
+        out[name] = u8[p++];
+        break;
+      case "u16":
+        if (end - p < 2) return null;
+        out[name] = view.getUint16(p, true);
+        p += 2;
+        break;
+      case "u32":
+        if (end - p < 4) return null;
+        out[name] = view.getUint32(p, true);
+        p += 4;
+        break;
+      case "u64":
+        if (end - p < 8) return null;
+        out[name] = readU64(view, p);
+        p += 8;
+        break;
+      case "str": {
+        const s = str();
+        if (s === null) return null;
+        out[name] = s;
+        break;
+      }
+      case "strs": {
+        if (end - p < 2) return null;
+        const n = view.getUint16(p, true);
+        p += 2;
+        const arr = new Array<string>(n);
+        for (let i = 0; i < n; i++) {
+          const s = str();
+          if (s === null) return null;
+          arr[i] = s;
+        }
+        out[name] = arr;
+        break;
+      }
+      case "data": {
+        if (end - p < 4) return null;
+        const n = view.getUint32(p, true);
+        p += 4;
+        if (end - p < n) return null;
+        out[name] = { off: p, len: n };
+        p += n;
+        break;
+      }
+      case "qid":
+        if (end - p < QID_SIZE) return null;
+        out[name] = readQid(u8, view, p);
+        p += QID_SIZE;
+        break;
+      case "qids": {
+        if (end - p < 2) return null;
+        const n = view.getUint16(p, true);
+        p += 2;
+        if (end - p < n * QID_SIZE) return null;
+        const arr = new Array<Decoded>(n);
+        for (let i = 0; i < n; i++, p += QID_SIZE) arr[i] = readQid(u8, view, p);
+        out[name] = arr;
+        break;
+      }
+      case "attr":
+        if (end - p < ATTR_SIZE) return null;
+        out[name] = readStruct(AttrFields, view, p);
+        p += ATTR_SIZE;
+        break;
+      case "setattr":
+        if (end - p < SETATTR_SIZE) return null;
+        out[name] = readStruct(SetAttrFields, view, p);
+        p += SETATTR_SIZE;
+        break;
+      case "fsstat":
+        if (end - p < FSSTAT_SIZE) return null;
+        out[name] = readStruct(FSStatFields, view, p);
+        p += FSSTAT_SIZE;
+        break;
+      case "stats": {
+        if (end - p < 2) return null;
+        const n = view.getUint16(p, true);
+        p += 2;
+        if (end - p < n * R.fullStat.size) return null;
+        const arr = new Array<Decoded>(n);
+        for (let i = 0; i < n; i++, p += R.fullStat.size)
+          arr[i] = {
+            qid: readQid(u8, view, p),
+            valid: readU64(view, p + R.fullStat.valid),
+            attr: readStruct(AttrFields, view, p + R.fullStat.attr),
+          };
+        out[name] = arr;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Decodes the entries of an Rreaddir body (tests and tools). */
+export function decodeDirents(u8: Uint8Array, view: DataView, off: number, len: number): Decoded[] | null {
+  const out: Decoded[] = [];
+  const end = off + len;
+  let p = off;
+  while (p < end) {
+    if (end - p < R.dirent.name + 2) return null;
+    const n = view.getUint16(p + R.dirent.name, true);
+    if (end - p - R.dirent.name - 2 < n) return null;
+    out.push({
+      qid: readQid(u8, view, p),
+      offset: readU64(view, p + R.dirent.offset),
+      type: u8[p + R.dirent.type],
+      name: byteString(u8, p + R.dirent.name + 2, n),
+    });
+    p += R.dirent.name + 2 + n;
+  }
+  return out;
+}
+
+// ---- encoding (the test client and the fuzzer; the server writes its hot
+// replies in place with the offsets above) --------------------------------------
+
+const strBytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
+
+/** Encodes `values` by `layout` at u8[off]; returns the end offset or -1 if it
+ * does not fit. `data` takes a Uint8Array; qid/attr/setattr take objects. */
+export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: DataView, off: number): number {
+  let p = off;
+  const fits = (n: number) => p + n <= u8.byteLength;
+  const u64 = (v: unknown) => {
+    view.setBigUint64(p, BigInt.asUintN(64, BigInt((v as number | bigint) ?? 0)), true);
+    p += 8;
+  };
+  const putStr = (s: string): boolean => {
+    const b = strBytes(s);
+    if (!fits(2 + b.byteLength)) return false;
+    view.setUint16(p, b.byteLength, true);
+    u8.set(b, p + 2);
+    p += 2 + b.byteLength;
+    return true;
+  };
+  const putStruct = (fields: ReadonlyArray<readonly [string, string]>, o: Decoded = {}) => {
+    for (const [n, k] of fields) {
+      if (k === "u32") {
+        view.setUint32(p, Number(o[n] ?? 0) >>> 0, true);
+        p += 4;
+      } else u64(o[n]);
+    }
+  };
+  const putQid = (q: Decoded = {}) => {
+    u8[p] = Number(q.type ?? 0);
+    view.setUint32(p + 1, Number(q.version ?? 0) >>> 0, true);
+    p += 5;
+    u64(q.path);
+  };
+  for (const [name, kind] of layout) {
+    const v = values[name];
+    switch (kind) {
+      case "u8":
+        if (!fits(1)) return -1;
+        u8[p++] = Number(v ?? 0);
+        break;
+      case "u16":
+        if (!fits(2)) return -1;
+        view.setUint16(p, Number(v ?? 0), true);
+        p += 2;
+        break;
+      case "u32":
+        if (!fits(4)) return -1;
+        view.setUint32(p, Number(v ?? 0) >>> 0, true);
+        p += 4;
+        break;
+      case "u64":
+        if (!fits(8)) return -1;
+        u64(v);
+        break;
+      case "str":
+        if (!putStr(String(v ?? ""))) return -1;
+        break;
+      case "strs": {
+        const arr = (v ?? []) as string[];
+        if (!fits(2)) return -1;
+        view.setUint16(p, arr.length, true);
+        p += 2;
+        for (const s of arr) if (!putStr(s)) return -1;
+        break;
+      }
+      case "data": {
+        const b = (v ?? new Uint8Array(0)) as Uint8Array;
+        if (!fits(4 + b.byteLength)) return -1;
+        view.setUint32(p, b.byteLength, true);
+        u8.set(b, p + 4);
+        p += 4 + b.byteLength;
+        break;
+      }
+      case "qid":
+        if (!fits(QID_SIZE)) return -1;
+        putQid(v);
+        break;
+      case "qids": {
+        const arr = (v ?? []) as Decoded[];
+        if (!fits(2 + arr.length * QID_SIZE)) return -1;
+        view.setUint16(p, arr.length, true);
+        p += 2;
+        for (const q of arr) putQid(q);
+        break;
+      }
+      case "attr":
+        if (!fits(ATTR_SIZE)) return -1;
+        putStruct(AttrFields, v);
+        break;
+      case "setattr":
+        if (!fits(SETATTR_SIZE)) return -1;
+        putStruct(SetAttrFields, v);
+        break;
+      case "fsstat":
+        if (!fits(FSSTAT_SIZE)) return -1;
+        putStruct(FSStatFields, v);
+        break;
+      case "stats": {
+        const arr = (v ?? []) as Decoded[];
+        if (!fits(2 + arr.length * R.fullStat.size)) return -1;
+        view.setUint16(p, arr.length, true);
+        p += 2;
+        for (const s of arr) {
+          putQid(s.qid);
+          u64(s.valid);
+          putStruct(AttrFields, s.attr);
+        }
+        break;
+      }
+    }
+  }
+  return p;
+}

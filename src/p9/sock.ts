@@ -1,0 +1,152 @@
+// The 9P socket transport (gVisor pkg/p9/transport.go): each message is
+// size u32 (the whole message), type u8, tag u16, then its body. A response
+// may carry one host FD as SCM_RIGHTS on its first bytes.
+//
+// The socket is non-blocking and owned by the event loop: a request may
+// arrive in pieces, and a response the client does not read is kept until the
+// socket is writable again, never blocking the thread that serves everyone.
+import * as C from "../ffi/constants";
+import { cmsgSpace } from "../ffi/layout";
+import * as libc from "../ffi/libc";
+import { closeReceivedFds, MAX_RECV_FDS, msgAddr, sendWithFds, setupMsg } from "../ffi/scm";
+import { Header, MAX_MESSAGE_SIZE } from "./message";
+import type { P9Comm } from "./comm";
+
+const INITIAL_BUF = 64 * 1024;
+
+export type SockEvent =
+  | { kind: "message"; type: number; tag: number; bodyLen: number }
+  | { kind: "wait" }
+  | { kind: "closed"; reason: string };
+
+export class P9Sock implements P9Comm {
+  u8: Uint8Array;
+  view: DataView;
+  addr: number;
+  readonly bodyOff: number = Header.size;
+  readonly name: string;
+  /** Negotiated by Tversion; until then the protocol's maximum. */
+  msize = MAX_MESSAGE_SIZE;
+  private have = 0;
+  private fd_: number[] = [];
+  private pending: Uint8Array | null = null;
+  private pendingFds: number[] = [];
+
+  constructor(
+    readonly fd: number,
+    /** Whether FDs can travel on this socket (Unix, not TCP). */
+    readonly canDonate: boolean,
+  ) {
+    this.u8 = new Uint8Array(INITIAL_BUF);
+    this.view = new DataView(this.u8.buffer);
+    this.addr = libc.addr(this.u8);
+    this.name = `sock ${fd}`;
+  }
+
+  private grow(size: number): void {
+    if (size <= this.u8.byteLength) return;
+    const n = new Uint8Array(Math.max(size, this.u8.byteLength * 2));
+    n.set(this.u8);
+    this.u8 = n;
+    this.view = new DataView(n.buffer);
+    this.addr = libc.addr(n);
+  }
+
+  reserve(bodySize: number): boolean {
+    if (Header.size + bodySize > this.msize) return false;
+    this.grow(Header.size + bodySize);
+    return true;
+  }
+
+  /** Largest body a response may have. */
+  maxBody(): number {
+    return this.msize - Header.size;
+  }
+
+  donate(fd: number): void {
+    this.fd_.push(fd);
+  }
+
+  blocked(): boolean {
+    return this.pending !== null;
+  }
+
+  /** Reads until one whole request is buffered, the socket would block, or
+   * the peer is gone or broke the framing. */
+  receive(): SockEvent {
+    for (;;) {
+      let want: number = Header.size;
+      if (this.have >= Header.size) {
+        const size = this.view.getUint32(Header.length, true);
+        if (size < Header.size) return { kind: "closed", reason: `message size ${size} is below the header size` };
+        // As gVisor's recv: a message above msize is a broken connection.
+        if (size > this.msize) return { kind: "closed", reason: `message of ${size} bytes exceeds msize ${this.msize}` };
+        want = size;
+        if (this.have === want) {
+          this.have = 0;
+          return {
+            kind: "message",
+            type: this.u8[Header.type],
+            tag: this.view.getUint16(Header.tag, true),
+            bodyLen: size - Header.size,
+          };
+        }
+        this.grow(want);
+      }
+      setupMsg(this.addr + this.have, want - this.have, cmsgSpace(4 * MAX_RECV_FDS));
+      const n = libc.recvmsg(this.fd, msgAddr, C.MSG_DONTWAIT | C.MSG_CMSG_CLOEXEC);
+      if (n === -C.EAGAIN || n === -C.EINTR) return { kind: "wait" };
+      if (n < 0) return { kind: "closed", reason: `recvmsg: errno ${-n}` };
+      if (closeReceivedFds() > 0) return { kind: "closed", reason: "client sent FDs" };
+      if (n === 0) return { kind: "closed", reason: "EOF" };
+      this.have += n;
+    }
+  }
+
+  /** Sends the response whose body was built in place, with the donated FD.
+   * Returns false if the connection is broken. */
+  send(type: number, tag: number, bodyLen: number): boolean {
+    const total = Header.size + bodyLen;
+    this.view.setUint32(Header.length, total, true);
+    this.u8[Header.type] = type;
+    this.view.setUint16(Header.tag, tag, true);
+    const fds = this.fd_;
+    this.fd_ = [];
+    const n = sendWithFds(this.fd, this.addr, total, fds);
+    if (n === -C.EAGAIN) {
+      this.pending = this.u8.slice(0, total);
+      this.pendingFds = fds;
+      return true;
+    }
+    for (const fd of fds) libc.close(fd);
+    if (n < 0) return false;
+    if (n < total) this.pending = this.u8.slice(n, total);
+    return true;
+  }
+
+  /** Continues a partial send; true when nothing is pending any more. */
+  flush(): boolean | "broken" {
+    if (!this.pending) return true;
+    const p = this.pending;
+    const n = sendWithFds(this.fd, libc.addr(p), p.byteLength, this.pendingFds);
+    if (n === -C.EAGAIN) return false;
+    for (const fd of this.pendingFds) libc.close(fd);
+    this.pendingFds = [];
+    if (n < 0) return "broken";
+    this.pending = n < p.byteLength ? p.slice(n) : null;
+    return this.pending === null;
+  }
+
+  discardFds(): void {
+    for (const fd of this.fd_) libc.close(fd);
+    this.fd_ = [];
+  }
+
+  close(): void {
+    this.discardFds();
+    for (const fd of this.pendingFds) libc.close(fd);
+    this.pendingFds = [];
+    this.pending = null;
+    libc.close(this.fd);
+  }
+}
