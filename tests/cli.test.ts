@@ -72,7 +72,11 @@ describe("usage errors exit 2 with one line", () => {
     ["--log-level", "loud"],
   ])
     test(`${flag} ${bad}`, () => expectUsage((m) => ["--io-fd", "3", "--mount", m, flag, bad], new RegExp(bad), withSocket));
-  test("--protocol p9 is refused for now", () => expectUsage((m) => ["--io-fd", "3", "--mount", m, "--protocol", "p9"], /p9/, withSocket));
+  test("--listen with --io-fd", () => expectUsage((m) => ["--io-fd", "3", "--mount", m, "--listen", "unix:/tmp/x.sock"], /--listen and --io-fd/, withSocket));
+  test("--listen with two mounts", () => expectUsage((m) => ["--mount", m, "--mount", m, "--listen", "unix:/tmp/x.sock"], /exactly one --mount/));
+  test("--listen on a non-loopback address", () => expectUsage((m) => ["--mount", m, "--listen", "tcp:0.0.0.0:5640"], /--listen-remote/));
+  test("--listen with a relative socket path", () => expectUsage((m) => ["--mount", m, "--listen", "unix:x.sock"], /absolute/));
+  test("--listen with a bad address", () => expectUsage((m) => ["--mount", m, "--listen", "udp:1"], /unix:\/path or tcp:HOST:PORT/));
   test("--log-fd not open", () => expectUsage((m) => ["--io-fd", "3", "--mount", m, "--log-fd", "58"], /--log-fd/, withSocket));
   test("--log-fd not a number", () => expectUsage((m) => ["--io-fd", "3", "--mount", m, "--log-fd", "x"], /--log-fd/, withSocket));
 });

@@ -14,6 +14,7 @@ import {
   TransportError,
   encodeRequest,
   readable,
+  recvmsg,
   sendmsg,
   waitEOF,
   type Reply,
@@ -292,7 +293,7 @@ describe("socket framing", () => {
     expect(await g.stop()).toBe(0);
   });
 
-  test("9P bytes (Tversion) get the connection closed; lisafs clients are unaffected", async () => {
+  test("9P bytes (Tversion) are answered as 9P on that connection; lisafs clients are unaffected", async () => {
     const g = Gofer.start(fx, { mounts: (f) => [f.mount, f.mount] });
     const [p9, lisa] = g.clients;
     const root = lisa.mount().root.id;
@@ -306,7 +307,18 @@ describe("socket framing", () => {
     v.setUint16(11, version.byteLength, true);
     tv.set(version, 13);
     expect(sendmsg(p9.fd, tv, 0, tv.byteLength)).toBe(tv.byteLength);
-    expect(waitEOF(p9.fd)).toBe(true);
+    // Rversion, same tag, msize and version echoed.
+    expect(readable(p9.fd, 5000)).toBe(true);
+    const reply = new Uint8Array(64);
+    const { n } = recvmsg(p9.fd, reply, 0, reply.byteLength);
+    const rv = new DataView(reply.buffer);
+    expect(n).toBe(tv.byteLength);
+    expect(rv.getUint32(0, true)).toBe(tv.byteLength);
+    expect(reply[4]).toBe(101);
+    expect(rv.getUint16(5, true)).toBe(0xffff);
+    expect(rv.getUint32(7, true)).toBe(8192);
+    expect(Buffer.from(reply.subarray(13, n)).toString()).toBe("9P2000.L");
+    libc.close(p9.fd);
     expectStatOf(lisa.fstat(root), fx.mount);
     expect(await g.stop()).toBe(0);
   });
