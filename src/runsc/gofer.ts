@@ -11,7 +11,7 @@ import { makeLogger } from "../log";
 import type { ServeSpec } from "../server";
 import { parseRunscArgs, type RunscArgs, runscConfig, type RunscConfig, RunscUsageError, usesLisafs, usesOverlay } from "./args";
 import { checkProcUmounter, GOFER_CAPS, PrivilegeError, reexec, restrictCapabilities, signalProcUmounter, spawnProcUmounter } from "./privileges";
-import { libraryPath, PROC_FD_BIND, SELF_IN_NEW_ROOT, SetupError, setupRootFs } from "./setup";
+import { haveSmallUmounter, libraryPath, PROC_FD_BIND, SELF_IN_NEW_ROOT, SetupError, setupRootFs, UMOUNTER_IN_NEW_ROOT } from "./setup";
 import { isGoferMount, isReadonlyMount, readSpec, resolveMounts, type Spec, writeMounts } from "./spec";
 
 // runsc's util.Fatalf exit status.
@@ -74,7 +74,7 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
     setupRootFs({ spec, mountConfs: args.mountConfs, serveDev: args.devIoFd >= 0, inPlace: conf.unsafeNonroot, log });
     if (!conf.unsafeNonroot) {
       if (procMountSyncFd >= 0) fatal("--proc-mount-sync-fd is set together with --setup-root");
-      procMountSyncFd = spawnProcUmounter(SELF_IN_NEW_ROOT, libraryPath, conf.debugLogFd);
+      procMountSyncFd = spawnProcUmounter(SELF_IN_NEW_ROOT, haveSmallUmounter ? UMOUNTER_IN_NEW_ROOT : null, libraryPath, conf.debugLogFd);
     }
   }
   if (args.applyCaps) {

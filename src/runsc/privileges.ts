@@ -70,11 +70,13 @@ export function reexec(argv: string[], libraryPath = ""): never {
  * with. It must start inside the new root: started before pivot_root, it
  * could lose its shared libraries while still loading them. Its stderr
  * goes to `logFd` when there is one. */
-export function spawnProcUmounter(exePath: string, libraryPath: string, logFd: number): number {
+export function spawnProcUmounter(exePath: string, smallUmounter: string | null, libraryPath: string, logFd: number): number {
   const p = libc.pipe2(0);
   if (typeof p === "number") throw new PrivilegeError(`pipe for the /proc umounter: errno ${-p}`);
   const [rd, wr] = p;
-  Bun.spawn([exePath, "umount", "--sync-fd=3", "/proc"], {
+  // The small umounter when there is one (setup.ts), else our own binary.
+  const argv = smallUmounter ? [smallUmounter] : [exePath, "umount", "--sync-fd=3", "/proc"];
+  Bun.spawn(argv, {
     stdio: ["ignore", "ignore", logFd >= 0 ? logFd : "inherit", rd],
     env: environWith(libraryPath),
     cwd: "/",

@@ -5,7 +5,7 @@
 // etc/localtime, and root: the container's rootfs with every gofer mount
 // bound at its (symlink-resolved) destination. After pivot_root the host's
 // tree is gone from our view.
-import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, statSync } from "node:fs";
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { dlopen } from "bun:ffi";
 import type { Logger } from "../log";
@@ -13,6 +13,7 @@ import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { type GoferMountConf, usesLisafs, usesOverlay } from "./args";
 import { isGoferMount, isReadonlyMount, resolveSymlinks, type Spec } from "./spec";
+import { umounterElf } from "./umounter-elf";
 
 export class SetupError extends Error {}
 
@@ -180,6 +181,10 @@ const RUNTIME_DEVICES = ["/dev/null", "/dev/urandom"];
 
 /** Where our binary is bound in the new root. */
 export const SELF_IN_NEW_ROOT = "/gofer";
+/** Where the small umounter program is bound in the new root, when there is
+ * one for this architecture (umounter-elf.ts). */
+export const UMOUNTER_IN_NEW_ROOT = "/umounter/umount-proc";
+export let haveSmallUmounter = false;
 
 /** LD_LIBRARY_PATH for re-executing ourselves inside the new root. */
 export let libraryPath = "";
@@ -189,6 +194,26 @@ export let libraryPath = "";
  * loaded must be there. Each is bind-mounted read-only at its own path;
  * returns their directories, for LD_LIBRARY_PATH. After the chroot to the
  * container's root they are out of view again. */
+/** Puts the small umounter in the new root, at UMOUNTER_IN_NEW_ROOT, on a
+ * tmpfs of its own (the new root's is noexec; a memfd cannot be bound,
+ * being in no mount namespace), read-only once written. False if there is
+ * none for this architecture or a step fails: the Bun umounter is used then. */
+function bindSmallUmounter(newRoot: string, log: Logger): boolean {
+  const elf = umounterElf();
+  if (!elf) return false;
+  const dir = join(newRoot, dirname(UMOUNTER_IN_NEW_ROOT));
+  try {
+    mkdirSync(dir, { mode: 0o755 });
+    check(libc.mount("umounter", dir, "tmpfs", C.MS_NOSUID | C.MS_NODEV, "size=16k,mode=755"), "tmpfs for the umounter");
+    writeFileSync(join(newRoot, UMOUNTER_IN_NEW_ROOT), elf, { mode: 0o755 });
+    check(libc.mount(null, dir, null, C.MS_REMOUNT | C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV), "read-only umounter tmpfs");
+    return true;
+  } catch (err) {
+    log.info({ err: (err as Error).message }, "no small umounter; the gofer binary serves as one");
+    return false;
+  }
+}
+
 function bindLoaderFiles(newRoot: string, log: Logger): string {
   // glibc loads libgcc_s on demand (unwinding, thread exit); load it now so
   // it is among the mapped files below.
@@ -205,6 +230,7 @@ function bindLoaderFiles(newRoot: string, log: Logger): string {
   closeSync(openSync(join(newRoot, SELF_IN_NEW_ROOT), "a", 0o755));
   check(libc.mount(exe, join(newRoot, SELF_IN_NEW_ROOT), null, C.MS_BIND), "bind our binary into the new root");
   libc.mount(null, join(newRoot, SELF_IN_NEW_ROOT), null, C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV);
+  haveSmallUmounter = bindSmallUmounter(newRoot, log);
   for (const line of readFileSync("/proc/self/maps", "utf8").split("\n")) {
     const path = line.slice(line.indexOf("/"));
     if (line.includes("/") && path !== exe && /\.so(\.|$)/.test(path)) files.add(path);
