@@ -777,43 +777,6 @@ export class OpenFile {
   private dirPos = 0n;
 
   /**
-   * Reads entries from the current position, without "." and "..", skipping
-   * the first `skip` names, and calls `emit` with lastStat filled for each
-   * that can still be stat'ed (9P's Readdir, as gVisor's p9 gofer). When
-   * `emit` returns false that entry is not consumed: the directory position
-   * is put back just before it, so the next call continues there without a
-   * rescan. Stops at the end of the directory.
-   */
-  scanDir(skip: number, emit: (name: Uint8Array, dtype: number) => boolean): Errno {
-    for (;;) {
-      const got = libc.getdents64(this.fd, direntAddr, direntBuf.byteLength);
-      if (got < 0) return got;
-      if (got === 0) return 0;
-      for (let p = 0; p + Dirent64.name <= got; ) {
-        const reclen = direntView.getUint16(p + Dirent64.reclen, true);
-        if (reclen === 0) break;
-        const nameStart = p + Dirent64.name;
-        let end = nameStart;
-        while (end < p + reclen && direntBuf[end] !== 0) end++;
-        const dots =
-          direntBuf[nameStart] === 0x2e &&
-          (end === nameStart + 1 || (end === nameStart + 2 && direntBuf[nameStart + 1] === 0x2e));
-        if (!dots) {
-          if (skip > 0) skip--;
-          else if (statAtAddr(this.fd, direntAddr + nameStart) === 0) {
-            if (!emit(direntBuf.subarray(nameStart, end), direntBuf[p + Dirent64.type])) {
-              const rc = libc.lseek(this.fd, this.dirPos, 0);
-              return rc < 0 ? rc : 0;
-            }
-          }
-        }
-        this.dirPos = direntView.getBigInt64(p + Dirent64.off, true);
-        p += reclen;
-      }
-    }
-  }
-
-  /**
    * Reads directory entries worth up to `count` bytes of host dirents (as
    * gVisor's Getdent64), calling `emit` for each with lastStat holding the
    * entry's stat (for its device). Entries that vanish before the stat are
@@ -851,8 +814,58 @@ export class OpenFile {
     }
     return 0;
   }
+  /**
+   * Reads entries from the current position, without "." and "..", skipping
+   * the first `skip` names, and calls `emit` with each one's name, d_type
+   * and inode (low and high 32 bits); an entry whose d_type is unknown (some
+   * filesystems) is stat'ed for it, and skipped if it is gone. When `emit`
+   * returns false that entry is not consumed: the directory position is put
+   * back just before it, so the next call continues there without a rescan.
+   * Stops at the end of the directory.
+   */
+  scanDir(skip: number, emit: (name: Uint8Array, dtype: number, inoLo: number, inoHi: number) => boolean): Errno {
+    for (;;) {
+      const got = libc.getdents64(this.fd, direntAddr, direntBuf.byteLength);
+      if (got < 0) return got;
+      if (got === 0) return 0;
+      for (let p = 0; p + Dirent64.name <= got; ) {
+        const reclen = direntView.getUint16(p + Dirent64.reclen, true);
+        if (reclen === 0) break;
+        const nameStart = p + Dirent64.name;
+        let end = nameStart;
+        while (end < p + reclen && direntBuf[end] !== 0) end++;
+        const dots =
+          direntBuf[nameStart] === 0x2e &&
+          (end === nameStart + 1 || (end === nameStart + 2 && direntBuf[nameStart + 1] === 0x2e));
+        if (!dots) {
+          if (skip > 0) skip--;
+          else {
+            let dtype = direntBuf[p + Dirent64.type];
+            let inoLo = direntView.getUint32(p + Dirent64.ino, true);
+            let inoHi = direntView.getUint32(p + Dirent64.ino + 4, true);
+            let present = true;
+            if (dtype === DT_UNKNOWN) {
+              present = statAtAddr(this.fd, direntAddr + nameStart) === 0;
+              if (present) {
+                dtype = (lastStat.mode() >> 12) & 0xf; // S_IFMT >> 12 is the DT_ value
+                inoLo = statView.getUint32(Statx.ino, true);
+                inoHi = statView.getUint32(Statx.ino + 4, true);
+              }
+            }
+            if (present && !emit(direntBuf.subarray(nameStart, end), dtype, inoLo, inoHi)) {
+              const rc = libc.lseek(this.fd, this.dirPos, 0);
+              return rc < 0 ? rc : 0;
+            }
+          }
+        }
+        this.dirPos = direntView.getBigInt64(p + Dirent64.off, true);
+        p += reclen;
+      }
+    }
+  }
 }
 
+const DT_UNKNOWN = 0;
 const UNIX_DIRENT_MAX = 280;
 const direntBuf = new Uint8Array(8192);
 const direntView = new DataView(direntBuf.buffer);
