@@ -17,6 +17,18 @@ if [[ ! -f ../shared/gvisor/setup.sh ]]; then
 fi
 bash ../shared/gvisor/setup.sh
 
+step "diod (its 9P client tools drive tests/p9-diod.test.ts; the Debian package diod)"
+diod_tools=(diod diodls diodcat diodload)
+diod_missing() { local t; for t in "${diod_tools[@]}"; do [[ -x /usr/sbin/$t ]] || command -v "$t" >/dev/null || return 0; done; return 1; }
+if diod_missing; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y diod >&2 ||
+    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y diod >&2; } || true
+fi
+if diod_missing; then
+  echo "FATAL: diod's tools (${diod_tools[*]}) are missing and 'apt-get install -y diod' did not install them" >&2
+  exit 1
+fi
+
 BUN=node_modules/.bin/bun
 step "build dist/gofer"
 "$BUN" run build.ts
@@ -29,5 +41,8 @@ step "bun test (unit, hostile input, event loop paths, CLI, runsc form; tests/e2
 
 step "interop: gVisor's Go lisafs client against dist/gofer"
 bash scripts/interop.sh
+
+step "interop: gVisor's Go p9 client against dist/gofer"
+bash scripts/interop-p9.sh
 
 echo "all tests passed" >&2

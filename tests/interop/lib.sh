@@ -1,6 +1,6 @@
-# Sourced by scripts/interop.sh and scripts/bench.sh: sets up gVisor's Go
-# toolchain and builds the Go programs that drive a gofer through gVisor's
-# real lisafs client.
+# Sourced by scripts/interop.sh, scripts/interop-p9.sh and scripts/bench.sh:
+# sets up gVisor's Go toolchain and builds the Go programs that drive a gofer
+# through gVisor's real lisafs and p9 clients.
 #
 # Go runs in GOPATH mode (GO111MODULE=off) against the gVisor source that
 # /opt/gvisor-ref/env.sh points at. Our packages are exposed to it through a
@@ -26,7 +26,7 @@ gofer_go_env() {
 		echo "FATAL: 'go' is not on PATH after sourcing $env_sh" >&2
 		return 2
 	fi
-	if [[ ! -d "$GOPATH/src/gvisor.dev/gvisor/pkg/lisafs" ]]; then
+	if [[ ! -d "$GOPATH/src/gvisor.dev/gvisor/pkg/lisafs" || ! -d "$GOPATH/src/gvisor.dev/gvisor/pkg/p9" ]]; then
 		echo "FATAL: gVisor sources not found under GOPATH=$GOPATH" >&2
 		return 2
 	fi
@@ -39,13 +39,16 @@ gofer_go_env() {
 	export GOPATH="$GOFER_ROOT/build/gopath:$GOPATH"
 }
 
-# gofer_go_build interop|bench|demo: vet and build into build/.
+# gofer_go_build interop|p9|bench|demo|p9bench: vet and build into build/
+# (p9bench: bench/p9, scripts/bench-p9.sh).
 gofer_go_build() {
 	local pkg out
 	case "$1" in
 	interop) pkg=gofer/tests/interop/lisafs_interop out=lisafs_interop ;;
+	p9) pkg=gofer/tests/interop/p9_interop out=p9_interop ;;
 	bench) pkg=gofer/bench/lisafs out=lisafs_bench ;;
 	demo) pkg=gofer/tests/interop/lisafs_demo out=lisafs_demo ;;
+	p9bench) pkg=gofer/bench/p9 out=p9_bench ;;
 	*) echo "gofer_go_build: unknown target $1" >&2; return 2 ;;
 	esac
 	echo "building $pkg -> build/$out" >&2
