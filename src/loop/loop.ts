@@ -17,7 +17,7 @@
 // opening and closing channels must not start new ones.
 import { ptr } from "bun:ffi";
 import * as C from "../ffi/constants";
-import { FutexWaitv } from "../ffi/layout";
+import { FutexWaitv, Pollfd } from "../ffi/layout";
 import * as libc from "../ffi/libc";
 import { Poller, POLLER_WORDS, Watcher, WATCHER_WORDS } from "./shared";
 
@@ -104,6 +104,13 @@ export class EventLoop {
   private workSinceGc = false;
   private pollerStartedAt = 0;
   private idleTasks: (() => void)[] = [];
+  /** Until the first channel, the main thread polls the sockets itself: no
+   * helper thread, no cross-thread hop per request (9P without channels,
+   * TCP, lisafs before its channels), and no Worker start before the first
+   * reply. */
+  private direct = true;
+  private pollfds = new Uint8Array(Pollfd.size * 64);
+  private pollfdsView = new DataView(this.pollfds.buffer);
 
   constructor(mode: LoopMode | "auto" = "auto") {
     if (mode === "auto") mode = kernelHasFutexWaitv() ? "waitv" : "threads";
@@ -128,6 +135,12 @@ export class EventLoop {
   }
 
   addChannel(watch: ChannelWatch): void {
+    if (this.direct) {
+      // From now on sockets are the poller's (see run()).
+      this.direct = false;
+      this.startPoller();
+      this.arm();
+    }
     const entry: WatchedChannel = { watch, helper: null };
     if (this.mode === "waitv" && this.inKernel < C.FUTEX_WAITV_MAX - 1) {
       this.inKernel++;
@@ -257,10 +270,12 @@ export class EventLoop {
 
   /** Runs until stop(). Never returns to Bun's own event loop meanwhile. */
   run(): void {
-    if (!this.poller) this.startPoller();
-    this.arm();
     const waitvAddr = libc.addr(this.waitv);
     while (!this.stopped) {
+      if (this.direct) {
+        this.pollDirect();
+        continue;
+      }
       let busy = false;
       // Channels first: they are the fast path.
       for (let i = 0; i < this.channels.length; i++) {
@@ -320,6 +335,45 @@ export class EventLoop {
         for (const task of this.idleTasks.splice(0)) task();
         Bun.gc(true);
       }
+    }
+  }
+
+  /** One round of the direct mode: poll(2) on every socket, then serve the
+   * ready ones. Sleeps without a timeout unless garbage or idle tasks wait. */
+  private pollDirect(): void {
+    const n = this.sockets.size;
+    if (this.pollfds.byteLength < n * Pollfd.size) {
+      this.pollfds = new Uint8Array(Pollfd.size * n * 2);
+      this.pollfdsView = new DataView(this.pollfds.buffer);
+    }
+    const v = this.pollfdsView;
+    const watches: SocketWatch[] = [];
+    for (const w of this.sockets.values()) {
+      const o = watches.length * Pollfd.size;
+      v.setInt32(o + Pollfd.fd, w.fd, true);
+      v.setInt16(o + Pollfd.events, w.events, true);
+      v.setInt16(o + Pollfd.revents, 0, true);
+      watches.push(w);
+    }
+    this.stats.blocks++;
+    const timed = this.workSinceGc || this.idleTasks.length > 0;
+    const rc = libc.poll(libc.addr(this.pollfds), n, timed ? IDLE_GC_MS : -1);
+    if (rc === 0) {
+      this.workSinceGc = false;
+      this.stats.idleCollections++;
+      for (const task of this.idleTasks.splice(0)) task();
+      Bun.gc(true);
+      return;
+    }
+    if (rc < 0) return; // EINTR
+    this.stats.socketWakes++;
+    this.workSinceGc = true;
+    for (let i = 0; i < watches.length; i++) {
+      const revents = v.getUint16(i * Pollfd.size + Pollfd.revents, true);
+      // A handler may have closed (and the kernel reused) a later FD.
+      if (!revents || this.sockets.get(watches[i].fd) !== watches[i]) continue;
+      watches[i].onReady(revents);
+      if (this.stopped || !this.direct) return;
     }
   }
 
