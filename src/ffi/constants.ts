@@ -23,6 +23,7 @@ export const O_NOFOLLOW = arm64 ? 0o100000 : 0o400000;
 export const O_CLOEXEC = 0o2000000;
 export const O_PATH = 0o10000000;
 
+export const PATH_MAX = 4096;
 export const S_IFMT = 0o170000;
 export const S_IFSOCK = 0o140000;
 export const S_IFLNK = 0o120000;

@@ -209,6 +209,10 @@ export interface SetStatArgs {
   atimeNsec: number | bigint;
   mtimeSec: number | bigint;
   mtimeNsec: number | bigint;
+  /** Truncate a file that is not regular through the FD held for it (EINVAL
+   * for a directory, EBADF for an O_PATH one), as gVisor's 9P gofer does,
+   * instead of reopening it for writing (lisafs). */
+  truncateHeldFd?: boolean;
 }
 
 const xattrList = new Uint8Array(65536);
@@ -296,8 +300,12 @@ export class HostFile {
       if (rc < 0) fail(C.STATX_MODE, rc);
     }
     if (a.mask & C.STATX_SIZE) {
-      let rc = this.getWritableFd();
-      if (rc >= 0) rc = libc.ftruncate(rc, a.size);
+      let rc: number;
+      if (a.truncateHeldFd && !this.isRegular()) rc = libc.ftruncate(this.fd, a.size);
+      else {
+        rc = this.getWritableFd();
+        if (rc >= 0) rc = libc.ftruncate(rc, a.size);
+      }
       if (rc < 0) fail(C.STATX_SIZE, rc);
     }
     const timeBits = a.mask & (C.STATX_ATIME | C.STATX_MTIME);
@@ -431,11 +439,15 @@ export class HostFile {
 
   /** Moves this file to newDir/newName (9P's Trename). */
   renameSelf(newDir: HostFile, newName: string): Errno {
-    let rc = this.refuseWrite() || checkName(newName);
+    let rc = checkName(newName);
     if (rc < 0) return rc;
     const parentNode = this.node.parent;
     if (!parentNode) return -C.EINVAL;
+    // Onto itself: success without a host call, read-only mount included (as
+    // gVisor's 9P handler).
     if (parentNode === newDir.node && this.node.name === newName) return 0;
+    rc = this.refuseWrite();
+    if (rc < 0) return rc;
     const p = this.mount.openParent(this.node);
     if (typeof p === "number") return p;
     rc = libc.renameat(p.fd, p.name, newDir.fd, newName);
@@ -770,8 +782,13 @@ export class OpenFile {
   rewind(): Errno {
     const rc = libc.lseek(this.fd, 0, 0);
     this.dirPos = 0n;
+    this.mountPoints = undefined;
     return rc < 0 ? rc : 0;
   }
+
+  /** Names in this directory that something is mounted on, found again at
+   * each rewind: their dirents carry the covered inode, not the mount's. */
+  private mountPoints: Set<string> | undefined;
 
   /** Directory position (a d_off cookie) after the last entry scanDir consumed. */
   private dirPos = 0n;
@@ -818,12 +835,16 @@ export class OpenFile {
    * Reads entries from the current position, without "." and "..", skipping
    * the first `skip` names, and calls `emit` with each one's name, d_type
    * and inode (low and high 32 bits); an entry whose d_type is unknown (some
-   * filesystems) is stat'ed for it, and skipped if it is gone. When `emit`
+   * filesystems) or that is a mount point is stat'ed (`statted`: lastStat
+   * holds it, device included), and skipped if it is gone. When `emit`
    * returns false that entry is not consumed: the directory position is put
    * back just before it, so the next call continues there without a rescan.
    * Stops at the end of the directory.
    */
-  scanDir(skip: number, emit: (name: Uint8Array, dtype: number, inoLo: number, inoHi: number) => boolean): Errno {
+  scanDir(
+    skip: number,
+    emit: (name: Uint8Array, dtype: number, inoLo: number, inoHi: number, statted: boolean) => boolean,
+  ): Errno {
     for (;;) {
       const got = libc.getdents64(this.fd, direntAddr, direntBuf.byteLength);
       if (got < 0) return got;
@@ -844,15 +865,21 @@ export class OpenFile {
             let inoLo = direntView.getUint32(p + Dirent64.ino, true);
             let inoHi = direntView.getUint32(p + Dirent64.ino + 4, true);
             let present = true;
-            if (dtype === DT_UNKNOWN) {
+            let statted = false;
+            if (this.mountPoints === undefined) this.mountPoints = mountPointsIn(this.fd);
+            if (
+              dtype === DT_UNKNOWN ||
+              (this.mountPoints.size > 0 && this.mountPoints.has(latin1(direntBuf, nameStart, end)))
+            ) {
               present = statAtAddr(this.fd, direntAddr + nameStart) === 0;
+              statted = present;
               if (present) {
                 dtype = (lastStat.mode() >> 12) & 0xf; // S_IFMT >> 12 is the DT_ value
                 inoLo = statView.getUint32(Statx.ino, true);
                 inoHi = statView.getUint32(Statx.ino + 4, true);
               }
             }
-            if (present && !emit(direntBuf.subarray(nameStart, end), dtype, inoLo, inoHi)) {
+            if (present && !emit(direntBuf.subarray(nameStart, end), dtype, inoLo, inoHi, statted)) {
               const rc = libc.lseek(this.fd, this.dirPos, 0);
               return rc < 0 ? rc : 0;
             }
@@ -866,6 +893,67 @@ export class OpenFile {
 }
 
 const DT_UNKNOWN = 0;
+
+/** Bytes as a string of the same code units (names need not be UTF-8). */
+function latin1(buf: Uint8Array, start: number, end: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString("latin1");
+}
+
+const pathBuf = new Uint8Array(C.PATH_MAX);
+const pathAddr = libc.addr(pathBuf);
+
+/**
+ * The names in directory `dirFd` with a filesystem mounted on them, from our
+ * own /proc/self/mountinfo (reached through the /proc/self/fd we hold, so it
+ * works after runsc's chroot; both sides are paths from our root). Empty when
+ * that cannot be read: entries then keep their dirent inode.
+ */
+function mountPointsIn(dirFd: number): Set<string> {
+  const names = new Set<string>();
+  const n = libc.readlinkat(procSelfFd, String(dirFd), pathAddr, pathBuf.byteLength);
+  if (n <= 0 || n >= pathBuf.byteLength) return names;
+  const dir = latin1(pathBuf, 0, n);
+  if (!dir.startsWith("/")) return names;
+  const info = readSmallFile(procSelfFd, "../mountinfo");
+  if (info === null) return names;
+  for (const line of info.split("\n")) {
+    // Fields: id parent major:minor root mount-point ...; octal escapes for
+    // space, tab, newline and backslash.
+    const f = line.split(" ");
+    if (f.length < 5) continue;
+    const mp = f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    const slash = mp.lastIndexOf("/");
+    if (slash < 0 || slash === mp.length - 1) continue;
+    const parent = slash === 0 ? "/" : mp.slice(0, slash);
+    if (parent === dir) names.add(mp.slice(slash + 1));
+  }
+  return names;
+}
+
+/** A procfs text file read whole (as latin1), or null; bounded at 16 MiB. */
+function readSmallFile(dirFd: number, name: string): string | null {
+  const fd = libc.openat(dirFd, name, C.O_RDONLY | C.O_CLOEXEC);
+  if (fd < 0) return null;
+  let buf = new Uint8Array(64 * 1024);
+  let len = 0;
+  for (;;) {
+    if (len === buf.byteLength) {
+      if (buf.byteLength >= 16 << 20) break;
+      const bigger = new Uint8Array(buf.byteLength * 2);
+      bigger.set(buf);
+      buf = bigger;
+    }
+    const got = libc.readFd(fd, libc.addr(buf) + len, buf.byteLength - len);
+    if (got < 0) {
+      libc.close(fd);
+      return null;
+    }
+    if (got === 0) break;
+    len += got;
+  }
+  libc.close(fd);
+  return latin1(buf, 0, len);
+}
 const UNIX_DIRENT_MAX = 280;
 const direntBuf = new Uint8Array(8192);
 const direntView = new DataView(direntBuf.buffer);

@@ -6,7 +6,7 @@
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { Statx } from "../ffi/layout";
-import { checkName, type HostFile, lastStat } from "../host/file";
+import { checkName, type HostFile, lastStat, prepareDonation } from "../host/file";
 import type { P9Comm } from "./comm";
 import { Fid, type P9Connection } from "./connection";
 import {
@@ -311,7 +311,7 @@ const lopen: Handler = (c, comm, req) => {
   f.mode = mode;
   // FDs go with regular files only, as the seed's newFDMaybe.
   if (res.donate >= 0) {
-    if (f.file.isRegular() && comm.canDonate) comm.donate(res.donate);
+    if (f.file.isRegular() && comm.canDonate) comm.donate(prepareDonation(res.donate));
     else closeFd(res.donate);
   }
   const rc = f.file.stat();
@@ -343,7 +343,7 @@ function create(c: P9Connection, comm: P9Comm, req: Decoded, uid: number): numbe
   // The fid now names the new file; the directory it named is released.
   c.insert(req.fid, nf);
   if (res.donate >= 0) {
-    if (comm.canDonate) comm.donate(res.donate);
+    if (comm.canDonate) comm.donate(prepareDonation(res.donate));
     else closeFd(res.donate);
   }
   if (rc < 0) return rc;
@@ -398,6 +398,9 @@ const renameat: Handler = (c, _comm, req) => {
   const to = c.lookup(req.newDirFid);
   if (!to) return -C.EBADF;
   if (from.deleted || !from.file.isDir() || to.deleted || !to.file.isDir() || from.open) return -C.EINVAL;
+  // Renaming a name onto itself succeeds without touching the host (as the
+  // reference's handler), read-only mount included.
+  if (from.file.node === to.file.node && req.oldName === req.newName) return 0;
   rc = from.file.renameAt(req.oldName, to.file, req.newName);
   return rc < 0 ? rc : 0;
 };
@@ -481,6 +484,7 @@ function setattr(c: P9Connection, f: Fid, valid: number, a: Decoded): number {
     atimeNsec: valid & SetAttrMask.ATimeSet ? a.atimeNsec : now,
     mtimeSec: valid & SetAttrMask.MTimeSet ? a.mtimeSec : 0,
     mtimeNsec: valid & SetAttrMask.MTimeSet ? a.mtimeNsec : now,
+    truncateHeldFd: true,
   });
   return res.failureMask ? -res.failureErrno : 0;
 }
@@ -645,14 +649,19 @@ const readdir: Handler = (c, comm, req) => {
   let p = start;
   let n = 0;
   const plain = c.version === 0;
-  rc = f.open.scanDir(skip, (name, dtype, inoLo, inoHi) => {
+  let entryDev = dev;
+  rc = f.open.scanDir(skip, (name, dtype, inoLo, inoHi, statted) => {
     const size = R.dirent.name + 2 + name.byteLength;
     if (p + size - start > budget) return false;
+    entryDev = statted ? c.deviceIndex(lastStat.devMajor(), lastStat.devMinor()) : dev;
+    // Out of device indexes: the entry is left out, as the seed skips an
+    // entry whose QID it cannot make.
+    if (entryDev < 0) return true;
     const qtype = direntQidType(dtype);
     comm.u8[p] = qtype;
     v.setUint32(p + R.qidVersion, 0, true);
     v.setUint32(p + R.qidPath, inoLo, true);
-    v.setUint32(p + R.qidPath + 4, ((inoHi & 0x00ffffff) | (dev << 24)) >>> 0, true);
+    v.setUint32(p + R.qidPath + 4, ((inoHi & 0x00ffffff) | (entryDev << 24)) >>> 0, true);
     n++;
     v.setBigUint64(p + R.dirent.offset, BigInt(offset + n), true);
     // gVisor's clients get the QID type, as the seed sends; a standard
@@ -700,7 +709,7 @@ const lconnect: Handler = (c, comm, req) => {
   if (sockType === undefined) return -C.ENXIO;
   const sock = f.file.connect(sockType);
   if (sock < 0) return sock;
-  comm.donate(sock);
+  comm.donate(prepareDonation(sock));
   return 0;
 };
 
@@ -742,6 +751,12 @@ const multigetattr: Handler = (c, comm, req) => {
   const rc = f.file.walkStat(
     names,
     () => {
+      // The reference walks each name and fails the whole request on a type
+      // it refuses; no short result.
+      if (!walkable(c, lastStat.mode())) {
+        if (err === 0) err = -C.EPERM;
+        return;
+      }
       const p = off + n * R.fullStat.size;
       const q = putQid(c, comm, p + R.fullStat.qid);
       if (q < 0) err = q;

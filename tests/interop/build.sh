@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the Go programs that drive a gofer through gVisor's real lisafs
-# client into build/: lisafs_interop, lisafs_bench, lisafs_demo.
-# Usage: tests/interop/build.sh [interop|bench|demo]...   (default: all)
+# and p9 clients into build/: lisafs_interop, p9_interop, lisafs_bench,
+# lisafs_demo.
+# Usage: tests/interop/build.sh [interop|p9|bench|demo]...   (default: all)
 # A missing toolchain fails (see lib.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 gofer_go_env
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(interop bench demo)
+[[ ${#targets[@]} -gt 0 ]] || targets=(interop p9 bench demo)
 for t in "${targets[@]}"; do
 	gofer_go_build "$t"
 done
