@@ -252,6 +252,7 @@ export class P9Connection {
       if (!f) return;
       this.loop.setEvents(this.sock.fd, C.POLLIN | C.POLLRDHUP);
     }
+    if (revents & (C.POLLHUP | C.POLLRDHUP | C.POLLERR)) this.sock.readAgain();
     for (;;) {
       const ev = this.sock.receive();
       if (ev.kind === "wait") break;

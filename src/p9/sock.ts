@@ -28,6 +28,13 @@ export class P9Sock implements P9Comm {
   /** Negotiated by Tversion; until then the protocol's maximum. */
   msize = MAX_MESSAGE_SIZE;
   private have = 0;
+  /** Bytes read past the message being served (a pipelining client), kept
+   * aside because the response is built in place over the request. */
+  private extra: Uint8Array | null = null;
+  /** The last recvmsg got less than it asked for: the socket was empty
+   * then, so the next read would most likely be an EAGAIN; poll tells us
+   * instead when more arrives. */
+  private drained = false;
   private fd_: number[] = [];
   private pending: Uint8Array | null = null;
   private pendingFds: number[] = [];
@@ -74,15 +81,20 @@ export class P9Sock implements P9Comm {
   /** Reads until one whole request is buffered, the socket would block, or
    * the peer is gone or broke the framing. */
   receive(): SockEvent {
+    if (this.extra) {
+      this.grow(this.extra.byteLength);
+      this.u8.set(this.extra);
+      this.have = this.extra.byteLength;
+      this.extra = null;
+    }
     for (;;) {
-      let want: number = Header.size;
       if (this.have >= Header.size) {
         const size = this.view.getUint32(Header.length, true);
         if (size < Header.size) return { kind: "closed", reason: `message size ${size} is below the header size` };
         // As gVisor's recv: a message above msize is a broken connection.
         if (size > this.msize) return { kind: "closed", reason: `message of ${size} bytes exceeds msize ${this.msize}` };
-        want = size;
-        if (this.have === want) {
+        if (this.have >= size) {
+          if (this.have > size) this.extra = this.u8.slice(size, this.have);
           this.have = 0;
           return {
             kind: "message",
@@ -91,16 +103,29 @@ export class P9Sock implements P9Comm {
             bodyLen: size - Header.size,
           };
         }
-        this.grow(want);
+        this.grow(size);
       }
-      setupMsg(this.addr + this.have, want - this.have, cmsgSpace(4 * MAX_RECV_FDS));
+      if (this.drained) {
+        this.drained = false;
+        return { kind: "wait" };
+      }
+      // As much as the buffer holds: usually the whole request in one call.
+      const ask = this.u8.byteLength - this.have;
+      setupMsg(this.addr + this.have, ask, cmsgSpace(4 * MAX_RECV_FDS));
       const n = libc.recvmsg(this.fd, msgAddr, C.MSG_DONTWAIT | C.MSG_CMSG_CLOEXEC);
       if (n === -C.EAGAIN || n === -C.EINTR) return { kind: "wait" };
       if (n < 0) return { kind: "closed", reason: `recvmsg: errno ${-n}` };
       if (closeReceivedFds() > 0) return { kind: "closed", reason: "client sent FDs" };
       if (n === 0) return { kind: "closed", reason: "EOF" };
       this.have += n;
+      this.drained = n < ask;
     }
+  }
+
+  /** Makes the next receive() read the socket even after a short read (the
+   * peer hung up: nothing more can arrive, but what it sent is served). */
+  readAgain(): void {
+    this.drained = false;
   }
 
   /** Sends the response whose body was built in place, with the donated FD.
