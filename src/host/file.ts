@@ -797,9 +797,11 @@ export class OpenFile {
    * Reads directory entries worth up to `count` bytes of host dirents (as
    * gVisor's Getdent64), calling `emit` for each with lastStat holding the
    * entry's stat (for its device). Entries that vanish before the stat are
-   * skipped. `name` is a view valid only during the call.
+   * skipped. The name is bytes [nameStart, nameEnd) of `names`, valid only
+   * during the call; numbers rather than views and BigInts, so that a listing
+   * allocates nothing per entry.
    */
-  readDirents(count: number, emit: (ino: bigint, off: bigint, type: number, name: Uint8Array) => void): Errno {
+  readDirents(count: number, emit: DirentSink): Errno {
     let bytesRead = 0;
     while (bytesRead < count) {
       const want = Math.min(direntBuf.byteLength, count - bytesRead);
@@ -819,10 +821,14 @@ export class OpenFile {
           (end === nameStart + 1 || (end === nameStart + 2 && direntBuf[nameStart + 1] === 0x2e));
         if (!dots && statAtAddr(this.fd, direntAddr + nameStart) === 0) {
           emit(
-            direntView.getBigUint64(p + Dirent64.ino, true),
-            direntView.getBigUint64(p + Dirent64.off, true),
+            direntView.getUint32(p + Dirent64.ino, true),
+            direntView.getUint32(p + Dirent64.ino + 4, true),
+            direntView.getUint32(p + Dirent64.off, true),
+            direntView.getUint32(p + Dirent64.off + 4, true),
             direntBuf[p + Dirent64.type],
-            direntBuf.subarray(nameStart, end),
+            direntBuf,
+            nameStart,
+            end,
           );
           bytesRead += reclen;
         }
@@ -843,7 +849,15 @@ export class OpenFile {
    */
   scanDir(
     skip: number,
-    emit: (name: Uint8Array, dtype: number, inoLo: number, inoHi: number, statted: boolean) => boolean,
+    emit: (
+      names: Uint8Array,
+      nameStart: number,
+      nameEnd: number,
+      dtype: number,
+      inoLo: number,
+      inoHi: number,
+      statted: boolean,
+    ) => boolean,
   ): Errno {
     for (;;) {
       const got = libc.getdents64(this.fd, direntAddr, direntBuf.byteLength);
@@ -879,7 +893,7 @@ export class OpenFile {
                 inoHi = statView.getUint32(Statx.ino + 4, true);
               }
             }
-            if (present && !emit(direntBuf.subarray(nameStart, end), dtype, inoLo, inoHi, statted)) {
+            if (present && !emit(direntBuf, nameStart, end, dtype, inoLo, inoHi, statted)) {
               const rc = libc.lseek(this.fd, this.dirPos, 0);
               return rc < 0 ? rc : 0;
             }
@@ -890,6 +904,25 @@ export class OpenFile {
       }
     }
   }
+}
+
+/** Receives one directory entry: inode and d_off as 32-bit halves, d_type,
+ * and the name as bytes [nameStart, nameEnd) of `names`. */
+export type DirentSink = (
+  inoLo: number,
+  inoHi: number,
+  offLo: number,
+  offHi: number,
+  type: number,
+  names: Uint8Array,
+  nameStart: number,
+  nameEnd: number,
+) => void;
+
+/** Copies bytes [start, end) of src to dst at `at`. A loop: names are short,
+ * and a subarray per entry would be garbage. */
+export function copyName(dst: Uint8Array, at: number, src: Uint8Array, start: number, end: number): void {
+  for (let i = start; i < end; i++) dst[at++] = src[i];
 }
 
 const DT_UNKNOWN = 0;

@@ -5,7 +5,7 @@
 import * as C from "../ffi/constants";
 import { Statfs } from "../ffi/layout";
 import * as libc from "../ffi/libc";
-import { checkName, lastStat, prepareDonation, type HostFile } from "../host/file";
+import { checkName, copyName, lastStat, prepareDonation, type HostFile } from "../host/file";
 import type { Comm } from "./comm";
 import type { Connection, ControlFD } from "./connection";
 import { Inode, MID, Resp, Statx, WalkStatus, encode, type Decoded } from "./message";
@@ -413,21 +413,24 @@ handlers[MID.Getdents64] = (c, comm, req) => {
   let n = 0;
   let overflow = false;
   const R = Resp.Dirent;
-  const rc = fd.file.readDirents(count, (ino, off, type, name) => {
-    if (!comm.reserve(pos + R.name + 2 + name.byteLength)) {
+  const rc = fd.file.readDirents(count, (inoLo, inoHi, offLo, offHi, type, names, nameStart, nameEnd) => {
+    const nameLen = nameEnd - nameStart;
+    if (!comm.reserve(pos + R.name + 2 + nameLen)) {
       overflow = true;
       return;
     }
     const o = comm.payloadOff + pos;
     const v = comm.view;
-    v.setBigUint64(o + R.ino, ino, true);
+    v.setUint32(o + R.ino, inoLo, true);
+    v.setUint32(o + R.ino + 4, inoHi, true);
     v.setUint32(o + R.devMinor, lastStat.devMinor(), true);
     v.setUint32(o + R.devMajor, lastStat.devMajor(), true);
-    v.setBigUint64(o + R.off, off, true);
+    v.setUint32(o + R.off, offLo, true);
+    v.setUint32(o + R.off + 4, offHi, true);
     comm.u8[o + R.type] = type;
-    v.setUint16(o + R.name, name.byteLength, true);
-    comm.u8.set(name, o + R.name + 2);
-    pos += R.name + 2 + name.byteLength;
+    v.setUint16(o + R.name, nameLen, true);
+    copyName(comm.u8, o + R.name + 2, names, nameStart, nameEnd);
+    pos += R.name + 2 + nameLen;
     n++;
   });
   if (rc < 0) return rc;

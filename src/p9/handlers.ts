@@ -6,7 +6,7 @@
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { Statx } from "../ffi/layout";
-import { checkName, type HostFile, lastStat, prepareDonation } from "../host/file";
+import { checkName, copyName, type HostFile, lastStat, prepareDonation } from "../host/file";
 import type { P9Comm } from "./comm";
 import { Fid, type P9Connection } from "./connection";
 import {
@@ -650,8 +650,9 @@ const readdir: Handler = (c, comm, req) => {
   let n = 0;
   const plain = c.version === 0;
   let entryDev = dev;
-  rc = f.open.scanDir(skip, (name, dtype, inoLo, inoHi, statted) => {
-    const size = R.dirent.name + 2 + name.byteLength;
+  rc = f.open.scanDir(skip, (names, nameStart, nameEnd, dtype, inoLo, inoHi, statted) => {
+    const nameLen = nameEnd - nameStart;
+    const size = R.dirent.name + 2 + nameLen;
     if (p + size - start > budget) return false;
     entryDev = statted ? c.deviceIndex(lastStat.devMajor(), lastStat.devMinor()) : dev;
     // Out of device indexes: the entry is left out, as the seed skips an
@@ -663,12 +664,15 @@ const readdir: Handler = (c, comm, req) => {
     v.setUint32(p + R.qidPath, inoLo, true);
     v.setUint32(p + R.qidPath + 4, ((inoHi & 0x00ffffff) | (entryDev << 24)) >>> 0, true);
     n++;
-    v.setBigUint64(p + R.dirent.offset, BigInt(offset + n), true);
+    // offset + n stays far below 2^53: two halves, no BigInt per entry.
+    const next = offset + n;
+    v.setUint32(p + R.dirent.offset, next >>> 0, true);
+    v.setUint32(p + R.dirent.offset + 4, Math.floor(next / 0x100000000), true);
     // gVisor's clients get the QID type, as the seed sends; a standard
     // 9P2000.L client (Linux) hands the field to readdir as d_type.
     comm.u8[p + R.dirent.type] = plain ? dtype : qtype;
-    v.setUint16(p + R.dirent.name, name.byteLength, true);
-    comm.u8.set(name, p + R.dirent.name + 2);
+    v.setUint16(p + R.dirent.name, nameLen, true);
+    copyName(comm.u8, p + R.dirent.name + 2, names, nameStart, nameEnd);
     p += size;
     return true;
   });
