@@ -18,15 +18,22 @@ const ctl = new Uint8Array(cmsgSpace(4 * MAX_SEND_FDS));
 const ctlView = new DataView(ctl.buffer);
 const ctlAddr = libc.addr(ctl);
 
+/** Stores a u64 that is a JS number (an address or a length, below 2^53)
+ * without making a BigInt: this runs for every message. */
+function putU64(view: DataView, at: number, v: number): void {
+  view.setUint32(at, v >>> 0, true);
+  view.setUint32(at + 4, Math.floor(v / 0x100000000), true);
+}
+
 export function setupMsg(bufAddr: number, len: number, controlLen: number): void {
   msg.fill(0);
-  iovView.setBigUint64(Iovec.base, BigInt(bufAddr), true);
-  iovView.setBigUint64(Iovec.len, BigInt(len), true);
-  msgView.setBigUint64(Msghdr.iov, BigInt(iovAddr), true);
-  msgView.setBigUint64(Msghdr.iovlen, 1n, true);
+  putU64(iovView, Iovec.base, bufAddr);
+  putU64(iovView, Iovec.len, len);
+  putU64(msgView, Msghdr.iov, iovAddr);
+  putU64(msgView, Msghdr.iovlen, 1);
   if (controlLen > 0) {
-    msgView.setBigUint64(Msghdr.control, BigInt(ctlAddr), true);
-    msgView.setBigUint64(Msghdr.controllen, BigInt(controlLen), true);
+    putU64(msgView, Msghdr.control, ctlAddr);
+    putU64(msgView, Msghdr.controllen, controlLen);
   }
 }
 
@@ -34,7 +41,7 @@ export function setupMsg(bufAddr: number, len: number, controlLen: number): void
  * FDs, and a hostile one must not make us hold its FDs. Returns how many
  * there were. */
 export function closeReceivedFds(): number {
-  const controlLen = Number(msgView.getBigUint64(Msghdr.controllen, true));
+  const controlLen = msgView.getUint32(Msghdr.controllen, true);
   let closed = 0;
   let off = 0;
   while (off + Cmsghdr.data <= controlLen) {
@@ -57,10 +64,10 @@ export function sendWithFds(fd: number, bufAddr: number, len: number, fds: numbe
   const n = Math.min(fds.length, MAX_SEND_FDS);
   const controlLen = n > 0 ? cmsgSpace(4 * n) : 0;
   setupMsg(bufAddr, len, controlLen);
-  if (len === 0) msgView.setBigUint64(Msghdr.iovlen, 0n, true);
+  if (len === 0) putU64(msgView, Msghdr.iovlen, 0);
   if (n > 0) {
     ctl.fill(0, 0, controlLen);
-    ctlView.setBigUint64(Cmsghdr.len, BigInt(16 + 4 * n), true);
+    putU64(ctlView, Cmsghdr.len, 16 + 4 * n);
     ctlView.setInt32(Cmsghdr.level, C.SOL_SOCKET, true);
     ctlView.setInt32(Cmsghdr.type, C.SCM_RIGHTS, true);
     for (let i = 0; i < n; i++) ctlView.setInt32(Cmsghdr.data + 4 * i, fds[i], true);
@@ -68,3 +75,61 @@ export function sendWithFds(fd: number, bufAddr: number, len: number, fds: numbe
   return libc.sendmsg(fd, msgAddr, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
 }
 
+
+function closeAll(fds: number[]): void {
+  for (const fd of fds) libc.close(fd);
+}
+
+/**
+ * A non-blocking socket's outgoing side: a response is sent at once, and
+ * what the socket does not take (all of it, or the tail) is kept with the
+ * FDs that go with its first byte, to be sent when the socket is writable
+ * again. Our copies of donated FDs are closed once sent or dropped.
+ */
+export class Outbox {
+  private rest: Uint8Array | null = null;
+  private restFds: number[] = [];
+
+  constructor(private readonly sock: number) {}
+
+  /** Whether a response is still waiting for the socket. */
+  blocked(): boolean {
+    return this.rest !== null;
+  }
+
+  /** Sends bytes [0, len) of `buf` (at address `bufAddr`) with `fds`.
+   * false: the connection is broken. */
+  send(buf: Uint8Array, bufAddr: number, len: number, fds: number[]): boolean {
+    const n = sendWithFds(this.sock, bufAddr, len, fds);
+    if (n === -C.EAGAIN) {
+      this.rest = buf.slice(0, len);
+      this.restFds = fds;
+      return true;
+    }
+    closeAll(fds);
+    if (n < 0) return false;
+    if (n < len) this.rest = buf.slice(n, len);
+    return true;
+  }
+
+  /** Continues a blocked send: true when nothing is left, false if the
+   * socket is still full. */
+  flush(): boolean | "broken" {
+    const rest = this.rest;
+    if (!rest) return true;
+    const n = sendWithFds(this.sock, libc.addr(rest), rest.byteLength, this.restFds);
+    if (n === -C.EAGAIN) return false;
+    closeAll(this.restFds);
+    this.restFds = [];
+    if (n < 0) return "broken";
+    this.rest = n < rest.byteLength ? rest.slice(n) : null;
+    return this.rest === null;
+  }
+
+  /** Drops what is left (the connection is closing). */
+  clear(): void {
+    closeAll(this.restFds);
+    this.restFds = [];
+    this.rest = null;
+  }
+}

@@ -95,6 +95,22 @@ export class ServerEndpoint {
     return Atomics.load(this.words, 1) >>> 0;
   }
 
+  /**
+   * What a wake of this endpoint brings: true when a request is in the
+   * packet; false when there is nothing to serve (the client's connection
+   * handshake, answered here); otherwise why the channel must be dropped
+   * (the client shut it down, garbage in the state word, a bad handshake).
+   */
+  takeRequest(): boolean | string {
+    const state = this.state();
+    if (state !== ConnState.ServerActive) {
+      return state === ConnState.Shutdown ? "client shut the channel down" : `bad channel state ${state}`;
+    }
+    if (this.connected) return true;
+    if (this.dataLen() > this.dataCap || !this.acceptConnection()) return "bad connection request";
+    return false;
+  }
+
   /** Sends `len` bytes of datagram back and makes the client active. Returns
    * false if the client shut the channel down meanwhile. */
   reply(len: number): boolean {

@@ -813,13 +813,8 @@ export class OpenFile {
         const reclen = direntView.getUint16(p + Dirent64.reclen, true);
         if (reclen === 0) break;
         const nameStart = p + Dirent64.name;
-        let end = nameStart;
-        while (end < p + reclen && direntBuf[end] !== 0) end++;
-        // gVisor's gofer never reports "." and ".." (the sentry makes its own).
-        const dots =
-          direntBuf[nameStart] === 0x2e &&
-          (end === nameStart + 1 || (end === nameStart + 2 && direntBuf[nameStart + 1] === 0x2e));
-        if (!dots && statAtAddr(this.fd, direntAddr + nameStart) === 0) {
+        const end = direntNameEnd(p, reclen);
+        if (end >= 0 && statAtAddr(this.fd, direntAddr + nameStart) === 0) {
           emit(
             direntView.getUint32(p + Dirent64.ino, true),
             direntView.getUint32(p + Dirent64.ino + 4, true),
@@ -867,12 +862,8 @@ export class OpenFile {
         const reclen = direntView.getUint16(p + Dirent64.reclen, true);
         if (reclen === 0) break;
         const nameStart = p + Dirent64.name;
-        let end = nameStart;
-        while (end < p + reclen && direntBuf[end] !== 0) end++;
-        const dots =
-          direntBuf[nameStart] === 0x2e &&
-          (end === nameStart + 1 || (end === nameStart + 2 && direntBuf[nameStart + 1] === 0x2e));
-        if (!dots) {
+        const end = direntNameEnd(p, reclen);
+        if (end >= 0) {
           if (skip > 0) skip--;
           else {
             let dtype = direntBuf[p + Dirent64.type];
@@ -926,6 +917,17 @@ export function copyName(dst: Uint8Array, at: number, src: Uint8Array, start: nu
 }
 
 const DT_UNKNOWN = 0;
+
+/** Where the name of the dirent record at `p` of direntBuf ends, or -1 for
+ * "." and "..", which gVisor's gofer never reports (the sentry makes its
+ * own). */
+function direntNameEnd(p: number, reclen: number): number {
+  const start = p + Dirent64.name;
+  let end = start;
+  while (end < p + reclen && direntBuf[end] !== 0) end++;
+  const dots = direntBuf[start] === 0x2e && (end === start + 1 || (end === start + 2 && direntBuf[start + 1] === 0x2e));
+  return dots ? -1 : end;
+}
 
 /** Bytes as a string of the same code units (names need not be UTF-8). */
 function latin1(buf: Uint8Array, start: number, end: number): string {

@@ -6,7 +6,7 @@ import * as libc from "../ffi/libc";
 import { ConnState, ServerEndpoint } from "../flipcall/flipcall";
 import type { Comm } from "./comm";
 import { ChannelHeader } from "./message";
-import { sendWithFds } from "./sock";
+import { sendWithFds } from "../ffi/scm";
 
 export class ChannelComm implements Comm {
   readonly u8: Uint8Array;

@@ -180,20 +180,14 @@ export class Connection {
   }
 
   private serveChannel(comm: ChannelComm): void {
-    const ep = comm.endpoint;
-    const state = ep.state();
-    if (state !== 1) {
-      // Shutdown by the client (or garbage in the state word): stop serving.
-      this.dropChannel(comm, state === 2 ? "client shut the channel down" : `bad channel state ${state}`);
-      return;
-    }
-    if (!ep.connected) {
-      if (ep.dataLen() > ep.dataCap || !ep.acceptConnection()) this.dropChannel(comm, "bad connection request");
+    const taken = comm.endpoint.takeRequest();
+    if (taken !== true) {
+      if (taken !== false) this.dropChannel(comm, taken);
       return;
     }
     const req = comm.request();
     if (!req) {
-      this.dropChannel(comm, `bad datagram length ${ep.dataLen()}`);
+      this.dropChannel(comm, `bad datagram length ${comm.endpoint.dataLen()}`);
       return;
     }
     const respLen = this.handle(comm, req.mid, req.payloadLen);

@@ -8,13 +8,12 @@
 import * as C from "../ffi/constants";
 import { cmsgSpace } from "../ffi/layout";
 import * as libc from "../ffi/libc";
-import { closeReceivedFds, MAX_RECV_FDS, msgAddr, sendWithFds, setupMsg } from "../ffi/scm";
+import { closeReceivedFds, MAX_RECV_FDS, msgAddr, Outbox, setupMsg } from "../ffi/scm";
 import type { Comm } from "./comm";
 import { SockHeader } from "./message";
 
 const INITIAL_BUF = 64 * 1024;
 
-export { sendWithFds };
 export type SockEvent =
   | { kind: "message"; mid: number; payloadLen: number }
   | { kind: "wait" }
@@ -29,8 +28,7 @@ export class SockComm implements Comm {
   private have = 0;
   private fds: number[] = [];
   /** Bytes of a response not yet accepted by the socket. */
-  private pending: Uint8Array | null = null;
-  private pendingFds: number[] = [];
+  private readonly out: Outbox;
 
   constructor(
     readonly fd: number,
@@ -40,6 +38,7 @@ export class SockComm implements Comm {
     this.view = new DataView(this.u8.buffer);
     this.addr = libc.addr(this.u8);
     this.name = `sock ${fd}`;
+    this.out = new Outbox(fd);
   }
 
   private grow(size: number): void {
@@ -63,7 +62,7 @@ export class SockComm implements Comm {
 
   /** True while a response is waiting for the socket to drain. */
   blocked(): boolean {
-    return this.pending !== null;
+    return this.out.blocked();
   }
 
   /** Reads until one whole request is buffered, the socket would block, or
@@ -103,29 +102,12 @@ export class SockComm implements Comm {
     const total = SockHeader.size + payloadLen;
     const fds = this.fds;
     this.fds = [];
-    const n = sendWithFds(this.fd, this.addr, total, fds);
-    if (n === -C.EAGAIN) {
-      this.pending = this.u8.slice(0, total);
-      this.pendingFds = fds;
-      return true;
-    }
-    for (const fd of fds) libc.close(fd);
-    if (n < 0) return false;
-    if (n < total) this.pending = this.u8.slice(n, total);
-    return true;
+    return this.out.send(this.u8, this.addr, total, fds);
   }
 
   /** Continues a partial send; true when nothing is pending any more. */
   flush(): boolean | "broken" {
-    if (!this.pending) return true;
-    const p = this.pending;
-    const n = sendWithFds(this.fd, libc.addr(p), p.byteLength, this.pendingFds);
-    if (n === -C.EAGAIN) return false;
-    for (const fd of this.pendingFds) libc.close(fd);
-    this.pendingFds = [];
-    if (n < 0) return "broken";
-    this.pending = n < p.byteLength ? p.slice(n) : null;
-    return this.pending === null;
+    return this.out.flush();
   }
 
   /** Drops FDs collected for a response that will not be sent. */
@@ -136,9 +118,7 @@ export class SockComm implements Comm {
 
   close(): void {
     this.discardFds();
-    for (const fd of this.pendingFds) libc.close(fd);
-    this.pendingFds = [];
-    this.pending = null;
+    this.out.clear();
     libc.close(this.fd);
   }
 }

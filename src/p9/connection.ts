@@ -172,19 +172,14 @@ export class P9Connection {
   }
 
   private serveChannel(comm: P9Channel): void {
-    const ep = comm.endpoint;
-    const state = ep.state();
-    if (state !== 1) {
-      this.dropChannel(comm, state === 2 ? "client shut the channel down" : `bad channel state ${state}`);
-      return;
-    }
-    if (!ep.connected) {
-      if (ep.dataLen() > ep.dataCap || !ep.acceptConnection()) this.dropChannel(comm, "bad connection request");
+    const taken = comm.endpoint.takeRequest();
+    if (taken !== true) {
+      if (taken !== false) this.dropChannel(comm, taken);
       return;
     }
     const req = comm.request();
     if (!req) {
-      this.dropChannel(comm, `malformed datagram (${ep.dataLen()} bytes)`);
+      this.dropChannel(comm, `malformed datagram (${comm.endpoint.dataLen()} bytes)`);
       return;
     }
     const rc = this.handle(comm, req.type, 0, req.bodyLen);

@@ -8,7 +8,7 @@
 import * as C from "../ffi/constants";
 import { cmsgSpace } from "../ffi/layout";
 import * as libc from "../ffi/libc";
-import { closeReceivedFds, MAX_RECV_FDS, msgAddr, sendWithFds, setupMsg } from "../ffi/scm";
+import { closeReceivedFds, MAX_RECV_FDS, msgAddr, Outbox, setupMsg } from "../ffi/scm";
 import { Header, MAX_MESSAGE_SIZE } from "./message";
 import type { P9Comm } from "./comm";
 
@@ -36,8 +36,7 @@ export class P9Sock implements P9Comm {
    * instead when more arrives. */
   private drained = false;
   private fd_: number[] = [];
-  private pending: Uint8Array | null = null;
-  private pendingFds: number[] = [];
+  private readonly out: Outbox;
 
   constructor(
     readonly fd: number,
@@ -48,6 +47,7 @@ export class P9Sock implements P9Comm {
     this.view = new DataView(this.u8.buffer);
     this.addr = libc.addr(this.u8);
     this.name = `sock ${fd}`;
+    this.out = new Outbox(fd);
   }
 
   private grow(size: number): void {
@@ -75,7 +75,7 @@ export class P9Sock implements P9Comm {
   }
 
   blocked(): boolean {
-    return this.pending !== null;
+    return this.out.blocked();
   }
 
   /** Reads until one whole request is buffered, the socket would block, or
@@ -137,29 +137,12 @@ export class P9Sock implements P9Comm {
     this.view.setUint16(Header.tag, tag, true);
     const fds = this.fd_;
     this.fd_ = [];
-    const n = sendWithFds(this.fd, this.addr, total, fds);
-    if (n === -C.EAGAIN) {
-      this.pending = this.u8.slice(0, total);
-      this.pendingFds = fds;
-      return true;
-    }
-    for (const fd of fds) libc.close(fd);
-    if (n < 0) return false;
-    if (n < total) this.pending = this.u8.slice(n, total);
-    return true;
+    return this.out.send(this.u8, this.addr, total, fds);
   }
 
   /** Continues a partial send; true when nothing is pending any more. */
   flush(): boolean | "broken" {
-    if (!this.pending) return true;
-    const p = this.pending;
-    const n = sendWithFds(this.fd, libc.addr(p), p.byteLength, this.pendingFds);
-    if (n === -C.EAGAIN) return false;
-    for (const fd of this.pendingFds) libc.close(fd);
-    this.pendingFds = [];
-    if (n < 0) return "broken";
-    this.pending = n < p.byteLength ? p.slice(n) : null;
-    return this.pending === null;
+    return this.out.flush();
   }
 
   discardFds(): void {
@@ -169,9 +152,7 @@ export class P9Sock implements P9Comm {
 
   close(): void {
     this.discardFds();
-    for (const fd of this.pendingFds) libc.close(fd);
-    this.pendingFds = [];
-    this.pending = null;
+    this.out.clear();
     libc.close(this.fd);
   }
 }
