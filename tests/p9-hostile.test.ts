@@ -62,6 +62,19 @@ describe("framing", () => {
     const r2 = a.receive();
     expect([r1.type, r1.tag, r2.type, r2.tag]).toEqual([T.getattr + 1, 5, Rlerror, 6]);
     expect(r2.view.getUint32(0, true)).toBe(C.EBADF);
+    // Thousands of small requests in two writes that split one of them:
+    // every one answered, in order (read-ahead requests are served one by one).
+    const many = 4000;
+    const frames = Array.from({ length: many }, (_, i) => frame(T.clunk, 1000 + i, encodeBody(T.clunk, { fid: 90000 + i })));
+    const all = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
+    frames.reduce((at, f) => (all.set(f, at), at + f.byteLength), 0);
+    const cut = Math.floor(all.byteLength / 2) + 3;
+    a.sendRaw(all.subarray(0, cut));
+    a.sendRaw(all.subarray(cut));
+    for (let i = 0; i < many; i++) {
+      const r = a.receive();
+      if (r.tag !== 1000 + i || r.type !== Rlerror) throw new Error(`reply ${i}: type ${r.type} tag ${r.tag}`);
+    }
     expect(answers(b)).toBe(true);
     a.close();
     b.close();

@@ -31,6 +31,7 @@ export class P9Sock implements P9Comm {
   /** Bytes read past the message being served (a pipelining client), kept
    * aside because the response is built in place over the request. */
   private extra: Uint8Array | null = null;
+  private extraOff = 0;
   /** The last recvmsg got less than it asked for: the socket was empty
    * then, so the next read would most likely be an EAGAIN; poll tells us
    * instead when more arrives. */
@@ -82,26 +83,40 @@ export class P9Sock implements P9Comm {
    * the peer is gone or broke the framing. */
   receive(): SockEvent {
     if (this.extra) {
-      this.grow(this.extra.byteLength);
-      this.u8.set(this.extra);
-      this.have = this.extra.byteLength;
+      // Requests read ahead are served one by one, each copied alone into
+      // the work buffer (linear in what was read, however small they are).
+      const e = this.extra;
+      const left = e.byteLength - this.extraOff;
+      if (left >= Header.size) {
+        const size = new DataView(e.buffer, e.byteOffset + this.extraOff).getUint32(Header.length, true);
+        const bad = this.badSize(size);
+        if (bad) return { kind: "closed", reason: bad };
+        if (left >= size) {
+          this.grow(size);
+          this.u8.set(e.subarray(this.extraOff, this.extraOff + size));
+          this.extraOff += size;
+          if (this.extraOff === e.byteLength) this.extra = null;
+          return this.message(size);
+        }
+      }
+      // The start of a request: move it over and read the rest.
+      this.grow(left);
+      this.u8.set(e.subarray(this.extraOff));
+      this.have = left;
       this.extra = null;
     }
     for (;;) {
       if (this.have >= Header.size) {
         const size = this.view.getUint32(Header.length, true);
-        if (size < Header.size) return { kind: "closed", reason: `message size ${size} is below the header size` };
-        // As gVisor's recv: a message above msize is a broken connection.
-        if (size > this.msize) return { kind: "closed", reason: `message of ${size} bytes exceeds msize ${this.msize}` };
+        const bad = this.badSize(size);
+        if (bad) return { kind: "closed", reason: bad };
         if (this.have >= size) {
-          if (this.have > size) this.extra = this.u8.slice(size, this.have);
+          if (this.have > size) {
+            this.extra = this.u8.slice(size, this.have);
+            this.extraOff = 0;
+          }
           this.have = 0;
-          return {
-            kind: "message",
-            type: this.u8[Header.type],
-            tag: this.view.getUint16(Header.tag, true),
-            bodyLen: size - Header.size,
-          };
+          return this.message(size);
         }
         this.grow(size);
       }
@@ -120,6 +135,24 @@ export class P9Sock implements P9Comm {
       this.have += n;
       this.drained = n < ask;
     }
+  }
+
+  /** Why a request's size field breaks the connection, if it does. */
+  private badSize(size: number): string | null {
+    if (size < Header.size) return `message size ${size} is below the header size`;
+    // As gVisor's recv: a message above msize is a broken connection.
+    if (size > this.msize) return `message of ${size} bytes exceeds msize ${this.msize}`;
+    return null;
+  }
+
+  /** The request now at the start of the work buffer. */
+  private message(size: number): SockEvent {
+    return {
+      kind: "message",
+      type: this.u8[Header.type],
+      tag: this.view.getUint16(Header.tag, true),
+      bodyLen: size - Header.size,
+    };
   }
 
   /** Makes the next receive() read the socket even after a short read (the
