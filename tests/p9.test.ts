@@ -634,6 +634,35 @@ describe("9P2000.L.Google.13 over the socket", () => {
     expect(c.errno(T.readdir, { fid: f, offset: 0, count: 4096 })).toBe(E.EINVAL);
   });
 
+  test("Treaddir QIDs of mount points follow mounts and unmounts made while serving", () => {
+    if (!IS_ROOT) throw new Error("needs root (mount)");
+    const s = scratch(c);
+    const mnt = path.join(s.host, "mnt");
+    fs.mkdirSync(mnt);
+    fs.writeFileSync(path.join(s.host, "f"), "");
+    const d = fid();
+    c.walk(s.fid, d, []);
+    c.lopen(d, RDONLY);
+    const qidOf = (name: string) => c.readdir(d, 0, 4096).find((e) => e.name === name)!.qid;
+    // Not a mount point yet: the directory's own inode, device index 0.
+    expect(big(qidOf("mnt").path)).toBe(qidPathOf(mnt));
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]);
+    expect(mounted.status).toBe(0);
+    try {
+      // The mounted root's inode on a second device (index 1), as a walk says;
+      // the dirent alone would still give the covered directory's inode.
+      const q = qidOf("mnt");
+      expect(big(q.path)).toBe(qidPathOf(mnt, 1));
+      const w = fid();
+      expect(big(c.walk(s.fid, w, ["mnt"])[0].path)).toBe(big(q.path));
+      c.clunk(w);
+      expect(big(qidOf("f").path)).toBe(qidPathOf(path.join(s.host, "f")));
+    } finally {
+      spawnSync("umount", [mnt]);
+    }
+    expect(big(qidOf("mnt").path)).toBe(qidPathOf(mnt));
+  });
+
   test("Treaddir offsets: the same offset again gives the same entries; offset 0 rewinds", () => {
     const s = scratch(c);
     for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(s.host, `e${String(i).padStart(2, "0")}`), "");

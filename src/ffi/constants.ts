@@ -69,6 +69,7 @@ export const MSG_CTRUNC = 0x8;
 export const SHUT_RDWR = 2;
 
 export const POLLIN = 0x1;
+export const POLLPRI = 0x2;
 export const POLLOUT = 0x4;
 export const POLLERR = 0x8;
 export const POLLHUP = 0x10;

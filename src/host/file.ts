@@ -8,6 +8,7 @@
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { Dirent64, Statfs, Statx } from "../ffi/layout";
+import { latin1, mountPointsIn } from "./mounts";
 import { Node } from "./node";
 
 /** Negative errno. */
@@ -788,7 +789,7 @@ export class OpenFile {
 
   /** Names in this directory that something is mounted on, found again at
    * each rewind: their dirents carry the covered inode, not the mount's. */
-  private mountPoints: Set<string> | undefined;
+  private mountPoints: ReadonlySet<string> | undefined;
 
   /** Directory position (a d_off cookie) after the last entry scanDir consumed. */
   private dirPos = 0n;
@@ -871,7 +872,7 @@ export class OpenFile {
             let inoHi = direntView.getUint32(p + Dirent64.ino + 4, true);
             let present = true;
             let statted = false;
-            if (this.mountPoints === undefined) this.mountPoints = mountPointsIn(this.fd);
+            if (this.mountPoints === undefined) this.mountPoints = mountPointsIn(procSelfFd, this.fd);
             if (
               dtype === DT_UNKNOWN ||
               (this.mountPoints.size > 0 && this.mountPoints.has(latin1(direntBuf, nameStart, end)))
@@ -929,66 +930,6 @@ function direntNameEnd(p: number, reclen: number): number {
   return dots ? -1 : end;
 }
 
-/** Bytes as a string of the same code units (names need not be UTF-8). */
-function latin1(buf: Uint8Array, start: number, end: number): string {
-  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString("latin1");
-}
-
-const pathBuf = new Uint8Array(C.PATH_MAX);
-const pathAddr = libc.addr(pathBuf);
-
-/**
- * The names in directory `dirFd` with a filesystem mounted on them, from our
- * own /proc/self/mountinfo (reached through the /proc/self/fd we hold, so it
- * works after runsc's chroot; both sides are paths from our root). Empty when
- * that cannot be read: entries then keep their dirent inode.
- */
-function mountPointsIn(dirFd: number): Set<string> {
-  const names = new Set<string>();
-  const n = libc.readlinkat(procSelfFd, String(dirFd), pathAddr, pathBuf.byteLength);
-  if (n <= 0 || n >= pathBuf.byteLength) return names;
-  const dir = latin1(pathBuf, 0, n);
-  if (!dir.startsWith("/")) return names;
-  const info = readSmallFile(procSelfFd, "../mountinfo");
-  if (info === null) return names;
-  for (const line of info.split("\n")) {
-    // Fields: id parent major:minor root mount-point ...; octal escapes for
-    // space, tab, newline and backslash.
-    const f = line.split(" ");
-    if (f.length < 5) continue;
-    const mp = f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    const slash = mp.lastIndexOf("/");
-    if (slash < 0 || slash === mp.length - 1) continue;
-    const parent = slash === 0 ? "/" : mp.slice(0, slash);
-    if (parent === dir) names.add(mp.slice(slash + 1));
-  }
-  return names;
-}
-
-/** A procfs text file read whole (as latin1), or null; bounded at 16 MiB. */
-function readSmallFile(dirFd: number, name: string): string | null {
-  const fd = libc.openat(dirFd, name, C.O_RDONLY | C.O_CLOEXEC);
-  if (fd < 0) return null;
-  let buf = new Uint8Array(64 * 1024);
-  let len = 0;
-  for (;;) {
-    if (len === buf.byteLength) {
-      if (buf.byteLength >= 16 << 20) break;
-      const bigger = new Uint8Array(buf.byteLength * 2);
-      bigger.set(buf);
-      buf = bigger;
-    }
-    const got = libc.readFd(fd, libc.addr(buf) + len, buf.byteLength - len);
-    if (got < 0) {
-      libc.close(fd);
-      return null;
-    }
-    if (got === 0) break;
-    len += got;
-  }
-  libc.close(fd);
-  return latin1(buf, 0, len);
-}
 const UNIX_DIRENT_MAX = 280;
 const direntBuf = new Uint8Array(8192);
 const direntView = new DataView(direntBuf.buffer);
