@@ -859,6 +859,9 @@ export class OpenFile {
       const got = libc.getdents64(this.fd, direntAddr, direntBuf.byteLength);
       if (got < 0) return got;
       if (got === 0) return 0;
+      // The record last consumed in this buffer: its d_off is where to put
+      // the directory back, read (as a BigInt) only when that is needed.
+      let consumed = -1;
       for (let p = 0; p + Dirent64.name <= got; ) {
         const reclen = direntView.getUint16(p + Dirent64.reclen, true);
         if (reclen === 0) break;
@@ -886,14 +889,16 @@ export class OpenFile {
               }
             }
             if (present && !emit(direntBuf, nameStart, end, dtype, inoLo, inoHi, statted)) {
+              if (consumed >= 0) this.dirPos = direntView.getBigInt64(consumed + Dirent64.off, true);
               const rc = libc.lseek(this.fd, this.dirPos, 0);
               return rc < 0 ? rc : 0;
             }
           }
         }
-        this.dirPos = direntView.getBigInt64(p + Dirent64.off, true);
+        consumed = p;
         p += reclen;
       }
+      if (consumed >= 0) this.dirPos = direntView.getBigInt64(consumed + Dirent64.off, true);
     }
   }
 }
