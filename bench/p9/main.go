@@ -17,6 +17,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -26,17 +27,15 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/p9"
-	"gvisor.dev/gvisor/pkg/unet"
 
+	"gofer/bench/internal/benchkit"
 	"gofer/tests/interop/launcher"
 )
 
@@ -61,30 +60,20 @@ const (
 	loadZeroSize = 1 << 20
 )
 
-type metric struct {
-	name   string
-	unit   string
-	higher bool
-	scale  float64
-	pct    bool
+var metrics = []benchkit.Metric{
+	{Name: "walk (1 component) + getattr + clunk", Unit: "µs", Scale: 1e-3, Pct: true},
+	{Name: "walk (clone) + lopen + read 4 KiB + clunk", Unit: "µs", Scale: 1e-3, Pct: true},
+	{Name: "read 4 KiB (open fid)", Unit: "µs", Scale: 1e-3, Pct: true},
+	{Name: "mkdir + walk + remove", Unit: "µs", Scale: 1e-3, Pct: true},
+	{Name: "mkdir + unlinkat", Unit: "µs", Scale: 1e-3, Pct: true},
+	{Name: "readdir, 10,000 entries (clone + lopen + readdir… + clunk)", Unit: "ms", Scale: 1e-6, Pct: true},
+	{Name: "sequential read, msize requests", Unit: "MB/s", Higher: true, Scale: 1},
+	{Name: "process start to Rattach", Unit: "ms", Scale: 1e-6, Pct: true},
+	{Name: "idle RSS of the server (VmRSS)", Unit: "MiB", Scale: 1.0 / 1024},
+	{Name: "diodload, read+write msize (ops/s)", Unit: "ops/s", Higher: true, Scale: 1},
+	{Name: "diodload, read+write msize (read MB/s)", Unit: "MB/s", Higher: true, Scale: 1},
+	{Name: "diodload --getattr (ops/s)", Unit: "ops/s", Higher: true, Scale: 1},
 }
-
-var metrics = []metric{
-	{name: "walk (1 component) + getattr + clunk", unit: "µs", scale: 1e-3, pct: true},
-	{name: "walk (clone) + lopen + read 4 KiB + clunk", unit: "µs", scale: 1e-3, pct: true},
-	{name: "read 4 KiB (open fid)", unit: "µs", scale: 1e-3, pct: true},
-	{name: "mkdir + walk + remove", unit: "µs", scale: 1e-3, pct: true},
-	{name: "mkdir + unlinkat", unit: "µs", scale: 1e-3, pct: true},
-	{name: "readdir, 10,000 entries (clone + lopen + readdir… + clunk)", unit: "ms", scale: 1e-6, pct: true},
-	{name: "sequential read, msize requests", unit: "MB/s", higher: true, scale: 1},
-	{name: "process start to Rattach", unit: "ms", scale: 1e-6, pct: true},
-	{name: "idle RSS of the server (VmRSS)", unit: "MiB", scale: 1.0 / 1024},
-	{name: "diodload, read+write msize (ops/s)", unit: "ops/s", higher: true, scale: 1},
-	{name: "diodload, read+write msize (read MB/s)", unit: "MB/s", higher: true, scale: 1},
-	{name: "diodload --getattr (ops/s)", unit: "ops/s", higher: true, scale: 1},
-}
-
-type results map[string]map[string][]float64
 
 // loadErrors[column + loadKey(getattr)]: why diodload failed against a server.
 var loadErrors = map[string]string{}
@@ -94,13 +83,6 @@ func loadKey(getattr bool) string {
 		return "/getattr"
 	}
 	return "/io"
-}
-
-func (r results) add(server, m string, v float64) {
-	if r[server] == nil {
-		r[server] = map[string][]float64{}
-	}
-	r[server][m] = append(r[server][m], v)
 }
 
 type config struct {
@@ -152,7 +134,9 @@ func main() {
 	)
 	flag.Parse()
 	if *cpu >= 0 {
-		pinSelf(*cpu)
+		if err := benchkit.PinSelf(*cpu); err != nil {
+			fatalf("%v", err)
+		}
 	}
 	cfg := config{version: *version, native: *native, msize: uint32(*msize), oursAname: *oursAname,
 		rounds: *rounds, iters: *iters, warmup: *warmup, starts: *starts, idle: *idle, cpu: *cpu,
@@ -188,22 +172,12 @@ func main() {
 		}
 	}
 
-	base, removeBase := *workDir, func() {}
-	if base == "" {
-		if base, removeBase, err = launcher.TempDir("gofer-p9bench-"); err != nil {
-			fatalf("%v", err)
-		}
-	}
-	cfg.root = filepath.Join(base, "root")
-	unmount, tmpfs, err := launcher.MountScratch(cfg.root)
+	root, tmpfs, removeRoot, err := benchkit.NewRoot("gofer-p9bench-", *workDir)
 	if err != nil {
-		removeBase()
 		fatalf("%v", err)
 	}
-	cleanup = func() {
-		unmount()
-		removeBase()
-	}
+	cfg.root = root
+	cleanup = removeRoot
 	defer cleanup()
 	if err := populate(cfg.root); err != nil {
 		fatalf("fixture: %v", err)
@@ -214,7 +188,7 @@ func main() {
 		cfg.diodAname = cfg.root
 	}
 
-	res := results{}
+	res := benchkit.Results{}
 	negotiated := map[string]string{}
 	header := describe(cfg, tmpfs)
 	for r := 0; r < cfg.rounds; r++ {
@@ -253,16 +227,8 @@ func main() {
 	for _, c := range cfg.cols {
 		fmt.Fprintf(&nb, "- negotiated with %s: `%s`\n", c, negotiated[c])
 	}
-	report := header + nb.String() + "\n" + table(cfg, res)
-	fmt.Print(report)
-	if *out != "" {
-		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err == nil {
-			err = os.WriteFile(*out, []byte(report), 0o644)
-		}
-		if err != nil {
-			fatalf("writing %s: %v", *out, err)
-		}
-		fmt.Fprintf(os.Stderr, "wrote %s\n", *out)
+	if err := benchkit.Output(header+nb.String()+"\n"+table(cfg).Render(res), *out); err != nil {
+		fatalf("%v", err)
 	}
 }
 
@@ -274,57 +240,18 @@ func fatalf(format string, args ...any) {
 	os.Exit(1)
 }
 
-// pinSelf re-executes under `taskset -c cpu` unless already on exactly that
-// CPU; servers and diodload inherit the affinity.
-func pinSelf(cpu int) {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err == nil && set.Count() == 1 && set.IsSet(cpu) {
-		return
-	}
-	if os.Getenv("GOFER_BENCH_PINNED") != "" {
-		fatalf("still not pinned to CPU %d after re-exec under taskset", cpu)
-	}
-	taskset, err := exec.LookPath("taskset")
-	if err != nil {
-		fatalf("taskset not found (needed to pin to CPU %d; use --cpu -1 to skip): %v", cpu, err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		fatalf("%v", err)
-	}
-	os.Setenv("GOFER_BENCH_PINNED", "1")
-	args := append([]string{"taskset", "-c", strconv.Itoa(cpu), self}, os.Args[1:]...)
-	fatalf("exec taskset: %v", syscall.Exec(taskset, args, os.Environ()))
-}
-
-func pattern(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i*7 + i>>11)
-	}
-	return b
-}
-
 func populate(root string) error {
-	if err := os.WriteFile(filepath.Join(root, readFile), pattern(1<<20), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, readFile), benchkit.Pattern(1<<20), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(root, seqFile), pattern(seqSize), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, seqFile), benchkit.Pattern(seqSize), 0o644); err != nil {
 		return err
 	}
 	if err := os.Mkdir(filepath.Join(root, scratch), 0o777); err != nil {
 		return err
 	}
-	dir := filepath.Join(root, manyDir)
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := benchkit.CreateFiles(filepath.Join(root, manyDir), manyCount); err != nil {
 		return err
-	}
-	for i := 0; i < manyCount; i++ {
-		fd, err := unix.Open(filepath.Join(dir, fmt.Sprintf("file-%05d", i)), unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
-		if err != nil {
-			return err
-		}
-		unix.Close(fd)
 	}
 	// diodload's files, for our gofer (see loadZeroSize).
 	for _, d := range []string{root, filepath.Join(root, "ctl")} {
@@ -343,12 +270,9 @@ func populate(root string) error {
 
 // server is one running server process serving one socketpair end.
 type server struct {
-	cmd     *exec.Cmd
-	done    chan struct{}
-	waitErr error
+	*launcher.Process
 	client  *p9.Client
 	root    p9.File
-	log     *launcher.LogBuffer
 	startup time.Duration
 }
 
@@ -376,69 +300,45 @@ func anameFor(cfg config, col string) string {
 
 // startServer starts a server on a fresh socketpair and attaches to it.
 func startServer(cfg config, col string, log *launcher.LogBuffer) (*server, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	sock, child, err := launcher.Socketpair()
 	if err != nil {
-		return nil, fmt.Errorf("socketpair: %w", err)
-	}
-	child := os.NewFile(uintptr(fds[1]), "p9-io")
-	argv := serverArgv(cfg, col, 3)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.ExtraFiles = []*os.File{child}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	s := &server{cmd: cmd, done: make(chan struct{}), log: log}
-	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		child.Close()
-		unix.Close(fds[0])
-		return nil, fmt.Errorf("starting %v: %w", argv, err)
-	}
-	child.Close()
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.done)
-	}()
-	sock, err := unet.NewSocket(fds[0])
-	if err != nil {
-		unix.Close(fds[0])
-		s.kill()
 		return nil, err
 	}
-	type res struct {
+	t0 := time.Now()
+	p, err := launcher.StartProcess(serverArgv(cfg, col, 3), []*os.File{child}, log)
+	child.Close()
+	if err != nil {
+		sock.Close()
+		return nil, err
+	}
+	s := &server{Process: p}
+	type attached struct {
 		c    *p9.Client
 		root p9.File
-		err  error
 	}
-	ch := make(chan res, 1)
-	go func() {
+	r, err := launcher.Handshake(sock, 20*time.Second, func() (attached, error) {
 		c, err := p9.NewClient(sock, cfg.msize, versionFor(cfg, col))
 		if err != nil {
 			sock.Close()
-			ch <- res{err: fmt.Errorf("p9.NewClient(%q): %w", versionFor(cfg, col), err)}
-			return
+			return attached{}, fmt.Errorf("p9.NewClient(%q): %w", versionFor(cfg, col), err)
 		}
 		root, err := attachAs(c, anameFor(cfg, col), p9.UID(os.Geteuid()))
 		if err != nil {
 			c.Close()
-			ch <- res{err: fmt.Errorf("Tattach %q: %w", anameFor(cfg, col), err)}
-			return
+			return attached{}, fmt.Errorf("Tattach %q: %w", anameFor(cfg, col), err)
 		}
-		ch <- res{c: c, root: root}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			s.kill()
-			return nil, r.err
+		return attached{c, root}, nil
+	})
+	if err != nil {
+		s.Kill()
+		if errors.Is(err, launcher.ErrTimedOut) {
+			err = fmt.Errorf("timed out waiting for Rversion/Rattach")
 		}
-		s.startup = time.Since(t0)
-		s.client, s.root = r.c, r.root
-		return s, nil
-	case <-time.After(20 * time.Second):
-		unix.Shutdown(fds[0], unix.SHUT_RDWR)
-		s.kill()
-		return nil, fmt.Errorf("timed out waiting for Rversion/Rattach")
+		return nil, err
 	}
+	s.startup = time.Since(t0)
+	s.client, s.root = r.c, r.root
+	return s, nil
 }
 
 // gVisor's Client.Attach sends uname "" and n_uname NoUID (the sentry does
@@ -478,17 +378,6 @@ func clientFileWalk(f unsafe.Pointer, names []string) ([]p9.QID, p9.File, error)
 //go:linkname clientFileClose gvisor.dev/gvisor/pkg/p9.(*clientFile).Close
 func clientFileClose(f unsafe.Pointer) error
 
-func (s *server) kill() {
-	if s.cmd.Process != nil {
-		select {
-		case <-s.done:
-		default:
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-	}
-}
-
 // stop closes the client (the server sees EOF) and waits for the server to
 // exit; both diod in -r/-w mode and our gofer exit when their client goes.
 func (s *server) stop() error {
@@ -496,40 +385,7 @@ func (s *server) stop() error {
 		s.root.Close()
 	}
 	s.client.Close()
-	select {
-	case <-s.done:
-		if s.waitErr != nil {
-			return fmt.Errorf("server exited uncleanly: %v", s.waitErr)
-		}
-		return nil
-	case <-time.After(10 * time.Second):
-		s.kill()
-		return fmt.Errorf("server did not exit within 10s after the client closed")
-	}
-}
-
-func (s *server) pid() int { return s.cmd.Process.Pid }
-
-func timeOp(cfg config, res results, col, name string, op func() error) error {
-	for i := 0; i < cfg.warmup; i++ {
-		if err := op(); err != nil {
-			return fmt.Errorf("%s (warm-up): %w", name, err)
-		}
-	}
-	samples := make([]float64, 0, cfg.iters)
-	for i := 0; i < cfg.iters; i++ {
-		t := time.Now()
-		err := op()
-		d := time.Since(t)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		samples = append(samples, float64(d.Nanoseconds()))
-	}
-	for _, v := range samples {
-		res.add(col, name, v)
-	}
-	return nil
+	return s.AwaitExit(10*time.Second, "server")
 }
 
 func walk1(f p9.File, name string) (p9.File, error) {
@@ -563,13 +419,11 @@ func openClone(f p9.File, flags p9.OpenFlags) (p9.File, error) {
 
 // runOnce measures one run of one server column; returns the negotiated
 // version.
-func runOnce(cfg config, col string, res results) (version string, retErr error) {
+func runOnce(cfg config, col string, res benchkit.Results) (version string, retErr error) {
 	log := &launcher.LogBuffer{}
 	defer func() {
 		if retErr != nil {
-			for _, l := range log.Tail(20) {
-				fmt.Fprintf(os.Stderr, "  server| %s\n", l)
-			}
+			benchkit.PrintServerLog(log)
 		}
 	}()
 	const startName = "process start to Rattach"
@@ -578,7 +432,7 @@ func runOnce(cfg config, col string, res results) (version string, retErr error)
 		if err != nil {
 			return "", err
 		}
-		res.add(col, startName, float64(s.startup.Nanoseconds()))
+		res.Add(col, startName, float64(s.startup.Nanoseconds()))
 		if err := s.stop(); err != nil {
 			return "", err
 		}
@@ -587,7 +441,7 @@ func runOnce(cfg config, col string, res results) (version string, retErr error)
 	if err != nil {
 		return "", err
 	}
-	res.add(col, startName, float64(s.startup.Nanoseconds()))
+	res.Add(col, startName, float64(s.startup.Nanoseconds()))
 	version = fmt.Sprintf("%d (%s)", s.client.Version(), map[bool]string{true: "9P2000.L", false: fmt.Sprintf("9P2000.L.Google.%d", s.client.Version())}[s.client.Version() == 0])
 	defer func() {
 		if err := s.stop(); err != nil && retErr == nil {
@@ -595,13 +449,12 @@ func runOnce(cfg config, col string, res results) (version string, retErr error)
 		}
 	}()
 	if cfg.cpu >= 0 {
-		got, _ := launcher.StatusField(s.pid(), "Cpus_allowed_list")
-		if got != strconv.Itoa(cfg.cpu) {
-			return version, fmt.Errorf("server is not pinned: Cpus_allowed_list %q, want %d", got, cfg.cpu)
+		if err := benchkit.CheckPinned(s.Process, cfg.cpu); err != nil {
+			return version, err
 		}
 	}
 
-	if err := timeOp(cfg, res, col, "walk (1 component) + getattr + clunk", func() error {
+	if err := res.Time(col, "walk (1 component) + getattr + clunk", cfg.warmup, cfg.iters, func() error {
 		f, err := walk1(s.root, readFile)
 		if err != nil {
 			return err
@@ -622,7 +475,7 @@ func runOnce(cfg config, col string, res results) (version string, retErr error)
 	if err != nil {
 		return version, err
 	}
-	want := pattern(1 << 20)[8192 : 8192+4096]
+	want := benchkit.Pattern(1 << 20)[8192 : 8192+4096]
 	buf := make([]byte, 4096)
 	checked := false
 	readCheck := func(f p9.File) error {
@@ -641,7 +494,7 @@ func runOnce(cfg config, col string, res results) (version string, retErr error)
 		}
 		return nil
 	}
-	if err := timeOp(cfg, res, col, "walk (clone) + lopen + read 4 KiB + clunk", func() error {
+	if err := res.Time(col, "walk (clone) + lopen + read 4 KiB + clunk", cfg.warmup, cfg.iters, func() error {
 		f, err := openClone(file, p9.ReadOnly)
 		if err != nil {
 			return err
@@ -658,7 +511,7 @@ func runOnce(cfg config, col string, res results) (version string, retErr error)
 	if err != nil {
 		return version, err
 	}
-	if err := timeOp(cfg, res, col, "read 4 KiB (open fid)", func() error { return readCheck(rf) }); err != nil {
+	if err := res.Time(col, "read 4 KiB (open fid)", cfg.warmup, cfg.iters, func() error { return readCheck(rf) }); err != nil {
 		return version, err
 	}
 	rf.Close()
@@ -670,7 +523,7 @@ func runOnce(cfg config, col string, res results) (version string, retErr error)
 	}
 	// diod answers Tunlinkat with EOPNOTSUPP: the common row is Tmkdir +
 	// Twalk + Tremove; Tmkdir + Tunlinkat is measured where supported.
-	if err := timeOp(cfg, res, col, "mkdir + walk + remove", func() error {
+	if err := res.Time(col, "mkdir + walk + remove", cfg.warmup, cfg.iters, func() error {
 		if _, err := dir.Mkdir("d", 0o755, p9.UID(os.Geteuid()), p9.GID(os.Getegid())); err != nil {
 			return fmt.Errorf("Tmkdir: %w", err)
 		}
@@ -686,7 +539,7 @@ func runOnce(cfg config, col string, res results) (version string, retErr error)
 		return version, err
 	}
 	if col != diodCol {
-		if err := timeOp(cfg, res, col, "mkdir + unlinkat", func() error {
+		if err := res.Time(col, "mkdir + unlinkat", cfg.warmup, cfg.iters, func() error {
 			if _, err := dir.Mkdir("d", 0o755, p9.UID(os.Geteuid()), p9.GID(os.Getegid())); err != nil {
 				return fmt.Errorf("Tmkdir: %w", err)
 			}
@@ -711,18 +564,16 @@ func runOnce(cfg config, col string, res results) (version string, retErr error)
 		return version, err
 	}
 	big := make([]byte, 1<<20)
-	passes := max(3, cfg.iters/200)
-	for p := -1; p < passes; p++ {
-		t := time.Now()
+	if err := res.Throughput(col, "sequential read, msize requests", max(3, cfg.iters/200), seqSize, func() error {
 		for off := 0; off < seqSize; off += len(big) {
 			n, err := sf.ReadAt(big, uint64(off))
 			if err != nil || n != len(big) {
-				return version, fmt.Errorf("sequential read at %d: n=%d err=%v", off, n, err)
+				return fmt.Errorf("sequential read at %d: n=%d err=%v", off, n, err)
 			}
 		}
-		if p >= 0 {
-			res.add(col, "sequential read, msize requests", float64(seqSize)/1e6/time.Since(t).Seconds())
-		}
+		return nil
+	}); err != nil {
+		return version, err
 	}
 	sf.Close()
 	seq.Close()
@@ -733,19 +584,17 @@ func runOnce(cfg config, col string, res results) (version string, retErr error)
 		return version, err
 	}
 	count := cfg.msize - 64
-	listings := max(5, cfg.iters/100)
-	for i := -2; i < listings; i++ {
-		t := time.Now()
+	if err := res.Time(col, "readdir, 10,000 entries (clone + lopen + readdir… + clunk)", 2, max(5, cfg.iters/100), func() error {
 		d, err := openClone(many, p9.ReadOnly)
 		if err != nil {
-			return version, err
+			return err
 		}
 		n := 0
 		off := uint64(0)
 		for {
 			ds, err := d.Readdir(off, count)
 			if err != nil {
-				return version, fmt.Errorf("Treaddir at %d: %w", off, err)
+				return fmt.Errorf("Treaddir at %d: %w", off, err)
 			}
 			if len(ds) == 0 {
 				break
@@ -754,27 +603,22 @@ func runOnce(cfg config, col string, res results) (version string, retErr error)
 			off = ds[len(ds)-1].Offset
 		}
 		d.Close()
-		el := time.Since(t)
 		if n < manyCount || n > manyCount+2 {
-			return version, fmt.Errorf("listing returned %d entries, want %d (+ . and ..)", n, manyCount)
+			return fmt.Errorf("listing returned %d entries, want %d (+ . and ..)", n, manyCount)
 		}
-		if i >= 0 {
-			res.add(col, "readdir, 10,000 entries (clone + lopen + readdir… + clunk)", float64(el.Nanoseconds()))
-		}
+		return nil
+	}); err != nil {
+		return version, err
 	}
 	many.Close()
 
 	runtime.GC()
 	time.Sleep(cfg.idle)
-	v, err := launcher.StatusField(s.pid(), "VmRSS")
+	kib, err := launcher.VmRSSKiB(s.Pid())
 	if err != nil {
 		return version, err
 	}
-	kib, err := strconv.Atoi(strings.TrimSuffix(v, " kB"))
-	if err != nil {
-		return version, err
-	}
-	res.add(col, "idle RSS of the server (VmRSS)", float64(kib))
+	res.Add(col, "idle RSS of the server (VmRSS)", float64(kib))
 	return version, nil
 }
 
@@ -783,7 +627,7 @@ var loadRE = regexp.MustCompile(`(\d+) ops/s, (\d+) rMB/s, (\d+) wMB/s`)
 // runLoad starts a listening server on a Unix socket, runs diodload against
 // it and records its figures. diodload prints per-thread failures but exits
 // 0, so any other output line is an error.
-func runLoad(cfg config, col string, getattr bool, res results) error {
+func runLoad(cfg config, col string, getattr bool, res benchkit.Results) error {
 	dir, err := os.MkdirTemp("", "gofer-p9load-")
 	if err != nil {
 		return err
@@ -797,22 +641,13 @@ func runLoad(cfg config, col string, getattr bool, res results) error {
 		argv = []string{cfg.gofer, "--listen", "unix:" + sock, "--mount", cfg.root}
 	}
 	log := &launcher.LogBuffer{}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %v: %w", argv, err)
+	srv, err := launcher.StartProcess(argv, nil, log)
+	if err != nil {
+		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	defer func() {
-		cmd.Process.Kill()
-		<-done
-	}()
+	defer srv.Kill()
 	dump := func(err error) error {
-		for _, l := range log.Tail(20) {
-			fmt.Fprintf(os.Stderr, "  server| %s\n", l)
-		}
+		benchkit.PrintServerLog(log)
 		return err
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -822,10 +657,8 @@ func runLoad(cfg config, col string, getattr bool, res results) error {
 			c.Close()
 			break
 		}
-		select {
-		case <-done:
+		if srv.Exited() {
 			return dump(fmt.Errorf("server exited before listening"))
-		default:
 		}
 		if time.Now().After(deadline) {
 			return dump(fmt.Errorf("server not listening on %s after 20s", sock))
@@ -867,107 +700,46 @@ func runLoad(cfg config, col string, getattr bool, res results) error {
 		return dump(fmt.Errorf("diodload %v: 0 ops/s (%q)", largs, lines))
 	}
 	if getattr {
-		res.add(col, "diodload --getattr (ops/s)", ops)
+		res.Add(col, "diodload --getattr (ops/s)", ops)
 	} else {
-		res.add(col, "diodload, read+write msize (ops/s)", ops)
-		res.add(col, "diodload, read+write msize (read MB/s)", rmb*1.048576) // MiB/s -> MB/s
+		res.Add(col, "diodload, read+write msize (ops/s)", ops)
+		res.Add(col, "diodload, read+write msize (read MB/s)", rmb*1.048576) // MiB/s -> MB/s
 	}
 	return nil
 }
 
-func percentile(v []float64, p float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[int(p*float64(len(s)-1)+0.5)]
-}
-
-func format(v float64) string {
-	switch {
-	case v >= 1000:
-		return fmt.Sprintf("%.0f", v)
-	case v >= 100:
-		return fmt.Sprintf("%.1f", v)
-	default:
-		return fmt.Sprintf("%.2f", v)
-	}
-}
-
-func cell(m metric, samples []float64, col string) string {
-	if len(samples) == 0 {
-		if strings.HasPrefix(m.name, "diodload") {
-			if e, ok := loadErrors[col+loadKey(strings.Contains(m.name, "getattr"))]; ok {
-				if len(e) > 160 {
-					e = e[:160] + "…"
-				}
-				return "fails: " + strings.NewReplacer("|", "\\|", "\n", " ").Replace(e)
+// cell is benchkit.Cell, or why diodload failed against the server.
+func cell(m benchkit.Metric, col string, samples []float64) string {
+	if len(samples) == 0 && strings.HasPrefix(m.Name, "diodload") {
+		if e, ok := loadErrors[col+loadKey(strings.Contains(m.Name, "getattr"))]; ok {
+			if len(e) > 160 {
+				e = e[:160] + "…"
 			}
+			return "fails: " + strings.NewReplacer("|", "\\|", "\n", " ").Replace(e)
 		}
-		return "–"
 	}
-	med := percentile(samples, 0.5) * m.scale
-	if !m.pct {
-		return fmt.Sprintf("%s %s", format(med), m.unit)
-	}
-	return fmt.Sprintf("%s %s (p90 %s)", format(med), m.unit, format(percentile(samples, 0.9)*m.scale))
+	return benchkit.Cell(m, samples)
 }
 
-func ratio(m metric, ours, ref []float64) string {
-	if len(ref) == 0 || len(ours) == 0 {
-		return "–"
+func table(cfg config) benchkit.Table {
+	t := benchkit.Table{
+		Metrics: metrics,
+		Base:    benchkit.Column{Key: diodCol, Title: "diod"},
+		Others:  []benchkit.Column{{Key: oursCol, Title: "ours", Ratio: "ratio (ours/diod)"}},
+		Cell:    cell,
 	}
-	r := percentile(ours, 0.5) / percentile(ref, 0.5)
-	if m.higher {
-		return fmt.Sprintf("%.2f× (higher is better)", r)
-	}
-	return fmt.Sprintf("%.2f× (lower is better)", r)
-}
-
-func table(cfg config, res results) string {
-	var b strings.Builder
-	native := false
 	for _, c := range cfg.cols {
-		native = native || c == nativeCol
-	}
-	b.WriteString("| metric | diod | ours | ratio (ours/diod) |")
-	if native {
-		fmt.Fprintf(&b, " ours at %s | ratio (ours-native/diod) |", cfg.native)
-	}
-	b.WriteString("\n| --- | ---: | ---: | ---: |")
-	if native {
-		b.WriteString(" ---: | ---: |")
-	}
-	b.WriteString("\n")
-	for _, m := range metrics {
-		ref, ours := res[diodCol][m.name], res[oursCol][m.name]
-		name := m.name
-		if m.pct {
-			name += ", median"
+		if c == nativeCol {
+			t.Others = append(t.Others, benchkit.Column{Key: nativeCol, Title: "ours at " + cfg.native, Ratio: "ratio (ours-native/diod)"})
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |", name, cell(m, ref, diodCol), cell(m, ours, oursCol), ratio(m, ours, ref))
-		if native {
-			nat := res[nativeCol][m.name]
-			fmt.Fprintf(&b, " %s | %s |", cell(m, nat, nativeCol), ratio(m, nat, ref))
-		}
-		b.WriteString("\n")
 	}
-	return b.String()
+	return t
 }
 
 func describe(cfg config, tmpfs bool) string {
 	var b strings.Builder
-	var uts unix.Utsname
-	unix.Uname(&uts)
-	fmt.Fprintf(&b, "# 9P benchmark: ours vs diod\n\n")
-	fmt.Fprintf(&b, "- date: %s\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(&b, "- host: Linux %s, %s, %d CPUs online\n", unix.ByteSliceToString(uts.Release[:]), cpuModel(), onlineCPUs())
-	fs := "tmpfs"
-	if !tmpfs {
-		fs = "plain directory (not root: no tmpfs)"
-	}
-	fmt.Fprintf(&b, "- fixture: %s; client: gVisor p9.Client over a socketpair, msize %d, version requested %q (both servers)", fs, cfg.msize, cfg.version)
+	b.WriteString(benchkit.Header("9P benchmark: ours vs diod"))
+	fmt.Fprintf(&b, "- fixture: %s; client: gVisor p9.Client over a socketpair, msize %d, version requested %q (both servers)", benchkit.FixtureKind(tmpfs), cfg.msize, cfg.version)
 	if cfg.native != "" {
 		fmt.Fprintf(&b, "; ours also at %q", cfg.native)
 	}
@@ -982,42 +754,9 @@ func describe(cfg config, tmpfs bool) string {
 		fmt.Fprintf(&b, "- diodload: `%s -s SOCK -m %d -n %d -r %d [-g]`, %d runs per server and load type; diod listens with `-l SOCK -e ctl -e ROOT` (synthetic ctl:zero/ctl:null), ours with `--listen unix:SOCK --mount ROOT` (1 MiB tmpfs file zero, empty file null)\n",
 			cfg.diodload, cfg.msize, cfg.loadThreads, cfg.loadSecs, cfg.loadRounds)
 	}
-	if inv := os.Getenv("GOFER_BENCH_INVOCATION"); inv != "" {
-		fmt.Fprintf(&b, "- invoked as: `%s`\n", strings.TrimSpace(inv))
-	}
+	b.WriteString(benchkit.Invocation())
 	for _, c := range cfg.cols {
 		fmt.Fprintf(&b, "- %s server command: `%s` (aname %q)\n", c, strings.Join(serverArgv(cfg, c, 3), " "), anameFor(cfg, c))
 	}
 	return b.String()
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
-}
-
-func onlineCPUs() int {
-	n, err := os.ReadFile("/sys/devices/system/cpu/online")
-	if err != nil {
-		return runtime.NumCPU()
-	}
-	count := 0
-	for _, part := range strings.Split(strings.TrimSpace(string(n)), ",") {
-		lo, hi, found := strings.Cut(part, "-")
-		a, _ := strconv.Atoi(lo)
-		z := a
-		if found {
-			z, _ = strconv.Atoi(hi)
-		}
-		count += z - a + 1
-	}
-	return count
 }

@@ -53,7 +53,7 @@ gofer_go_build() {
 	esac
 	echo "building $pkg -> build/$out" >&2
 	local unformatted
-	unformatted="$(cd "$GOFER_ROOT" && gofmt -l tests/interop bench/lisafs 2>/dev/null)"
+	unformatted="$(cd "$GOFER_ROOT" && gofmt -l tests/interop bench 2>/dev/null)"
 	[[ -z "$unformatted" ]] || echo "warning: not gofmt-formatted: $unformatted" >&2
 	(cd "$GOFER_ROOT" && go vet "$pkg" && go build -o "$GOFER_ROOT/build/$out" "$pkg") || {
 		echo "FATAL: building $pkg failed" >&2

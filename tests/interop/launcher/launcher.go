@@ -4,15 +4,18 @@
 //
 // It is shared by the interop test (tests/interop/lisafs_interop) and the
 // benchmark (bench/lisafs) so that both drive the two servers identically.
+// Its server process handling (Process, Socketpair, Handshake), scratch
+// directories and LogBuffer also serve the 9P interop test and benchmark
+// (tests/interop/p9_interop, bench/p9).
 package launcher
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sort"
@@ -24,7 +27,6 @@ import (
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/lisafs"
-	"gvisor.dev/gvisor/pkg/unet"
 )
 
 // Server kinds.
@@ -55,6 +57,10 @@ type Options struct {
 	HostFifo string
 	// XattrUser enables our user.* xattr extension (ignored by the reference).
 	XattrUser bool
+	// Protocol, if set, is our gofer's --protocol (lisafs|p9; default: it
+	// detects the protocol from the client's first bytes). The reference
+	// serves lisafs only.
+	Protocol string
 	// Debug turns on server debug logging.
 	Debug bool
 
@@ -66,8 +72,9 @@ type Options struct {
 
 // Gofer is a running gofer with a mounted lisafs client.
 type Gofer struct {
-	Opts   Options
-	Cmd    *exec.Cmd
+	Opts Options
+	// Process is the server (nil until it has started).
+	*Process
 	Client *lisafs.Client
 	// Root is the root inode returned by Mount.
 	Root lisafs.Inode
@@ -79,8 +86,6 @@ type Gofer struct {
 	bundleDir    string
 	removeBundle func()
 	mountsR      *os.File
-	waitErr      error
-	done         chan struct{}
 }
 
 // Args returns the argv (including the binary and any taskset prefix) for
@@ -98,6 +103,9 @@ func (o *Options) Args(bundleDir string) []string {
 			mount += ":ro"
 		}
 		args = append(args, o.OursBin, "--io-fd", "3", "--mount", mount)
+		if o.Protocol != "" {
+			args = append(args, "--protocol", o.Protocol)
+		}
 		if o.DonateMountFD {
 			args = append(args, "--donate-mount-fd")
 		}
@@ -168,7 +176,7 @@ func Start(o Options) (*Gofer, error) {
 	if o.Server == Ours && o.OursBin == "" {
 		return nil, fmt.Errorf("no path for our gofer")
 	}
-	g := &Gofer{Opts: o, MountHostFD: -1, done: make(chan struct{})}
+	g := &Gofer{Opts: o, MountHostFD: -1}
 	if err := g.start(); err != nil {
 		g.Kill()
 		return nil, err
@@ -211,37 +219,18 @@ func (g *Gofer) start() error {
 		extra = append(extra, mountsW) // fd 4: mounts JSON is written here
 	}
 
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	sock, child, err := Socketpair()
 	if err != nil {
-		return fmt.Errorf("socketpair: %w", err)
+		return err
 	}
-	extra = append(extra, os.NewFile(uintptr(fds[1]), "gofer-io")) // fd 3 (ours) or 5 (ref)
-	sock, err := unet.NewSocket(fds[0])
-	if err != nil {
-		unix.Close(fds[0])
-		return fmt.Errorf("unet.NewSocket: %w", err)
-	}
+	extra = append(extra, child) // fd 3 (ours) or 5 (ref)
 
 	argv := o.Args(g.bundleDir)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.ExtraFiles = extra
-	if o.Log != nil {
-		cmd.Stdout = o.Log
-		cmd.Stderr = o.Log
-	}
-	// Kill the server if we die.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	g.Cmd = cmd
-
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	if g.Process, err = StartProcess(argv, extra, o.Log); err != nil {
 		sock.Close()
-		return fmt.Errorf("starting %v: %w", argv, err)
+		return err
 	}
-	go func() {
-		g.waitErr = cmd.Wait()
-		close(g.done)
-	}()
 	if g.mountsR != nil {
 		// The reference writes the resolved mounts list here; drain it.
 		go io.Copy(io.Discard, g.mountsR)
@@ -253,77 +242,29 @@ func (g *Gofer) start() error {
 	}
 	extra = nil
 
-	type result struct {
+	type mount struct {
 		c    *lisafs.Client
 		root lisafs.Inode
 		fd   int
-		err  error
 	}
-	resCh := make(chan result, 1)
-	go func() {
+	m, err := Handshake(sock, 20*time.Second, func() (mount, error) {
 		c, root, fd, err := lisafs.NewClient(sock) // takes ownership of sock
-		resCh <- result{c, root, fd, err}
-	}()
-	select {
-	case r := <-resCh:
-		g.MountLatency = time.Since(start)
-		if r.err != nil {
-			return fmt.Errorf("lisafs.NewClient (Mount): %w (server: %s)", r.err, g.exitStatus())
-		}
-		g.Client, g.Root, g.MountHostFD = r.c, r.root, r.fd
-		return nil
-	case <-time.After(20 * time.Second):
-		// Unblock NewClient: shutting the socket down makes it fail.
-		unix.Shutdown(sock.FD(), unix.SHUT_RDWR)
-		return fmt.Errorf("timed out waiting for the Mount reply (server: %s)", g.exitStatus())
+		return mount{c, root, fd}, err
+	})
+	g.MountLatency = time.Since(start)
+	switch {
+	case errors.Is(err, ErrTimedOut):
+		return fmt.Errorf("timed out waiting for the Mount reply (server: %s)", g.ExitStatusAfter(200*time.Millisecond))
+	case err != nil:
+		return fmt.Errorf("lisafs.NewClient (Mount): %w (server: %s)", err, g.ExitStatusAfter(200*time.Millisecond))
 	}
-}
-
-func (g *Gofer) exitStatus() string {
-	g.WaitExit(200 * time.Millisecond)
-	return g.ExitStatus()
-}
-
-// ExitStatus describes how the server exited ("running" if it has not).
-func (g *Gofer) ExitStatus() string {
-	if !g.Exited() {
-		return "running"
-	}
-	if g.waitErr == nil {
-		return "exited with status 0"
-	}
-	return g.waitErr.Error()
-}
-
-// WaitExit waits up to timeout for the server to exit and reports whether it
-// has.
-func (g *Gofer) WaitExit(timeout time.Duration) bool {
-	select {
-	case <-g.done:
-		return true
-	case <-time.After(timeout):
-		return false
-	}
+	g.Client, g.Root, g.MountHostFD = m.c, m.root, m.fd
+	return nil
 }
 
 // StartChannels starts the flipcall channels (shared-memory fast path).
 func (g *Gofer) StartChannels() error {
 	return g.Client.StartChannels()
-}
-
-// Pid returns the server's process ID.
-func (g *Gofer) Pid() int {
-	return g.Cmd.Process.Pid
-}
-
-// Exited reports whether the server process has exited.
-func (g *Gofer) Exited() bool {
-	select {
-	case <-g.done:
-		return true
-	default:
-		return false
-	}
 }
 
 // Close closes the client connection and waits for the server to exit. It
@@ -339,16 +280,7 @@ func (g *Gofer) Close(timeout time.Duration) error {
 		g.Client = nil
 	}
 	defer g.cleanup()
-	select {
-	case <-g.done:
-		if g.waitErr != nil {
-			return fmt.Errorf("server exited uncleanly: %v", g.waitErr)
-		}
-		return nil
-	case <-time.After(timeout):
-		g.Kill()
-		return fmt.Errorf("server did not exit within %v after the client closed", timeout)
-	}
+	return g.AwaitExit(timeout, "server")
 }
 
 // Kill kills the server and cleans up.
@@ -357,9 +289,8 @@ func (g *Gofer) Kill() {
 		g.Client.Close()
 		g.Client = nil
 	}
-	if g.Cmd != nil && g.Cmd.Process != nil && !g.Exited() {
-		g.Cmd.Process.Kill()
-		<-g.done
+	if g.Process != nil {
+		g.Process.Kill()
 	}
 	g.cleanup()
 }
@@ -414,29 +345,16 @@ func StatusField(pid int, field string) (string, error) {
 func (g *Gofer) RSSKiB() (int, error) {
 	total := 0
 	for _, pid := range procTree(g.Pid()) {
-		v, err := StatusField(pid, "VmRSS")
+		n, err := VmRSSKiB(pid)
 		if err != nil {
 			if pid == g.Pid() {
 				return 0, err
 			}
 			continue
 		}
-		n, err := strconv.Atoi(strings.TrimSuffix(v, " kB"))
-		if err != nil {
-			return 0, fmt.Errorf("parsing VmRSS %q: %w", v, err)
-		}
 		total += n
 	}
 	return total, nil
-}
-
-// CPUsAllowed returns Cpus_allowed_list of the server process.
-func (g *Gofer) CPUsAllowed() string {
-	v, err := StatusField(g.Pid(), "Cpus_allowed_list")
-	if err != nil {
-		return "?"
-	}
-	return v
 }
 
 // Scratch dirs still to clean up, also on SIGINT/SIGTERM.

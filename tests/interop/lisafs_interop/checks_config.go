@@ -8,6 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/lisafs"
+
+	"gofer/tests/interop/harness"
 )
 
 // runReadWrite is the main configuration: every RPC on a writable mount.
@@ -84,10 +86,10 @@ func (s *Suite) checkEROFS() {
 		}
 		defer r.close()
 		return s.withScratch(func(dir lisafs.ClientFD) error {
-			var e errs
+			var e harness.Errs
 			try := func(op string, err error) {
-				if wantErrno(err, unix.EROFS) != nil {
-					e.add("%s: %v", op, wantErrno(err, unix.EROFS))
+				if harness.WantErrno(err, unix.EROFS) != nil {
+					e.Add("%s: %v", op, harness.WantErrno(err, unix.EROFS))
 				}
 			}
 			_, _, err := file.SetStat(ctx, &linux.Statx{Mask: unix.STATX_MODE, Mode: 0o600})
@@ -124,7 +126,7 @@ func (s *Suite) checkEROFS() {
 				_, _, err := s.fd(badFDID).SetStat(ctx, &linux.Statx{Mask: unix.STATX_MODE})
 				return err
 			}())
-			return e.err()
+			return e.Err()
 		})
 	})
 	s.Check("ro: Sync and Flush of a read-only FD still succeed", func() error {
@@ -134,9 +136,9 @@ func (s *Suite) checkEROFS() {
 		}
 		defer r.close()
 		if err := r.ofd.Sync(ctx); err != nil {
-			return wrap("Sync", err)
+			return harness.Wrap("Sync", err)
 		}
-		return wrap("Flush", r.ofd.Flush(ctx))
+		return harness.Wrap("Flush", r.ofd.Flush(ctx))
 	})
 }
 
@@ -149,23 +151,23 @@ func (s *Suite) checkXattrRefused() {
 			return err
 		}
 		defer s.closeFDs(file)
-		before := xattrDesc(s.fx.Path("a.txt"))
-		var e errs
+		before := harness.XattrDesc(s.fx.Path("a.txt"))
+		var e harness.Errs
 		for _, name := range []string{"user.greeting", "user.new", "trusted.new"} {
-			if err := file.SetXattr(ctx, name, "v", 0); wantErrno(err, unix.EOPNOTSUPP) != nil {
-				e.add("SetXattr(%s): %v", name, wantErrno(err, unix.EOPNOTSUPP))
+			if err := file.SetXattr(ctx, name, "v", 0); harness.WantErrno(err, unix.EOPNOTSUPP) != nil {
+				e.Add("SetXattr(%s): %v", name, harness.WantErrno(err, unix.EOPNOTSUPP))
 			}
-			if err := file.RemoveXattr(ctx, name); wantErrno(err, unix.EOPNOTSUPP) != nil {
-				e.add("RemoveXattr(%s): %v", name, wantErrno(err, unix.EOPNOTSUPP))
+			if err := file.RemoveXattr(ctx, name); harness.WantErrno(err, unix.EOPNOTSUPP) != nil {
+				e.Add("RemoveXattr(%s): %v", name, harness.WantErrno(err, unix.EOPNOTSUPP))
 			}
 		}
-		if _, err := file.ListXattr(ctx, 4096); wantErrno(err, unix.EOPNOTSUPP) != nil {
-			e.add("ListXattr: %v", wantErrno(err, unix.EOPNOTSUPP))
+		if _, err := file.ListXattr(ctx, 4096); harness.WantErrno(err, unix.EOPNOTSUPP) != nil {
+			e.Add("ListXattr: %v", harness.WantErrno(err, unix.EOPNOTSUPP))
 		}
-		if after := xattrDesc(s.fx.Path("a.txt")); after != before {
-			e.add("host xattrs changed: %s -> %s", before, after)
+		if after := harness.XattrDesc(s.fx.Path("a.txt")); after != before {
+			e.Add("host xattrs changed: %s -> %s", before, after)
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -181,26 +183,26 @@ func (s *Suite) checkXattrUser() {
 		}
 		defer s.closeFDs(file)
 		p := s.fx.Path("a.txt")
-		var e errs
+		var e harness.Errs
 		if err := file.SetXattr(ctx, "user.new", "v1", 0); err != nil {
-			return wrap("SetXattr(user.new)", err)
+			return harness.Wrap("SetXattr(user.new)", err)
 		}
 		buf := make([]byte, 64)
 		if n, err := unix.Lgetxattr(p, "user.new", buf); err != nil || string(buf[:n]) != "v1" {
-			e.add("host user.new = %q, %v", buf[:n], err)
+			e.Add("host user.new = %q, %v", buf[:n], err)
 		}
 		if v, err := file.GetXattr(ctx, "user.new", 64); err != nil || v != "v1" {
-			e.add("GetXattr(user.new) = %q, %s", v, errName(err))
+			e.Add("GetXattr(user.new) = %q, %s", v, harness.ErrName(err))
 		}
-		if err := file.SetXattr(ctx, "user.new", "v2", unix.XATTR_CREATE); wantErrno(err, unix.EEXIST) != nil {
-			e.add("XATTR_CREATE on existing: %v", wantErrno(err, unix.EEXIST))
+		if err := file.SetXattr(ctx, "user.new", "v2", unix.XATTR_CREATE); harness.WantErrno(err, unix.EEXIST) != nil {
+			e.Add("XATTR_CREATE on existing: %v", harness.WantErrno(err, unix.EEXIST))
 		}
-		if err := file.SetXattr(ctx, "user.absent", "v", unix.XATTR_REPLACE); wantErrno(err, unix.ENODATA) != nil {
-			e.add("XATTR_REPLACE on missing: %v", wantErrno(err, unix.ENODATA))
+		if err := file.SetXattr(ctx, "user.absent", "v", unix.XATTR_REPLACE); harness.WantErrno(err, unix.ENODATA) != nil {
+			e.Add("XATTR_REPLACE on missing: %v", harness.WantErrno(err, unix.ENODATA))
 		}
 		names, err := file.ListXattr(ctx, 4096)
 		if err != nil {
-			e.add("ListXattr: %s", errName(err))
+			e.Add("ListXattr: %s", harness.ErrName(err))
 		} else {
 			sort.Strings(names)
 			got := map[string]bool{}
@@ -208,24 +210,24 @@ func (s *Suite) checkXattrUser() {
 				got[n] = true
 			}
 			if !got["user.greeting"] || !got["user.new"] {
-				e.add("ListXattr = %v, missing user.greeting/user.new", names)
+				e.Add("ListXattr = %v, missing user.greeting/user.new", names)
 			}
-			host := xattrDesc(p)
+			host := harness.XattrDesc(p)
 			for _, n := range names {
 				if !strings.Contains(host, n+"=") {
-					e.add("ListXattr returned %q which the host does not have", n)
+					e.Add("ListXattr returned %q which the host does not have", n)
 				}
 			}
 		}
 		if err := file.RemoveXattr(ctx, "user.new"); err != nil {
-			e.add("RemoveXattr(user.new): %s", errName(err))
+			e.Add("RemoveXattr(user.new): %s", harness.ErrName(err))
 		} else if _, err := unix.Lgetxattr(p, "user.new", buf); err != unix.ENODATA {
-			e.add("host still has user.new (%v)", err)
+			e.Add("host still has user.new (%v)", err)
 		}
-		if err := file.RemoveXattr(ctx, "user.new"); wantErrno(err, unix.ENODATA) != nil {
-			e.add("RemoveXattr(missing): %v", wantErrno(err, unix.ENODATA))
+		if err := file.RemoveXattr(ctx, "user.new"); harness.WantErrno(err, unix.ENODATA) != nil {
+			e.Add("RemoveXattr(missing): %v", harness.WantErrno(err, unix.ENODATA))
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("xattr-user: non-user namespaces refused with EOPNOTSUPP, host unchanged", func() error {
 		file, _, err := s.walk("a.txt")
@@ -233,19 +235,19 @@ func (s *Suite) checkXattrUser() {
 			return err
 		}
 		defer s.closeFDs(file)
-		before := xattrDesc(s.fx.Path("a.txt"))
-		var e errs
+		before := harness.XattrDesc(s.fx.Path("a.txt"))
+		var e harness.Errs
 		for _, name := range []string{"trusted.new", "security.new", "system.posix_acl_access", "trusted.greeting"} {
-			if err := file.SetXattr(ctx, name, "v", 0); wantErrno(err, unix.EOPNOTSUPP) != nil {
-				e.add("SetXattr(%s): %v", name, wantErrno(err, unix.EOPNOTSUPP))
+			if err := file.SetXattr(ctx, name, "v", 0); harness.WantErrno(err, unix.EOPNOTSUPP) != nil {
+				e.Add("SetXattr(%s): %v", name, harness.WantErrno(err, unix.EOPNOTSUPP))
 			}
 		}
-		if err := file.RemoveXattr(ctx, "trusted.greeting"); wantErrno(err, unix.EOPNOTSUPP) != nil {
-			e.add("RemoveXattr(trusted.greeting): %v", wantErrno(err, unix.EOPNOTSUPP))
+		if err := file.RemoveXattr(ctx, "trusted.greeting"); harness.WantErrno(err, unix.EOPNOTSUPP) != nil {
+			e.Add("RemoveXattr(trusted.greeting): %v", harness.WantErrno(err, unix.EOPNOTSUPP))
 		}
-		if after := xattrDesc(s.fx.Path("a.txt")); after != before {
-			e.add("host xattrs changed: %s -> %s", before, after)
+		if after := harness.XattrDesc(s.fx.Path("a.txt")); after != before {
+			e.Add("host xattrs changed: %s -> %s", before, after)
 		}
-		return e.err()
+		return e.Err()
 	})
 }

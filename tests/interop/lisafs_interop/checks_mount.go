@@ -9,6 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/lisafs"
+
+	"gofer/tests/interop/harness"
 )
 
 // refSupported is what the reference gofer advertises in its Mount reply
@@ -46,10 +48,10 @@ func (s *Suite) checkMount() {
 			if fd < 0 {
 				return fmt.Errorf("no host FD donated on Mount (got %d)", fd)
 			}
-			if err := sameFile(fd, s.fx.Root); err != nil {
+			if err := harness.SameFile(fd, s.fx.Root); err != nil {
 				return err
 			}
-			if err := checkNonblock("mount FD", fd); err != nil {
+			if err := harness.CheckNonblock("mount FD", fd); err != nil {
 				return err
 			}
 			fl, err := fdFlags(fd)
@@ -75,10 +77,10 @@ func (s *Suite) checkMount() {
 	}
 
 	s.Check("Mount: supported messages include all the reference's", func() error {
-		var e errs
+		var e harness.Errs
 		for _, m := range refSupported {
 			if !s.g.Client.IsSupported(m) {
-				e.add("MID %d not supported", m)
+				e.Add("MID %d not supported", m)
 			}
 		}
 		var extra []string
@@ -88,19 +90,19 @@ func (s *Suite) checkMount() {
 			}
 		}
 		if s.isRef() && len(extra) > 0 {
-			e.add("reference unexpectedly supports %v", extra)
+			e.Add("reference unexpectedly supports %v", extra)
 		}
 		if !s.isRef() && s.cfg.XattrUser {
 			for _, m := range []lisafs.MID{lisafs.FListXattr, lisafs.FRemoveXattr} {
 				if !s.g.Client.IsSupported(m) {
-					e.add("--xattr-user but %s is not advertised", optionalMIDs[m])
+					e.Add("--xattr-user but %s is not advertised", optionalMIDs[m])
 				}
 			}
 		}
 		if len(extra) > 0 {
 			s.Info("optional messages advertised: %v", extra)
 		}
-		return e.err()
+		return e.Err()
 	})
 
 	// Before StartChannels every RPC (and FD donation) goes over the socket.
@@ -108,7 +110,7 @@ func (s *Suite) checkMount() {
 		var st linux.Statx
 		root := s.root()
 		if err := root.StatTo(ctx, &st); err != nil {
-			return wrap("StatTo(root)", err)
+			return harness.Wrap("StatTo(root)", err)
 		}
 		if err := compareStat("root", st, s.fx.Root); err != nil {
 			return err
@@ -123,9 +125,9 @@ func (s *Suite) checkMount() {
 		}
 		got, err := readAt(o.ofd, 0, 100)
 		if err != nil {
-			return wrap("PRead", err)
+			return harness.Wrap("PRead", err)
 		}
-		return compareBytes("PRead", got, aContent()[:100])
+		return harness.CompareBytes("PRead", got, s.fx.AContent()[:100])
 	})
 
 	if s.cfg.NoChannels {
@@ -137,7 +139,7 @@ func (s *Suite) checkMount() {
 	})
 
 	s.Check("channels: 8 goroutines x 200 concurrent FStat+PRead", func() error {
-		want := aContent()
+		want := s.fx.AContent()
 		var wg sync.WaitGroup
 		errCh := make(chan error, 8)
 		for w := 0; w < 8; w++ {
@@ -153,7 +155,7 @@ func (s *Suite) checkMount() {
 				for i := 0; i < 200; i++ {
 					var st linux.Statx
 					if err := o.ofd.StatTo(ctx, &st); err != nil {
-						errCh <- wrap("StatTo", err)
+						errCh <- harness.Wrap("StatTo", err)
 						return
 					}
 					if st.Size != uint64(len(want)) {
@@ -163,10 +165,10 @@ func (s *Suite) checkMount() {
 					off := uint64((w*200 + i) % (len(want) - 64))
 					got, err := readAt(o.ofd, off, 64)
 					if err != nil {
-						errCh <- wrap("PRead", err)
+						errCh <- harness.Wrap("PRead", err)
 						return
 					}
-					if err := compareBytes("PRead", got, want[off:off+64]); err != nil {
+					if err := harness.CompareBytes("PRead", got, want[off:off+64]); err != nil {
 						errCh <- err
 						return
 					}
@@ -181,8 +183,8 @@ func (s *Suite) checkMount() {
 
 // checkClose closes the client and expects a clean server exit.
 func (s *Suite) checkClose() {
-	if s.broken != "" {
-		s.report("server exits 0 after the client closes", fmt.Errorf("not run: %s", s.broken))
+	if s.Broken != "" {
+		s.Report("server exits 0 after the client closes", fmt.Errorf("not run: %s", s.Broken))
 		if s.g != nil {
 			s.g.Kill()
 		}

@@ -13,6 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/lisafs"
+
+	"gofer/tests/interop/harness"
 )
 
 // badNames must be rejected with EINVAL wherever a single name is expected.
@@ -21,25 +23,25 @@ var badNames = []string{"", ".", "..", "a/b"}
 // checkStat covers StatTo on every kind of FD.
 func (s *Suite) checkStat() {
 	s.Check("StatTo: control FDs of file, dir, symlink, fifo, socket match host lstat", func() error {
-		var e errs
+		var e harness.Errs
 		for _, rel := range []string{"a.txt", "d1", "link", "dlink", "fifo", "hostsock", "empty"} {
 			ctl, wst, err := s.walk(rel)
 			if err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 				continue
 			}
 			if err := compareStat("walk stat of "+rel, wst, s.fx.Path(rel)); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 			var st linux.Statx
 			if err := ctl.StatTo(ctx, &st); err != nil {
-				e.add("StatTo(%s): %s", rel, errName(err))
+				e.Add("StatTo(%s): %s", rel, harness.ErrName(err))
 			} else if err := compareStat("StatTo "+rel, st, s.fx.Path(rel)); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 			s.closeFDs(ctl)
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("StatTo: open FD matches host", func() error {
 		o, err := s.open("big.bin", unix.O_RDONLY)
@@ -49,7 +51,7 @@ func (s *Suite) checkStat() {
 		defer o.close()
 		var st linux.Statx
 		if err := o.ofd.StatTo(ctx, &st); err != nil {
-			return wrap("StatTo(open FD)", err)
+			return harness.Wrap("StatTo(open FD)", err)
 		}
 		return compareStat("StatTo(open FD)", st, s.fx.Path("big.bin"))
 	})
@@ -61,25 +63,25 @@ func (s *Suite) checkWalk() {
 	s.Check("WalkMultiple: 5 components, success, every stat matches", func() error {
 		status, inodes, err := s.root().WalkMultiple(ctx, deep)
 		if err != nil {
-			return wrap("WalkMultiple", err)
+			return harness.Wrap("WalkMultiple", err)
 		}
 		defer s.closeInodes(inodes)
 		if status != lisafs.WalkSuccess || len(inodes) != 5 {
 			return fmt.Errorf("status %d, %d inodes; want success, 5", status, len(inodes))
 		}
-		var e errs
+		var e harness.Errs
 		for i, ino := range inodes {
 			p := s.fx.Path(deep[:i+1]...)
 			if err := compareStat(p, ino.Stat, p); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("WalkMultiple: missing component -> ComponentDoesNotExist with the prefix", func() error {
 		status, inodes, err := s.root().WalkMultiple(ctx, []string{"d1", "nope", "x"})
 		if err != nil {
-			return wrap("WalkMultiple", err)
+			return harness.Wrap("WalkMultiple", err)
 		}
 		defer s.closeInodes(inodes)
 		if status != lisafs.WalkComponentDoesNotExist || len(inodes) != 1 {
@@ -90,7 +92,7 @@ func (s *Suite) checkWalk() {
 	s.Check("WalkMultiple: missing first component -> ComponentDoesNotExist, no inodes", func() error {
 		status, inodes, err := s.root().WalkMultiple(ctx, []string{"nope"})
 		if err != nil {
-			return wrap("WalkMultiple", err)
+			return harness.Wrap("WalkMultiple", err)
 		}
 		defer s.closeInodes(inodes)
 		if status != lisafs.WalkComponentDoesNotExist || len(inodes) != 0 {
@@ -101,7 +103,7 @@ func (s *Suite) checkWalk() {
 	s.Check("WalkMultiple: symlink mid-path -> ComponentSymlink with the symlink's inode", func() error {
 		status, inodes, err := s.root().WalkMultiple(ctx, []string{"dlink", "d2"})
 		if err != nil {
-			return wrap("WalkMultiple", err)
+			return harness.Wrap("WalkMultiple", err)
 		}
 		defer s.closeInodes(inodes)
 		if status != lisafs.WalkComponentSymlink || len(inodes) != 1 {
@@ -112,7 +114,7 @@ func (s *Suite) checkWalk() {
 	s.Check("WalkMultiple: symlink as last component -> success with the symlink (not followed)", func() error {
 		status, inodes, err := s.root().WalkMultiple(ctx, []string{"link"})
 		if err != nil {
-			return wrap("WalkMultiple", err)
+			return harness.Wrap("WalkMultiple", err)
 		}
 		defer s.closeInodes(inodes)
 		if status != lisafs.WalkSuccess || len(inodes) != 1 {
@@ -123,7 +125,7 @@ func (s *Suite) checkWalk() {
 	s.Check("WalkMultiple: empty path -> success, no inodes", func() error {
 		status, inodes, err := s.root().WalkMultiple(ctx, nil)
 		if err != nil {
-			return wrap("WalkMultiple", err)
+			return harness.Wrap("WalkMultiple", err)
 		}
 		defer s.closeInodes(inodes)
 		if status != lisafs.WalkSuccess || len(inodes) != 0 {
@@ -134,7 +136,7 @@ func (s *Suite) checkWalk() {
 	s.Check("WalkMultiple: through a regular file -> ENOTDIR", func() error {
 		_, inodes, err := s.root().WalkMultiple(ctx, []string{"a.txt", "x"})
 		s.closeInodes(inodes)
-		return wantErrno(err, unix.ENOTDIR)
+		return harness.WantErrno(err, unix.ENOTDIR)
 	})
 	s.Check("WalkMultiple/Walk/WalkStat from a non-directory FD -> ENOTDIR", func() error {
 		ctl, _, err := s.walk("a.txt")
@@ -142,43 +144,43 @@ func (s *Suite) checkWalk() {
 			return err
 		}
 		defer s.closeFDs(ctl)
-		var e errs
+		var e harness.Errs
 		_, inodes, err := ctl.WalkMultiple(ctx, []string{"x"})
 		s.closeInodes(inodes)
-		if err := wantErrno(err, unix.ENOTDIR); err != nil {
-			e.add("WalkMultiple: %v", err)
+		if err := harness.WantErrno(err, unix.ENOTDIR); err != nil {
+			e.Add("WalkMultiple: %v", err)
 		}
-		if _, err := ctl.Walk(ctx, "x"); wantErrno(err, unix.ENOTDIR) != nil {
-			e.add("Walk: %v", wantErrno(err, unix.ENOTDIR))
+		if _, err := ctl.Walk(ctx, "x"); harness.WantErrno(err, unix.ENOTDIR) != nil {
+			e.Add("Walk: %v", harness.WantErrno(err, unix.ENOTDIR))
 		}
-		if _, err := ctl.WalkStat(ctx, []string{"x"}); wantErrno(err, unix.ENOTDIR) != nil {
-			e.add("WalkStat: %v", wantErrno(err, unix.ENOTDIR))
+		if _, err := ctl.WalkStat(ctx, []string{"x"}); harness.WantErrno(err, unix.ENOTDIR) != nil {
+			e.Add("WalkStat: %v", harness.WantErrno(err, unix.ENOTDIR))
 		}
-		return e.err()
+		return e.Err()
 	})
 	if s.fx.HasBlk {
 		s.Check("Walk/WalkStat: block device -> EPERM (unsupported file type)", func() error {
-			var e errs
+			var e harness.Errs
 			_, inodes, err := s.root().WalkMultiple(ctx, []string{"blk"})
 			s.closeInodes(inodes)
-			if err := wantErrno(err, unix.EPERM); err != nil {
-				e.add("WalkMultiple: %v", err)
+			if err := harness.WantErrno(err, unix.EPERM); err != nil {
+				e.Add("WalkMultiple: %v", err)
 			}
-			if _, err := s.root().WalkStat(ctx, []string{"blk"}); wantErrno(err, unix.EPERM) != nil {
-				e.add("WalkStat: %v", wantErrno(err, unix.EPERM))
+			if _, err := s.root().WalkStat(ctx, []string{"blk"}); harness.WantErrno(err, unix.EPERM) != nil {
+				e.Add("WalkStat: %v", harness.WantErrno(err, unix.EPERM))
 			}
-			return e.err()
+			return e.Err()
 		})
 	}
 	s.Check("Walk: single component matches host, repeated walks give distinct live FDs", func() error {
 		i1, err := s.root().Walk(ctx, "a.txt")
 		if err != nil {
-			return wrap("Walk", err)
+			return harness.Wrap("Walk", err)
 		}
 		i2, err := s.root().Walk(ctx, "a.txt")
 		if err != nil {
 			s.closeInodes([]lisafs.Inode{i1})
-			return wrap("Walk", err)
+			return harness.Wrap("Walk", err)
 		}
 		defer s.closeInodes([]lisafs.Inode{i1, i2})
 		if i1.ControlFD == i2.ControlFD {
@@ -188,7 +190,7 @@ func (s *Suite) checkWalk() {
 			var st linux.Statx
 			fd := *s.fd(ino.ControlFD)
 			if err := fd.StatTo(ctx, &st); err != nil {
-				return wrap("StatTo", err)
+				return harness.Wrap("StatTo", err)
 			}
 			if err := compareStat("a.txt", st, s.fx.Path("a.txt")); err != nil {
 				return err
@@ -198,21 +200,21 @@ func (s *Suite) checkWalk() {
 	})
 	s.Check("Walk: missing name -> ENOENT", func() error {
 		_, err := s.root().Walk(ctx, "nope")
-		return wantErrno(err, unix.ENOENT)
+		return harness.WantErrno(err, unix.ENOENT)
 	})
 	s.Check(`Walk/WalkMultiple: names "", ".", "..", "a/b" -> EINVAL`, func() error {
-		var e errs
+		var e harness.Errs
 		for _, n := range badNames {
-			if _, err := s.root().Walk(ctx, n); wantErrno(err, unix.EINVAL) != nil {
-				e.add("Walk(%q): %v", n, wantErrno(err, unix.EINVAL))
+			if _, err := s.root().Walk(ctx, n); harness.WantErrno(err, unix.EINVAL) != nil {
+				e.Add("Walk(%q): %v", n, harness.WantErrno(err, unix.EINVAL))
 			}
 			_, inodes, err := s.root().WalkMultiple(ctx, []string{"d1", n})
 			s.closeInodes(inodes)
-			if wantErrno(err, unix.EINVAL) != nil {
-				e.add("WalkMultiple(d1, %q): %v", n, wantErrno(err, unix.EINVAL))
+			if harness.WantErrno(err, unix.EINVAL) != nil {
+				e.Add("WalkMultiple(d1, %q): %v", n, harness.WantErrno(err, unix.EINVAL))
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("Walk from a walked directory FD", func() error {
 		d1, _, err := s.walk("d1")
@@ -222,7 +224,7 @@ func (s *Suite) checkWalk() {
 		defer s.closeFDs(d1)
 		ino, err := d1.Walk(ctx, "d2")
 		if err != nil {
-			return wrap("Walk(d2)", err)
+			return harness.Wrap("Walk(d2)", err)
 		}
 		defer s.closeInodes([]lisafs.Inode{ino})
 		return compareStat("d1/d2", ino.Stat, s.fx.Path("d1/d2"))
@@ -231,24 +233,24 @@ func (s *Suite) checkWalk() {
 	s.Check("WalkStat: 5 components, every stat matches", func() error {
 		stats, err := s.root().WalkStat(ctx, deep)
 		if err != nil {
-			return wrap("WalkStat", err)
+			return harness.Wrap("WalkStat", err)
 		}
 		if len(stats) != 5 {
 			return fmt.Errorf("%d stats, want 5", len(stats))
 		}
-		var e errs
+		var e harness.Errs
 		for i, st := range stats {
 			p := s.fx.Path(deep[:i+1]...)
 			if err := compareStat(p, st, p); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check(`WalkStat: leading "" stats the starting directory`, func() error {
 		stats, err := s.root().WalkStat(ctx, []string{"", "d1"})
 		if err != nil {
-			return wrap("WalkStat", err)
+			return harness.Wrap("WalkStat", err)
 		}
 		if len(stats) != 2 {
 			return fmt.Errorf("%d stats, want 2", len(stats))
@@ -261,7 +263,7 @@ func (s *Suite) checkWalk() {
 	s.Check("WalkStat: missing component -> partial result, no error", func() error {
 		stats, err := s.root().WalkStat(ctx, []string{"d1", "nope", "x"})
 		if err != nil {
-			return wrap("WalkStat", err)
+			return harness.Wrap("WalkStat", err)
 		}
 		if len(stats) != 1 {
 			return fmt.Errorf("%d stats, want 1", len(stats))
@@ -271,7 +273,7 @@ func (s *Suite) checkWalk() {
 	s.Check("WalkStat: a symlink terminates the walk (its stat is included)", func() error {
 		stats, err := s.root().WalkStat(ctx, []string{"dlink", "d2"})
 		if err != nil {
-			return wrap("WalkStat", err)
+			return harness.Wrap("WalkStat", err)
 		}
 		if len(stats) != 1 {
 			return fmt.Errorf("%d stats, want 1", len(stats))
@@ -286,7 +288,7 @@ func (s *Suite) checkWalk() {
 		defer s.closeFDs(ctl)
 		stats, err := ctl.WalkStat(ctx, []string{""})
 		if err != nil {
-			return wrap("WalkStat", err)
+			return harness.Wrap("WalkStat", err)
 		}
 		if len(stats) != 1 {
 			return fmt.Errorf("%d stats, want 1", len(stats))
@@ -294,13 +296,13 @@ func (s *Suite) checkWalk() {
 		return compareStat("a.txt", stats[0], s.fx.Path("a.txt"))
 	})
 	s.Check(`WalkStat: ".", "..", "a/b", or "" after the first -> EINVAL`, func() error {
-		var e errs
+		var e harness.Errs
 		for _, p := range [][]string{{"."}, {".."}, {"a/b"}, {"d1", ""}, {"d1", ".."}} {
-			if _, err := s.root().WalkStat(ctx, p); wantErrno(err, unix.EINVAL) != nil {
-				e.add("WalkStat(%q): %v", p, wantErrno(err, unix.EINVAL))
+			if _, err := s.root().WalkStat(ctx, p); harness.WantErrno(err, unix.EINVAL) != nil {
+				e.Add("WalkStat(%q): %v", p, harness.WantErrno(err, unix.EINVAL))
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -324,7 +326,7 @@ func (s *Suite) checkOpenRead() {
 		if o.hostFD < 0 {
 			return fmt.Errorf("no host FD donated")
 		}
-		if err := sameFile(o.hostFD, s.fx.Path("a.txt")); err != nil {
+		if err := harness.SameFile(o.hostFD, s.fx.Path("a.txt")); err != nil {
 			return err
 		}
 		fl, err := fdFlags(o.hostFD)
@@ -334,15 +336,15 @@ func (s *Suite) checkOpenRead() {
 		if fl&unix.O_ACCMODE != unix.O_RDONLY {
 			return fmt.Errorf("donated FD access mode %#x, want O_RDONLY", fl&unix.O_ACCMODE)
 		}
-		if err := checkNonblock("O_RDONLY file", o.hostFD); err != nil {
+		if err := harness.CheckNonblock("O_RDONLY file", o.hostFD); err != nil {
 			return err
 		}
-		buf := make([]byte, aSize+10)
+		buf := make([]byte, harness.ASize+10)
 		n, err := unix.Pread(o.hostFD, buf, 0)
 		if err != nil {
 			return fmt.Errorf("pread(donated FD): %v", err)
 		}
-		return compareBytes("pread(donated FD)", buf[:n], aContent())
+		return harness.CompareBytes("pread(donated FD)", buf[:n], s.fx.AContent())
 	})
 	s.Check("OpenAt: flags other than O_ACCMODE|O_TRUNC are dropped", func() error {
 		// O_DIRECTORY would make opening a file fail and O_APPEND would show
@@ -363,9 +365,9 @@ func (s *Suite) checkOpenRead() {
 		}
 		got, err := readAt(o.ofd, 0, 10)
 		if err != nil {
-			return wrap("PRead", err)
+			return harness.Wrap("PRead", err)
 		}
-		return compareBytes("PRead", got, aContent()[:10])
+		return harness.CompareBytes("PRead", got, s.fx.AContent()[:10])
 	})
 	s.Check("OpenAt: directory O_RDONLY gives an open FD without a host FD (except a donated mount point)", func() error {
 		o, err := s.open("d1", unix.O_RDONLY)
@@ -381,7 +383,7 @@ func (s *Suite) checkOpenRead() {
 	s.Check("OpenAt: root directory: host FD donated iff --donate-mount-fd", func() error {
 		id, hostFD, err := s.root().OpenAt(ctx, unix.O_RDONLY)
 		if err != nil {
-			return wrap("OpenAt(root)", err)
+			return harness.Wrap("OpenAt(root)", err)
 		}
 		defer closeHostFD(hostFD)
 		defer s.closeFDs(*s.fd(id))
@@ -394,10 +396,10 @@ func (s *Suite) checkOpenRead() {
 		if hostFD < 0 {
 			return fmt.Errorf("no host FD donated for the mount point")
 		}
-		if err := checkNonblock("mount point", hostFD); err != nil {
+		if err := harness.CheckNonblock("mount point", hostFD); err != nil {
 			return err
 		}
-		return sameFile(hostFD, s.fx.Root)
+		return harness.SameFile(hostFD, s.fx.Root)
 	})
 	s.Check("OpenAt: symlink -> EINVAL", func() error {
 		ctl, _, err := s.walk("link")
@@ -407,7 +409,7 @@ func (s *Suite) checkOpenRead() {
 		defer s.closeFDs(ctl)
 		_, fd, err := ctl.OpenAt(ctx, unix.O_RDONLY)
 		closeHostFD(fd)
-		return wantErrno(err, unix.EINVAL)
+		return harness.WantErrno(err, unix.EINVAL)
 	})
 	s.Check("OpenAt: FIFO refused with EPERM (host-fifo none)", func() error {
 		ctl, _, err := s.walk("fifo")
@@ -417,7 +419,7 @@ func (s *Suite) checkOpenRead() {
 		defer s.closeFDs(ctl)
 		_, fd, err := ctl.OpenAt(ctx, unix.O_RDONLY)
 		closeHostFD(fd)
-		return wantErrno(err, unix.EPERM)
+		return harness.WantErrno(err, unix.EPERM)
 	})
 	s.checkOpenSocket()
 	s.Check("OpenAt: on an open FD ID -> EINVAL", func() error {
@@ -428,7 +430,7 @@ func (s *Suite) checkOpenRead() {
 		defer o.close()
 		_, fd, err := o.ofd.OpenAt(ctx, unix.O_RDONLY)
 		closeHostFD(fd)
-		return wantErrno(err, unix.EINVAL)
+		return harness.WantErrno(err, unix.EINVAL)
 	})
 
 	s.Check("PRead: 4 KiB at an offset", func() error {
@@ -439,9 +441,9 @@ func (s *Suite) checkOpenRead() {
 		defer o.close()
 		got, err := readAt(o.ofd, 12345, 4096)
 		if err != nil {
-			return wrap("PRead", err)
+			return harness.Wrap("PRead", err)
 		}
-		return compareBytes("PRead", got, bigContent()[12345:12345+4096])
+		return harness.CompareBytes("PRead", got, s.fx.BigContent()[12345:12345+4096])
 	})
 	s.Check("PRead: short read at EOF, io.EOF past EOF", func() error {
 		o, err := s.open("a.txt", unix.O_RDONLY)
@@ -450,14 +452,14 @@ func (s *Suite) checkOpenRead() {
 		}
 		defer o.close()
 		buf := make([]byte, 200)
-		n, err := o.ofd.Read(ctx, buf, aSize-50)
+		n, err := o.ofd.Read(ctx, buf, harness.ASize-50)
 		if err != nil || n != 50 {
 			return fmt.Errorf("read at EOF-50: n=%d err=%v, want 50 bytes", n, err)
 		}
-		if err := compareBytes("tail", buf[:n], aContent()[aSize-50:]); err != nil {
+		if err := harness.CompareBytes("tail", buf[:n], s.fx.AContent()[harness.ASize-50:]); err != nil {
 			return err
 		}
-		n, err = o.ofd.Read(ctx, buf, aSize+1000)
+		n, err = o.ofd.Read(ctx, buf, harness.ASize+1000)
 		if n != 0 || !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read past EOF: n=%d err=%v, want 0, io.EOF", n, err)
 		}
@@ -469,23 +471,23 @@ func (s *Suite) checkOpenRead() {
 			return err
 		}
 		defer o.close()
-		want := bigContent()
+		want := s.fx.BigContent()
 		var got []byte
 		for off := 0; off < len(want); off += 1 << 20 {
 			b, err := readAt(o.ofd, uint64(off), 1<<20)
 			if err != nil {
-				return wrap(fmt.Sprintf("PRead 1MiB at %d", off), err)
+				return harness.Wrap(fmt.Sprintf("PRead 1MiB at %d", off), err)
 			}
 			got = append(got, b...)
 		}
-		if err := compareBytes("1 MiB reads", got, want); err != nil {
+		if err := harness.CompareBytes("1 MiB reads", got, want); err != nil {
 			return err
 		}
 		all, err := readAt(o.ofd, 0, len(want)+4096)
 		if err != nil {
-			return wrap("PRead 5MiB", err)
+			return harness.Wrap("PRead 5MiB", err)
 		}
-		return compareBytes("single 5 MiB read", all, want)
+		return harness.CompareBytes("single 5 MiB read", all, want)
 	})
 	s.Check("PRead: count above the max message size -> ENOBUFS", func() error {
 		o, err := s.open("big.bin", unix.O_RDONLY)
@@ -497,7 +499,7 @@ func (s *Suite) checkOpenRead() {
 		resp := lisafs.PReadResp{Buf: make([]byte, 4<<20)}
 		err = s.g.Client.SndRcvMessage(lisafs.PRead, uint32(req.SizeBytes()), req.MarshalUnsafe,
 			resp.CheckedUnmarshal, nil, req.String, resp.String)
-		return wantErrno(err, unix.ENOBUFS)
+		return harness.WantErrno(err, unix.ENOBUFS)
 	})
 	s.Check("PRead on a control FD -> EINVAL; on a directory open FD -> EISDIR", func() error {
 		ctl, _, err := s.walk("a.txt")
@@ -505,19 +507,19 @@ func (s *Suite) checkOpenRead() {
 			return err
 		}
 		defer s.closeFDs(ctl)
-		var e errs
-		if _, err := ctl.Read(ctx, make([]byte, 10), 0); wantErrno(err, unix.EINVAL) != nil {
-			e.add("control FD: %v", wantErrno(err, unix.EINVAL))
+		var e harness.Errs
+		if _, err := ctl.Read(ctx, make([]byte, 10), 0); harness.WantErrno(err, unix.EINVAL) != nil {
+			e.Add("control FD: %v", harness.WantErrno(err, unix.EINVAL))
 		}
 		o, err := s.open("d1", unix.O_RDONLY)
 		if err != nil {
 			return err
 		}
 		defer o.close()
-		if _, err := o.ofd.Read(ctx, make([]byte, 10), 0); wantErrno(err, unix.EISDIR) != nil {
-			e.add("directory: %v", wantErrno(err, unix.EISDIR))
+		if _, err := o.ofd.Read(ctx, make([]byte, 10), 0); harness.WantErrno(err, unix.EISDIR) != nil {
+			e.Add("directory: %v", harness.WantErrno(err, unix.EISDIR))
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("Sync and Flush on a read-only open FD succeed; Sync on a control FD -> EINVAL", func() error {
 		o, err := s.open("a.txt", unix.O_RDONLY)
@@ -526,15 +528,15 @@ func (s *Suite) checkOpenRead() {
 		}
 		defer o.close()
 		if err := o.ofd.Sync(ctx); err != nil {
-			return wrap("Sync", err)
+			return harness.Wrap("Sync", err)
 		}
 		if err := o.ofd.Flush(ctx); err != nil {
-			return wrap("Flush", err)
+			return harness.Wrap("Flush", err)
 		}
 		if err := s.g.Client.SyncFDs(ctx, []lisafs.FDID{o.ofd.ID(), o.ofd.ID()}); err != nil {
-			return wrap("SyncFDs", err)
+			return harness.Wrap("SyncFDs", err)
 		}
-		return wantErrno(o.ctl.Sync(ctx), unix.EINVAL)
+		return harness.WantErrno(o.ctl.Sync(ctx), unix.EINVAL)
 	})
 }
 
@@ -551,9 +553,9 @@ func (s *Suite) checkOpenSocket() {
 		closeHostFD(fd)
 		if s.cfg.HostUDS == "open" || s.cfg.HostUDS == "all" {
 			// Allowed by policy; the host refuses open(2) on a socket.
-			return wantErrno(err, unix.ENXIO)
+			return harness.WantErrno(err, unix.ENXIO)
 		}
-		return wantErrno(err, unix.EPERM)
+		return harness.WantErrno(err, unix.EPERM)
 	})
 }
 
@@ -568,7 +570,7 @@ func (s *Suite) checkReadLink() {
 			got, err := ctl.ReadLinkAt(ctx)
 			s.closeFDs(ctl)
 			if err != nil {
-				return wrap("ReadLinkAt("+rel+")", err)
+				return harness.Wrap("ReadLinkAt("+rel+")", err)
 			}
 			want, _ := os.Readlink(s.fx.Path(rel))
 			if got != want {
@@ -578,7 +580,7 @@ func (s *Suite) checkReadLink() {
 		return nil
 	})
 	s.Check("ReadLinkAt: on a file or directory -> EINVAL", func() error {
-		var e errs
+		var e harness.Errs
 		for _, rel := range []string{"a.txt", "d1"} {
 			ctl, _, err := s.walk(rel)
 			if err != nil {
@@ -586,26 +588,12 @@ func (s *Suite) checkReadLink() {
 			}
 			_, err = ctl.ReadLinkAt(ctx)
 			s.closeFDs(ctl)
-			if wantErrno(err, unix.EINVAL) != nil {
-				e.add("%s: %v", rel, wantErrno(err, unix.EINVAL))
+			if harness.WantErrno(err, unix.EINVAL) != nil {
+				e.Add("%s: %v", rel, harness.WantErrno(err, unix.EINVAL))
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
-}
-
-// hostDirNames returns the names in a host directory. Like the reference,
-// the gofer must not return "." and "..".
-func hostDirNames(dir string) (map[string]bool, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	names := map[string]bool{}
-	for _, e := range ents {
-		names[e.Name()] = true
-	}
-	return names, nil
 }
 
 // hostDirOffsets lists a host directory with getdents64(2) and returns each
@@ -643,7 +631,7 @@ func hostDirOffsets(dir string) (map[string]uint64, error) {
 // duplicates, none missing, no "." or ".."), and ino/type/dev/d_off of every
 // entry (or of a sample when checkAll is false).
 func compareDirents(dir string, ds []lisafs.Dirent64, checkAll bool) error {
-	want, err := hostDirNames(dir)
+	want, err := harness.HostNames(dir)
 	if err != nil {
 		return err
 	}
@@ -651,17 +639,17 @@ func compareDirents(dir string, ds []lisafs.Dirent64, checkAll bool) error {
 	if err != nil {
 		return err
 	}
-	var e errs
+	var e harness.Errs
 	seen := map[string]bool{}
 	for i, d := range ds {
 		name := string(d.Name)
 		if seen[name] {
-			e.add("duplicate %q", name)
+			e.Add("duplicate %q", name)
 			continue
 		}
 		seen[name] = true
 		if !want[name] {
-			e.add("unexpected %q", name)
+			e.Add("unexpected %q", name)
 			continue
 		}
 		if !checkAll && i%97 != 0 {
@@ -669,20 +657,20 @@ func compareDirents(dir string, ds []lisafs.Dirent64, checkAll bool) error {
 		}
 		var st unix.Stat_t
 		if err := unix.Lstat(dir+"/"+name, &st); err != nil {
-			e.add("lstat %s: %v", name, err)
+			e.Add("lstat %s: %v", name, err)
 			continue
 		}
 		if uint64(d.Ino) != st.Ino {
-			e.add("%s: ino %d, host %d", name, d.Ino, st.Ino)
+			e.Add("%s: ino %d, host %d", name, d.Ino, st.Ino)
 		}
-		if uint8(d.Type) != direntType(st.Mode) {
-			e.add("%s: type %d, host %d", name, d.Type, direntType(st.Mode))
+		if uint8(d.Type) != harness.DirentType(st.Mode) {
+			e.Add("%s: type %d, host %d", name, d.Type, harness.DirentType(st.Mode))
 		}
 		if uint32(d.DevMajor) != unix.Major(st.Dev) || uint32(d.DevMinor) != unix.Minor(st.Dev) {
-			e.add("%s: dev %d:%d, host %d:%d", name, d.DevMajor, d.DevMinor, unix.Major(st.Dev), unix.Minor(st.Dev))
+			e.Add("%s: dev %d:%d, host %d:%d", name, d.DevMajor, d.DevMinor, unix.Major(st.Dev), unix.Minor(st.Dev))
 		}
 		if uint64(d.Off) != offs[name] {
-			e.add("%s: d_off %d, host %d", name, d.Off, offs[name])
+			e.Add("%s: d_off %d, host %d", name, d.Off, offs[name])
 		}
 	}
 	var missing []string
@@ -696,12 +684,12 @@ func compareDirents(dir string, ds []lisafs.Dirent64, checkAll bool) error {
 		if len(missing) > 5 {
 			missing = append(missing[:5], "...")
 		}
-		e.add("%d names missing: %s", len(want)-len(seen), strings.Join(missing, ","))
+		e.Add("%d names missing: %s", len(want)-len(seen), strings.Join(missing, ","))
 	}
 	if len(e) > 8 {
 		e = append(e[:8], "...")
 	}
-	return e.err()
+	return e.Err()
 }
 
 // checkGetdents covers Getdents64.
@@ -709,13 +697,13 @@ func (s *Suite) checkGetdents() {
 	s.Check("Getdents64: root lists every name (no . or ..), ino/type/dev/d_off match the host", func() error {
 		id, hostFD, err := s.root().OpenAt(ctx, unix.O_RDONLY)
 		if err != nil {
-			return wrap("OpenAt(root)", err)
+			return harness.Wrap("OpenAt(root)", err)
 		}
 		o := &opened{ofd: *s.fd(id), hostFD: hostFD}
 		defer o.close()
 		ds, _, err := listDir(o.ofd, 64*1024)
 		if err != nil {
-			return wrap("Getdents64", err)
+			return harness.Wrap("Getdents64", err)
 		}
 		return compareDirents(s.fx.Root, ds, true)
 	})
@@ -727,7 +715,7 @@ func (s *Suite) checkGetdents() {
 		defer o.close()
 		ds, calls, err := listDir(o.ofd, 32*1024)
 		if err != nil {
-			return wrap("Getdents64", err)
+			return harness.Wrap("Getdents64", err)
 		}
 		if calls < 3 {
 			return fmt.Errorf("listing took %d calls; a 32 KiB count should need several", calls)
@@ -745,18 +733,18 @@ func (s *Suite) checkGetdents() {
 		defer o.close()
 		first, err := o.ofd.Getdents64(ctx, 512)
 		if err != nil {
-			return wrap("Getdents64(512)", err)
+			return harness.Wrap("Getdents64(512)", err)
 		}
 		// Each dirent64 takes at least 24 bytes of the count.
 		if len(first) == 0 || len(first) > 512/24 {
 			return fmt.Errorf("Getdents64(512) returned %d entries", len(first))
 		}
 		if _, err := o.ofd.Getdents64(ctx, 512); err != nil {
-			return wrap("Getdents64(512) #2", err)
+			return harness.Wrap("Getdents64(512) #2", err)
 		}
 		again, err := o.ofd.Getdents64(ctx, -512)
 		if err != nil {
-			return wrap("Getdents64(-512)", err)
+			return harness.Wrap("Getdents64(-512)", err)
 		}
 		if len(again) != len(first) {
 			return fmt.Errorf("after seek0: %d entries, first batch had %d", len(again), len(first))
@@ -776,7 +764,7 @@ func (s *Suite) checkGetdents() {
 		defer o.close()
 		ds, _, err := listDir(o.ofd, 4096)
 		if err != nil {
-			return wrap("Getdents64", err)
+			return harness.Wrap("Getdents64", err)
 		}
 		return compareDirents(s.fx.Path("empty"), ds, true)
 	})
@@ -786,14 +774,14 @@ func (s *Suite) checkGetdents() {
 			return err
 		}
 		defer o.close()
-		var e errs
-		if _, err := o.ofd.Getdents64(ctx, 4096); wantErrno(err, unix.ENOTDIR) != nil {
-			e.add("file: %v", wantErrno(err, unix.ENOTDIR))
+		var e harness.Errs
+		if _, err := o.ofd.Getdents64(ctx, 4096); harness.WantErrno(err, unix.ENOTDIR) != nil {
+			e.Add("file: %v", harness.WantErrno(err, unix.ENOTDIR))
 		}
-		if _, err := s.root().Getdents64(ctx, 4096); wantErrno(err, unix.EINVAL) != nil {
-			e.add("control FD: %v", wantErrno(err, unix.EINVAL))
+		if _, err := s.root().Getdents64(ctx, 4096); harness.WantErrno(err, unix.EINVAL) != nil {
+			e.Add("control FD: %v", harness.WantErrno(err, unix.EINVAL))
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -802,35 +790,35 @@ func (s *Suite) checkStatFS() {
 	s.Check("StatFSTo matches host statfs", func() error {
 		var got lisafs.StatFS
 		if err := s.root().StatFSTo(ctx, &got); err != nil {
-			return wrap("StatFSTo", err)
+			return harness.Wrap("StatFSTo", err)
 		}
 		var want unix.Statfs_t
 		if err := unix.Statfs(s.fx.Root, &want); err != nil {
 			return err
 		}
-		var e errs
+		var e harness.Errs
 		if got.Type != uint64(want.Type) {
-			e.add("type %#x != %#x", got.Type, want.Type)
+			e.Add("type %#x != %#x", got.Type, want.Type)
 		}
 		if got.BlockSize != want.Bsize {
-			e.add("bsize %d != %d", got.BlockSize, want.Bsize)
+			e.Add("bsize %d != %d", got.BlockSize, want.Bsize)
 		}
 		if got.Blocks != want.Blocks {
-			e.add("blocks %d != %d", got.Blocks, want.Blocks)
+			e.Add("blocks %d != %d", got.Blocks, want.Blocks)
 		}
 		if got.Files != want.Files {
-			e.add("files %d != %d", got.Files, want.Files)
+			e.Add("files %d != %d", got.Files, want.Files)
 		}
 		if got.NameLength != uint64(want.Namelen) {
-			e.add("namelen %d != %d", got.NameLength, want.Namelen)
+			e.Add("namelen %d != %d", got.NameLength, want.Namelen)
 		}
 		if d := int64(got.BlocksFree) - int64(want.Bfree); d > 1024 || d < -1024 {
-			e.add("bfree %d vs host %d", got.BlocksFree, want.Bfree)
+			e.Add("bfree %d vs host %d", got.BlocksFree, want.Bfree)
 		}
 		if d := int64(got.FilesFree) - int64(want.Ffree); d > 64 || d < -64 {
-			e.add("ffree %d vs host %d", got.FilesFree, want.Ffree)
+			e.Add("ffree %d vs host %d", got.FilesFree, want.Ffree)
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -842,24 +830,24 @@ func (s *Suite) checkGetXattr() {
 			return err
 		}
 		defer s.closeFDs(ctl)
-		var e errs
+		var e harness.Errs
 		for name, want := range map[string]string{"user.greeting": "hello", "trusted.greeting": "root only"} {
 			buf := make([]byte, 256)
 			n, herr := unix.Lgetxattr(s.fx.Path("a.txt"), name, buf)
 			got, err := ctl.GetXattr(ctx, name, 256)
 			if herr != nil {
-				if wantErrno(err, herr.(unix.Errno)) != nil {
-					e.add("%s: host says %v, gofer %s", name, herr, errName(err))
+				if harness.WantErrno(err, herr.(unix.Errno)) != nil {
+					e.Add("%s: host says %v, gofer %s", name, herr, harness.ErrName(err))
 				}
 				continue
 			}
 			if err != nil {
-				e.add("%s: %s", name, errName(err))
+				e.Add("%s: %s", name, harness.ErrName(err))
 			} else if got != string(buf[:n]) || got != want {
-				e.add("%s = %q, want %q", name, got, want)
+				e.Add("%s = %q, want %q", name, got, want)
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("GetXattr: missing name -> ENODATA, small buffer -> ERANGE", func() error {
 		ctl, _, err := s.walk("a.txt")
@@ -867,16 +855,16 @@ func (s *Suite) checkGetXattr() {
 			return err
 		}
 		defer s.closeFDs(ctl)
-		var e errs
-		if _, err := ctl.GetXattr(ctx, "user.nope", 64); wantErrno(err, unix.ENODATA) != nil {
-			e.add("missing: %v", wantErrno(err, unix.ENODATA))
+		var e harness.Errs
+		if _, err := ctl.GetXattr(ctx, "user.nope", 64); harness.WantErrno(err, unix.ENODATA) != nil {
+			e.Add("missing: %v", harness.WantErrno(err, unix.ENODATA))
 		}
 		if s.fx.UserXattrs {
-			if _, err := ctl.GetXattr(ctx, "user.greeting", 2); wantErrno(err, unix.ERANGE) != nil {
-				e.add("small buffer: %v", wantErrno(err, unix.ERANGE))
+			if _, err := ctl.GetXattr(ctx, "user.greeting", 2); harness.WantErrno(err, unix.ERANGE) != nil {
+				e.Add("small buffer: %v", harness.WantErrno(err, unix.ERANGE))
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("GetXattr: on a symlink (O_PATH host FD) -> EBADF", func() error {
 		ctl, _, err := s.walk("link")
@@ -885,7 +873,7 @@ func (s *Suite) checkGetXattr() {
 		}
 		defer s.closeFDs(ctl)
 		_, err = ctl.GetXattr(ctx, "user.greeting", 64)
-		return wantErrno(err, unix.EBADF)
+		return harness.WantErrno(err, unix.EBADF)
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/lisafs"
+
+	"gofer/tests/interop/harness"
 )
 
 // exchange writes msg to a connected socket FD and reads the reply.
@@ -53,7 +55,7 @@ func (s *Suite) checkConnect() {
 			defer s.closeFDs(ctl)
 			fd, err := ctl.Connect(ctx, unix.SOCK_STREAM)
 			closeHostFD(fd)
-			return wantErrno(err, unix.EPERM)
+			return harness.WantErrno(err, unix.EPERM)
 		})
 		return
 	}
@@ -65,13 +67,13 @@ func (s *Suite) checkConnect() {
 		defer s.closeFDs(ctl)
 		fd, err := ctl.Connect(ctx, unix.SOCK_STREAM)
 		if err != nil {
-			return wrap("Connect", err)
+			return harness.Wrap("Connect", err)
 		}
 		defer unix.Close(fd)
 		if t, err := sockType(fd); err != nil || t != unix.SOCK_STREAM {
 			return fmt.Errorf("donated FD SO_TYPE %d (%v), want SOCK_STREAM", t, err)
 		}
-		if err := checkNonblock("Connect", fd); err != nil {
+		if err := harness.CheckNonblock("Connect", fd); err != nil {
 			return err
 		}
 		got, err := exchange(fd, "ping")
@@ -89,16 +91,16 @@ func (s *Suite) checkConnect() {
 			return err
 		}
 		defer s.closeFDs(ctl)
-		var e errs
+		var e harness.Errs
 		fd, err := ctl.Connect(ctx, unix.SOCK_DGRAM)
 		closeHostFD(fd)
-		if wantErrno(err, unix.EPROTOTYPE) != nil {
-			e.add("SOCK_DGRAM: %v", wantErrno(err, unix.EPROTOTYPE))
+		if harness.WantErrno(err, unix.EPROTOTYPE) != nil {
+			e.Add("SOCK_DGRAM: %v", harness.WantErrno(err, unix.EPROTOTYPE))
 		}
 		fd, err = ctl.Connect(ctx, unix.SOCK_RAW)
 		closeHostFD(fd)
-		if wantErrno(err, unix.ENXIO) != nil {
-			e.add("SOCK_RAW: %v", wantErrno(err, unix.ENXIO))
+		if harness.WantErrno(err, unix.ENXIO) != nil {
+			e.Add("SOCK_RAW: %v", harness.WantErrno(err, unix.ENXIO))
 		}
 		file, _, err := s.walk("a.txt")
 		if err != nil {
@@ -107,10 +109,10 @@ func (s *Suite) checkConnect() {
 		defer s.closeFDs(file)
 		fd, err = file.Connect(ctx, unix.SOCK_STREAM)
 		closeHostFD(fd)
-		if wantErrno(err, unix.ENOTSOCK) != nil {
-			e.add("regular file: %v", wantErrno(err, unix.ENOTSOCK))
+		if harness.WantErrno(err, unix.ENOTSOCK) != nil {
+			e.Add("regular file: %v", harness.WantErrno(err, unix.ENOTSOCK))
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -132,10 +134,10 @@ func (s *Suite) checkBind() {
 				if b != nil {
 					b.Close(ctx)
 				}
-				if err := wantErrno(err, unix.EPERM); err != nil {
+				if err := harness.WantErrno(err, unix.EPERM); err != nil {
 					return err
 				}
-				return hostAbsent(s.fx.Path("scratch/bsock"))
+				return harness.HostAbsent(s.fx.Path("scratch/bsock"))
 			})
 		})
 		return
@@ -144,30 +146,30 @@ func (s *Suite) checkBind() {
 		return s.withScratch(func(dir lisafs.ClientFD) error {
 			ino, b, err := dir.BindAt(ctx, unix.SOCK_STREAM, "bsock", 0o751, uid, gid)
 			if err != nil {
-				return wrap("BindAt", err)
+				return harness.Wrap("BindAt", err)
 			}
 			defer b.Close(ctx)
 			defer s.closeInodes([]lisafs.Inode{ino})
 			p := s.fx.Path("scratch/bsock")
-			var e errs
-			if err := checkMode(p, unix.S_IFSOCK|0o751); err != nil {
-				e.add("%v", err)
+			var e harness.Errs
+			if err := harness.CheckMode(p, unix.S_IFSOCK|0o751); err != nil {
+				e.Add("%v", err)
 			}
-			if err := checkOwner(p, uid, gid); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckOwner(p, uid, gid); err != nil {
+				e.Add("%v", err)
 			}
 			if err := compareStat("returned stat", ino.Stat, p); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 			nfd := int(b.NotificationFD())
 			if t, err := sockType(nfd); err != nil || t != unix.SOCK_STREAM {
-				e.add("notification FD SO_TYPE %d (%v)", t, err)
+				e.Add("notification FD SO_TYPE %d (%v)", t, err)
 			}
-			if err := checkNonblock("BindAt notification FD", nfd); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckNonblock("BindAt notification FD", nfd); err != nil {
+				e.Add("%v", err)
 			}
 			if err := b.Listen(ctx, 8); err != nil {
-				return wrap("Listen", err)
+				return harness.Wrap("Listen", err)
 			}
 			c, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 			if err != nil {
@@ -182,11 +184,11 @@ func (s *Suite) checkBind() {
 			}
 			afd, err := b.Accept(ctx)
 			if err != nil {
-				return wrap("Accept", err)
+				return harness.Wrap("Accept", err)
 			}
 			defer unix.Close(afd)
-			if err := checkNonblock("Accept", afd); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckNonblock("Accept", afd); err != nil {
+				e.Add("%v", err)
 			}
 			if err := waitReadable(afd, 5*time.Second); err != nil {
 				return err
@@ -194,16 +196,16 @@ func (s *Suite) checkBind() {
 			buf := make([]byte, 64)
 			n, err := unix.Read(afd, buf)
 			if err != nil || string(buf[:n]) != "from host" {
-				e.add("accepted FD read %q, %v", buf[:n], err)
+				e.Add("accepted FD read %q, %v", buf[:n], err)
 			}
 			if _, err := unix.Write(afd, []byte("from gofer")); err != nil {
-				e.add("write accepted FD: %v", err)
+				e.Add("write accepted FD: %v", err)
 			} else if err := waitReadable(c, 5*time.Second); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			} else if n, _ := unix.Read(c, buf); string(buf[:n]) != "from gofer" {
-				e.add("host read %q", buf[:n])
+				e.Add("host read %q", buf[:n])
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 	s.Check("BindAt: the bound socket's control FD: stat, SetStat mode (via parent), Connect policy", func() error {
@@ -219,13 +221,13 @@ func (s *Suite) checkBind() {
 		if err := setStat(ctl, &linux.Statx{Mask: unix.STATX_MODE, Mode: 0o700}); err != nil {
 			return fmt.Errorf("SetStat mode on a socket: %v", err)
 		}
-		if err := checkMode(p, unix.S_IFSOCK|0o700); err != nil {
+		if err := harness.CheckMode(p, unix.S_IFSOCK|0o700); err != nil {
 			return err
 		}
 		fd, err := ctl.Connect(ctx, unix.SOCK_STREAM)
 		closeHostFD(fd)
 		if s.cfg.HostUDS == "create" {
-			return wantErrno(err, unix.EPERM)
+			return harness.WantErrno(err, unix.EPERM)
 		}
 		return nil
 	})
@@ -233,11 +235,11 @@ func (s *Suite) checkBind() {
 		return s.withScratch(func(dir lisafs.ClientFD) error {
 			ino, b, err := dir.BindAt(ctx, unix.SOCK_STREAM, "bsock2", 0o755, uid, gid)
 			if err != nil {
-				return wrap("BindAt", err)
+				return harness.Wrap("BindAt", err)
 			}
 			defer s.closeInodes([]lisafs.Inode{ino})
 			if err := b.Listen(ctx, 8); err != nil {
-				return wrap("Listen", err)
+				return harness.Wrap("Listen", err)
 			}
 			b.Close(ctx)
 			// The reference's Listen and Accept handlers never drop the
@@ -249,37 +251,37 @@ func (s *Suite) checkBind() {
 			}
 			defer unix.Close(c)
 			cerr := unix.Connect(c, &unix.SockaddrUnix{Name: s.fx.Path("scratch/bsock2")})
-			s.Info("host connect after closing a listening bound socket FD: %s", errName(cerr))
+			s.Info("host connect after closing a listening bound socket FD: %s", harness.ErrName(cerr))
 			// A ClientBoundSocketFD has no ID accessor; use a fresh bind to
 			// check that Listen on a closed ID fails.
-			var e errs
+			var e harness.Errs
 			ino2, b2, err := dir.BindAt(ctx, unix.SOCK_STREAM, "bsock3", 0o755, uid, gid)
 			if err != nil {
-				return wrap("BindAt(bsock3)", err)
+				return harness.Wrap("BindAt(bsock3)", err)
 			}
 			defer s.closeInodes([]lisafs.Inode{ino2})
 			b2.Close(ctx)
-			if err := b2.Listen(ctx, 8); wantErrno(err, unix.EBADF) != nil {
-				e.add("Listen after Close: %v", wantErrno(err, unix.EBADF))
+			if err := b2.Listen(ctx, 8); harness.WantErrno(err, unix.EBADF) != nil {
+				e.Add("Listen after Close: %v", harness.WantErrno(err, unix.EBADF))
 			}
-			if fd, err := b2.Accept(ctx); wantErrno(err, unix.EBADF) != nil {
+			if fd, err := b2.Accept(ctx); harness.WantErrno(err, unix.EBADF) != nil {
 				closeHostFD(fd)
-				e.add("Accept after Close: %v", wantErrno(err, unix.EBADF))
+				e.Add("Accept after Close: %v", harness.WantErrno(err, unix.EBADF))
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 	s.Check("BindAt: existing name -> EADDRINUSE, SOCK_RAW -> ENXIO, non-directory -> ENOTDIR", func() error {
 		return s.withScratch(func(dir lisafs.ClientFD) error {
-			var e errs
+			var e harness.Errs
 			try := func(what string, dir lisafs.ClientFD, typ linux.SockType, name string, want unix.Errno) {
 				ino, b, err := dir.BindAt(ctx, typ, name, 0o755, uid, gid)
 				if b != nil {
 					b.Close(ctx)
 					s.closeInodes([]lisafs.Inode{ino})
 				}
-				if wantErrno(err, want) != nil {
-					e.add("%s: %v", what, wantErrno(err, want))
+				if harness.WantErrno(err, want) != nil {
+					e.Add("%s: %v", what, harness.WantErrno(err, want))
 				}
 			}
 			try("existing", dir, unix.SOCK_STREAM, "bsock", unix.EADDRINUSE)
@@ -290,7 +292,7 @@ func (s *Suite) checkBind() {
 			}
 			defer s.closeFDs(file)
 			try("on a file", file, unix.SOCK_STREAM, "x", unix.ENOTDIR)
-			return e.err()
+			return e.Err()
 		})
 	})
 }

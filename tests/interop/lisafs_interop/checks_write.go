@@ -7,6 +7,8 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/lisafs"
+
+	"gofer/tests/interop/harness"
 )
 
 // withScratch runs fn with a control FD on the scratch directory.
@@ -49,7 +51,7 @@ var (
 func setStat(fd lisafs.ClientFD, st *linux.Statx) error {
 	mask, ferr, err := fd.SetStat(ctx, st)
 	if err != nil {
-		return wrap("SetStat", err)
+		return harness.Wrap("SetStat", err)
 	}
 	if mask != 0 {
 		return fmt.Errorf("SetStat failure mask %#x errno %v", mask, ferr)
@@ -69,35 +71,35 @@ func (s *Suite) checkSetStat() {
 			return err
 		}
 		defer s.closeFDs(ctl)
-		var e errs
+		var e harness.Errs
 		if err := setStat(ctl, &linux.Statx{Mask: unix.STATX_MODE, Mode: unix.S_IFREG | 0o600}); err != nil {
-			e.add("mode: %v", err)
-		} else if err := checkMode(p, unix.S_IFREG|0o600); err != nil {
-			e.add("%v", err)
+			e.Add("mode: %v", err)
+		} else if err := harness.CheckMode(p, unix.S_IFREG|0o600); err != nil {
+			e.Add("%v", err)
 		}
 		if err := setStat(ctl, &linux.Statx{Mask: unix.STATX_SIZE, Size: 10}); err != nil {
-			e.add("size: %v", err)
+			e.Add("size: %v", err)
 		} else if st, _ := hostStat(p); st.Size != 10 {
-			e.add("host size %d after SetStat size 10", st.Size)
+			e.Add("host size %d after SetStat size 10", st.Size)
 		}
 		if err := setStat(ctl, &linux.Statx{Mask: unix.STATX_ATIME | unix.STATX_MTIME, Atime: testAtime, Mtime: testMtime}); err != nil {
-			e.add("times: %v", err)
+			e.Add("times: %v", err)
 		} else if err := checkTimes(p, testAtime, testMtime); err != nil {
-			e.add("%v", err)
+			e.Add("%v", err)
 		}
 		uid, gid := s.ownerIDs()
 		if err := setStat(ctl, &linux.Statx{Mask: unix.STATX_UID | unix.STATX_GID, UID: uint32(uid), GID: uint32(gid)}); err != nil {
-			e.add("uid/gid: %v", err)
-		} else if err := checkOwner(p, uid, gid); err != nil {
-			e.add("%v", err)
+			e.Add("uid/gid: %v", err)
+		} else if err := harness.CheckOwner(p, uid, gid); err != nil {
+			e.Add("%v", err)
 		}
 		var st linux.Statx
 		if err := ctl.StatTo(ctx, &st); err != nil {
-			e.add("StatTo: %s", errName(err))
+			e.Add("StatTo: %s", harness.ErrName(err))
 		} else if err := compareStat("after SetStat", st, p); err != nil {
-			e.add("%v", err)
+			e.Add("%v", err)
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("SetStat: only mtime leaves atime alone (UTIME_OMIT), uid only leaves gid", func() error {
 		p, err := s.hostFile("ss2.txt", []byte("x"), 0o644)
@@ -123,7 +125,7 @@ func (s *Suite) checkSetStat() {
 		if err := setStat(ctl, &linux.Statx{Mask: unix.STATX_UID, UID: uint32(uid), GID: 4242}); err != nil {
 			return err
 		}
-		return checkOwner(p, uid, lisafs.GID(before.Gid))
+		return harness.CheckOwner(p, uid, lisafs.GID(before.Gid))
 	})
 	s.Check("SetStat: mask bits outside mode|uid|gid|size|atime|mtime -> EPERM", func() error {
 		ctl, _, err := s.walk("a.txt")
@@ -132,7 +134,7 @@ func (s *Suite) checkSetStat() {
 		}
 		defer s.closeFDs(ctl)
 		_, _, err = ctl.SetStat(ctx, &linux.Statx{Mask: unix.STATX_MODE | unix.STATX_CTIME, Mode: 0o644})
-		return wantErrno(err, unix.EPERM)
+		return harness.WantErrno(err, unix.EPERM)
 	})
 	s.Check("SetStat: failure mask: size on a directory fails (EISDIR) while mode applies", func() error {
 		if err := os.Mkdir(s.fx.Path("scratch/ssdir"), 0o755); err != nil {
@@ -145,12 +147,12 @@ func (s *Suite) checkSetStat() {
 		defer s.closeFDs(ctl)
 		mask, ferr, err := ctl.SetStat(ctx, &linux.Statx{Mask: unix.STATX_MODE | unix.STATX_SIZE, Mode: 0o700, Size: 0})
 		if err != nil {
-			return wrap("SetStat", err)
+			return harness.Wrap("SetStat", err)
 		}
-		if mask != unix.STATX_SIZE || wantErrno(ferr, unix.EISDIR) != nil {
+		if mask != unix.STATX_SIZE || harness.WantErrno(ferr, unix.EISDIR) != nil {
 			return fmt.Errorf("failure mask %#x errno %v, want %#x EISDIR", mask, ferr, unix.STATX_SIZE)
 		}
-		return checkMode(s.fx.Path("scratch/ssdir"), unix.S_IFDIR|0o700)
+		return harness.CheckMode(s.fx.Path("scratch/ssdir"), unix.S_IFDIR|0o700)
 	})
 	s.Check("SetStat: symlink times via its parent; symlink mode fails in the mask", func() error {
 		p := s.fx.Path("scratch/sslink")
@@ -170,12 +172,12 @@ func (s *Suite) checkSetStat() {
 		}
 		mask, ferr, err := ctl.SetStat(ctx, &linux.Statx{Mask: unix.STATX_MODE, Mode: 0o600})
 		if err != nil {
-			return wrap("SetStat(mode)", err)
+			return harness.Wrap("SetStat(mode)", err)
 		}
 		if mask != unix.STATX_MODE || ferr == nil {
 			return fmt.Errorf("symlink chmod: failure mask %#x errno %v, want %#x with an errno", mask, ferr, unix.STATX_MODE)
 		}
-		s.Info("SetStat mode on a symlink fails with %s", errName(ferr))
+		s.Info("SetStat mode on a symlink fails with %s", harness.ErrName(ferr))
 		return nil
 	})
 	s.Check("SetStat: on an open FD ID -> EINVAL", func() error {
@@ -185,7 +187,7 @@ func (s *Suite) checkSetStat() {
 		}
 		defer o.close()
 		_, _, err = o.ofd.SetStat(ctx, &linux.Statx{Mask: unix.STATX_MODE, Mode: 0o644})
-		return wantErrno(err, unix.EINVAL)
+		return harness.WantErrno(err, unix.EINVAL)
 	})
 }
 
@@ -196,45 +198,45 @@ func (s *Suite) checkCreate() {
 		return s.withScratch(func(dir lisafs.ClientFD) error {
 			ino, ofdID, hostFD, err := dir.OpenCreateAt(ctx, "created.txt", unix.O_RDWR, 0o777, uid, gid)
 			if err != nil {
-				return wrap("OpenCreateAt", err)
+				return harness.Wrap("OpenCreateAt", err)
 			}
 			defer closeHostFD(hostFD)
 			defer s.closeFDs(*s.fd(ofdID), *s.fd(ino.ControlFD))
 			p := s.fx.Path("scratch/created.txt")
-			var e errs
-			if err := checkMode(p, unix.S_IFREG|0o777); err != nil {
-				e.add("%v", err)
+			var e harness.Errs
+			if err := harness.CheckMode(p, unix.S_IFREG|0o777); err != nil {
+				e.Add("%v", err)
 			}
-			if err := checkOwner(p, uid, gid); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckOwner(p, uid, gid); err != nil {
+				e.Add("%v", err)
 			}
 			if err := compareStat("returned stat", ino.Stat, p); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 			if hostFD < 0 {
-				e.add("no host FD donated")
-			} else if err := checkNonblock("OpenCreateAt", hostFD); err != nil {
-				e.add("%v", err)
+				e.Add("no host FD donated")
+			} else if err := harness.CheckNonblock("OpenCreateAt", hostFD); err != nil {
+				e.Add("%v", err)
 			} else if _, err := unix.Pwrite(hostFD, []byte("via donated fd"), 0); err != nil {
-				e.add("pwrite(donated FD): %v", err)
-			} else if got := string(readHostFile(p)); got != "via donated fd" {
-				e.add("host content %q after writing the donated FD", got)
+				e.Add("pwrite(donated FD): %v", err)
+			} else if got := string(harness.ReadHostFile(p)); got != "via donated fd" {
+				e.Add("host content %q after writing the donated FD", got)
 			}
 			if _, err := s.fd(ofdID).Write(ctx, []byte("VIA"), 0); err != nil {
-				e.add("PWrite on the new FD: %s", errName(err))
-			} else if got := string(readHostFile(p)); got != "VIA donated fd" {
-				e.add("host content %q after PWrite", got)
+				e.Add("PWrite on the new FD: %s", harness.ErrName(err))
+			} else if got := string(harness.ReadHostFile(p)); got != "VIA donated fd" {
+				e.Add("host content %q after PWrite", got)
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 	s.Check("OpenCreateAt: existing name -> EEXIST; non-directory -> ENOTDIR", func() error {
-		var e errs
+		var e harness.Errs
 		err := s.withScratch(func(dir lisafs.ClientFD) error {
 			_, _, fd, err := dir.OpenCreateAt(ctx, "created.txt", unix.O_RDWR, 0o644, uid, gid)
 			closeHostFD(fd)
-			if wantErrno(err, unix.EEXIST) != nil {
-				e.add("existing: %v", wantErrno(err, unix.EEXIST))
+			if harness.WantErrno(err, unix.EEXIST) != nil {
+				e.Add("existing: %v", harness.WantErrno(err, unix.EEXIST))
 			}
 			return nil
 		})
@@ -248,43 +250,43 @@ func (s *Suite) checkCreate() {
 		defer s.closeFDs(ctl)
 		_, _, fd, err := ctl.OpenCreateAt(ctx, "x", unix.O_RDWR, 0o644, uid, gid)
 		closeHostFD(fd)
-		if wantErrno(err, unix.ENOTDIR) != nil {
-			e.add("on a file: %v", wantErrno(err, unix.ENOTDIR))
+		if harness.WantErrno(err, unix.ENOTDIR) != nil {
+			e.Add("on a file: %v", harness.WantErrno(err, unix.ENOTDIR))
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("MkdirAt: exact mode, uid/gid, stat; the new FD can be used", func() error {
 		return s.withScratch(func(dir lisafs.ClientFD) error {
 			ino, err := dir.MkdirAt(ctx, "newdir", 0o777, uid, gid)
 			if err != nil {
-				return wrap("MkdirAt", err)
+				return harness.Wrap("MkdirAt", err)
 			}
 			nd := s.fd(ino.ControlFD)
 			defer s.closeFDs(*nd)
 			p := s.fx.Path("scratch/newdir")
-			var e errs
-			if err := checkMode(p, unix.S_IFDIR|0o777); err != nil {
-				e.add("%v", err)
+			var e harness.Errs
+			if err := harness.CheckMode(p, unix.S_IFDIR|0o777); err != nil {
+				e.Add("%v", err)
 			}
-			if err := checkOwner(p, uid, gid); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckOwner(p, uid, gid); err != nil {
+				e.Add("%v", err)
 			}
 			if err := compareStat("returned stat", ino.Stat, p); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 			sub, err := nd.MkdirAt(ctx, "sub", 0o750, uid, gid)
 			if err != nil {
-				e.add("MkdirAt in the new dir: %s", errName(err))
+				e.Add("MkdirAt in the new dir: %s", harness.ErrName(err))
 			} else {
 				s.closeInodes([]lisafs.Inode{sub})
-				if err := checkMode(p+"/sub", unix.S_IFDIR|0o750); err != nil {
-					e.add("%v", err)
+				if err := harness.CheckMode(p+"/sub", unix.S_IFDIR|0o750); err != nil {
+					e.Add("%v", err)
 				}
 			}
-			if _, err := dir.MkdirAt(ctx, "newdir", 0o755, uid, gid); wantErrno(err, unix.EEXIST) != nil {
-				e.add("again: %v", wantErrno(err, unix.EEXIST))
+			if _, err := dir.MkdirAt(ctx, "newdir", 0o755, uid, gid); harness.WantErrno(err, unix.EEXIST) != nil {
+				e.Add("again: %v", harness.WantErrno(err, unix.EEXIST))
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 	s.Check("MkdirAt: in a non-directory -> ENOTDIR", func() error {
@@ -294,32 +296,32 @@ func (s *Suite) checkCreate() {
 		}
 		defer s.closeFDs(ctl)
 		_, err = ctl.MkdirAt(ctx, "x", 0o755, uid, gid)
-		return wantErrno(err, unix.ENOTDIR)
+		return harness.WantErrno(err, unix.ENOTDIR)
 	})
 	s.Check("MknodAt: regular file with exact mode and uid/gid", func() error {
 		return s.withScratch(func(dir lisafs.ClientFD) error {
 			ino, err := dir.MknodAt(ctx, "node", unix.S_IFREG|0o640, uid, gid, 0, 0)
 			if err != nil {
-				return wrap("MknodAt", err)
+				return harness.Wrap("MknodAt", err)
 			}
 			defer s.closeInodes([]lisafs.Inode{ino})
 			p := s.fx.Path("scratch/node")
-			var e errs
-			if err := checkMode(p, unix.S_IFREG|0o640); err != nil {
-				e.add("%v", err)
+			var e harness.Errs
+			if err := harness.CheckMode(p, unix.S_IFREG|0o640); err != nil {
+				e.Add("%v", err)
 			}
-			if err := checkOwner(p, uid, gid); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckOwner(p, uid, gid); err != nil {
+				e.Add("%v", err)
 			}
 			if err := compareStat("returned stat", ino.Stat, p); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 	s.Check("MknodAt: char device, FIFO, socket or typeless mode -> EPERM, nothing created", func() error {
 		return s.withScratch(func(dir lisafs.ClientFD) error {
-			var e errs
+			var e harness.Errs
 			for _, m := range []struct {
 				name string
 				mode linux.FileMode
@@ -328,42 +330,42 @@ func (s *Suite) checkCreate() {
 				if err == nil {
 					s.closeInodes([]lisafs.Inode{ino})
 				}
-				if wantErrno(err, unix.EPERM) != nil {
-					e.add("%s: %v", m.name, wantErrno(err, unix.EPERM))
+				if harness.WantErrno(err, unix.EPERM) != nil {
+					e.Add("%s: %v", m.name, harness.WantErrno(err, unix.EPERM))
 				}
-				if err := hostAbsent(s.fx.Path("scratch/mk" + m.name)); err != nil {
-					e.add("%v", err)
+				if err := harness.HostAbsent(s.fx.Path("scratch/mk" + m.name)); err != nil {
+					e.Add("%v", err)
 				}
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 	s.Check("SymlinkAt: target, uid/gid, stat; ReadLinkAt on the new FD", func() error {
 		return s.withScratch(func(dir lisafs.ClientFD) error {
 			ino, err := dir.SymlinkAt(ctx, "sym", "../a.txt", uid, gid)
 			if err != nil {
-				return wrap("SymlinkAt", err)
+				return harness.Wrap("SymlinkAt", err)
 			}
 			fd := s.fd(ino.ControlFD)
 			defer s.closeFDs(*fd)
 			p := s.fx.Path("scratch/sym")
-			var e errs
+			var e harness.Errs
 			if t, err := os.Readlink(p); err != nil || t != "../a.txt" {
-				e.add("host readlink = %q, %v", t, err)
+				e.Add("host readlink = %q, %v", t, err)
 			}
-			if err := checkOwner(p, uid, gid); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckOwner(p, uid, gid); err != nil {
+				e.Add("%v", err)
 			}
 			if err := compareStat("returned stat", ino.Stat, p); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 			if t, err := fd.ReadLinkAt(ctx); err != nil || t != "../a.txt" {
-				e.add("ReadLinkAt = %q, %s", t, errName(err))
+				e.Add("ReadLinkAt = %q, %s", t, harness.ErrName(err))
 			}
-			if _, err := dir.SymlinkAt(ctx, "sym", "x", uid, gid); wantErrno(err, unix.EEXIST) != nil {
-				e.add("again: %v", wantErrno(err, unix.EEXIST))
+			if _, err := dir.SymlinkAt(ctx, "sym", "x", uid, gid); harness.WantErrno(err, unix.EEXIST) != nil {
+				e.Add("again: %v", harness.WantErrno(err, unix.EEXIST))
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 	s.Check("LinkAt: hard link shares the inode; directories -> EPERM", func() error {
@@ -378,30 +380,30 @@ func (s *Suite) checkCreate() {
 			defer s.closeFDs(target)
 			ino, err := dir.LinkAt(ctx, target.ID(), "hard")
 			if err != nil {
-				return wrap("LinkAt", err)
+				return harness.Wrap("LinkAt", err)
 			}
 			defer s.closeInodes([]lisafs.Inode{ino})
-			var e errs
+			var e harness.Errs
 			src, _ := hostStat(s.fx.Path("scratch/lsrc.txt"))
 			dst, err := hostStat(s.fx.Path("scratch/hard"))
 			if err != nil || dst.Ino != src.Ino || dst.Nlink != 2 {
-				e.add("host: link ino %d nlink %d (err %v), source ino %d", dst.Ino, dst.Nlink, err, src.Ino)
+				e.Add("host: link ino %d nlink %d (err %v), source ino %d", dst.Ino, dst.Nlink, err, src.Ino)
 			}
 			if err := compareStat("returned stat", ino.Stat, s.fx.Path("scratch/hard")); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
-			if _, err := dir.LinkAt(ctx, target.ID(), "hard"); wantErrno(err, unix.EEXIST) != nil {
-				e.add("again: %v", wantErrno(err, unix.EEXIST))
+			if _, err := dir.LinkAt(ctx, target.ID(), "hard"); harness.WantErrno(err, unix.EEXIST) != nil {
+				e.Add("again: %v", harness.WantErrno(err, unix.EEXIST))
 			}
 			d1, _, err := s.walk("d1")
 			if err != nil {
 				return err
 			}
 			defer s.closeFDs(d1)
-			if _, err := dir.LinkAt(ctx, d1.ID(), "dirlink"); wantErrno(err, unix.EPERM) != nil {
-				e.add("directory: %v", wantErrno(err, unix.EPERM))
+			if _, err := dir.LinkAt(ctx, d1.ID(), "dirlink"); harness.WantErrno(err, unix.EPERM) != nil {
+				e.Add("directory: %v", harness.WantErrno(err, unix.EPERM))
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 }
@@ -424,13 +426,13 @@ func (s *Suite) checkWrite() {
 		if fl, _ := fdFlags(o.hostFD); fl&unix.O_ACCMODE != unix.O_WRONLY {
 			return fmt.Errorf("donated FD flags %#x, want O_WRONLY", fl)
 		}
-		if err := checkNonblock("O_WRONLY file", o.hostFD); err != nil {
+		if err := harness.CheckNonblock("O_WRONLY file", o.hostFD); err != nil {
 			return err
 		}
 		if _, err := unix.Pwrite(o.hostFD, []byte("AB"), 3); err != nil {
 			return err
 		}
-		if got := string(readHostFile(p)); got != "012AB56789" {
+		if got := string(harness.ReadHostFile(p)); got != "012AB56789" {
 			return fmt.Errorf("host content %q", got)
 		}
 		t, err := s.open("scratch/w1.txt", unix.O_RDWR|unix.O_TRUNC)
@@ -449,15 +451,15 @@ func (s *Suite) checkWrite() {
 			return err
 		}
 		defer s.closeFDs(ctl)
-		var e errs
+		var e harness.Errs
 		for _, fl := range []uint32{unix.O_WRONLY, unix.O_RDWR, unix.O_RDONLY | unix.O_TRUNC} {
 			_, fd, err := ctl.OpenAt(ctx, fl)
 			closeHostFD(fd)
-			if wantErrno(err, unix.EISDIR) != nil {
-				e.add("flags %#x: %v", fl, wantErrno(err, unix.EISDIR))
+			if harness.WantErrno(err, unix.EISDIR) != nil {
+				e.Add("flags %#x: %v", fl, harness.WantErrno(err, unix.EISDIR))
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("PWrite: small write at an offset, 3 MiB write spanning messages, write past EOF", func() error {
 		p, err := s.hostFile("w2.txt", []byte("hello world"), 0o644)
@@ -473,18 +475,18 @@ func (s *Suite) checkWrite() {
 		if err != nil || n != 13 {
 			return fmt.Errorf("Write: n=%d err=%v", n, err)
 		}
-		if got := string(readHostFile(p)); got != "hello WORLD, gofer!" {
+		if got := string(harness.ReadHostFile(p)); got != "hello WORLD, gofer!" {
 			return fmt.Errorf("host content %q", got)
 		}
-		big := pattern(3<<20+7, 7)
+		big := harness.Pattern(3<<20+7, 7)
 		if n, err := o.ofd.Write(ctx, big, 0); err != nil || n != uint64(len(big)) {
 			return fmt.Errorf("3 MiB Write: n=%d err=%v", n, err)
 		}
-		if err := compareBytes("host after 3 MiB write", readHostFile(p), big); err != nil {
+		if err := harness.CompareBytes("host after 3 MiB write", harness.ReadHostFile(p), big); err != nil {
 			return err
 		}
 		if _, err := o.ofd.Write(ctx, []byte("end"), 4<<20); err != nil {
-			return wrap("Write past EOF", err)
+			return harness.Wrap("Write past EOF", err)
 		}
 		st, _ := hostStat(p)
 		if st.Size != 4<<20+3 {
@@ -492,9 +494,9 @@ func (s *Suite) checkWrite() {
 		}
 		got, err := readAt(o.ofd, 4<<20-2, 10)
 		if err != nil {
-			return wrap("PRead", err)
+			return harness.Wrap("PRead", err)
 		}
-		return compareBytes("hole + tail", got, []byte("\x00\x00end"))
+		return harness.CompareBytes("hole + tail", got, []byte("\x00\x00end"))
 	})
 	s.Check("PWrite on a read-only open FD -> EBADF; PRead on a write-only FD -> EBADF; on a control FD -> EINVAL", func() error {
 		r, err := s.open("a.txt", unix.O_RDONLY)
@@ -502,12 +504,12 @@ func (s *Suite) checkWrite() {
 			return err
 		}
 		defer r.close()
-		var e errs
-		if _, err := r.ofd.Write(ctx, []byte("x"), 0); wantErrno(err, unix.EBADF) != nil {
-			e.add("PWrite(O_RDONLY): %v", wantErrno(err, unix.EBADF))
+		var e harness.Errs
+		if _, err := r.ofd.Write(ctx, []byte("x"), 0); harness.WantErrno(err, unix.EBADF) != nil {
+			e.Add("PWrite(O_RDONLY): %v", harness.WantErrno(err, unix.EBADF))
 		}
-		if _, err := r.ctl.Write(ctx, []byte("x"), 0); wantErrno(err, unix.EINVAL) != nil {
-			e.add("PWrite(control FD): %v", wantErrno(err, unix.EINVAL))
+		if _, err := r.ctl.Write(ctx, []byte("x"), 0); harness.WantErrno(err, unix.EINVAL) != nil {
+			e.Add("PWrite(control FD): %v", harness.WantErrno(err, unix.EINVAL))
 		}
 		if _, err := s.hostFile("wo.txt", []byte("data"), 0o644); err != nil {
 			return err
@@ -517,13 +519,13 @@ func (s *Suite) checkWrite() {
 			return err
 		}
 		defer w.close()
-		if _, err := w.ofd.Read(ctx, make([]byte, 4), 0); wantErrno(err, unix.EBADF) != nil {
-			e.add("PRead(O_WRONLY): %v", wantErrno(err, unix.EBADF))
+		if _, err := w.ofd.Read(ctx, make([]byte, 4), 0); harness.WantErrno(err, unix.EBADF) != nil {
+			e.Add("PRead(O_WRONLY): %v", harness.WantErrno(err, unix.EBADF))
 		}
-		if string(readHostFile(s.fx.Path("a.txt"))) != string(aContent()) {
-			e.add("a.txt changed")
+		if string(harness.ReadHostFile(s.fx.Path("a.txt"))) != string(s.fx.AContent()) {
+			e.Add("a.txt changed")
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("Allocate: mode 0 extends the host file; read-only FD -> EBADF", func() error {
 		p, err := s.hostFile("alloc.txt", nil, 0o644)
@@ -536,7 +538,7 @@ func (s *Suite) checkWrite() {
 		}
 		defer o.close()
 		if err := o.ofd.Allocate(ctx, 0, 0, 65536); err != nil {
-			return wrap("Allocate", err)
+			return harness.Wrap("Allocate", err)
 		}
 		st, _ := hostStat(p)
 		if st.Size != 65536 || st.Blocks*512 < 65536 {
@@ -547,7 +549,7 @@ func (s *Suite) checkWrite() {
 			return err
 		}
 		defer r.close()
-		return wantErrno(r.ofd.Allocate(ctx, 0, 0, 1<<20), unix.EBADF)
+		return harness.WantErrno(r.ofd.Allocate(ctx, 0, 0, 1<<20), unix.EBADF)
 	})
 	s.Check("Sync: writable open FDs (one and batched); Flush", func() error {
 		if _, err := s.hostFile("sync.txt", nil, 0o644); err != nil {
@@ -559,10 +561,10 @@ func (s *Suite) checkWrite() {
 		}
 		defer o.close()
 		if _, err := o.ofd.Write(ctx, []byte("sync me"), 0); err != nil {
-			return wrap("Write", err)
+			return harness.Wrap("Write", err)
 		}
 		if err := o.ofd.Sync(ctx); err != nil {
-			return wrap("Sync", err)
+			return harness.Wrap("Sync", err)
 		}
 		r, err := s.open("a.txt", unix.O_RDONLY)
 		if err != nil {
@@ -570,9 +572,9 @@ func (s *Suite) checkWrite() {
 		}
 		defer r.close()
 		if err := s.g.Client.SyncFDs(ctx, []lisafs.FDID{o.ofd.ID(), r.ofd.ID()}); err != nil {
-			return wrap("SyncFDs", err)
+			return harness.Wrap("SyncFDs", err)
 		}
-		return wrap("Flush", o.ofd.Flush(ctx))
+		return harness.Wrap("Flush", o.ofd.Flush(ctx))
 	})
 }
 
@@ -601,10 +603,10 @@ func (s *Suite) checkAllocateMode() {
 			return fmt.Errorf("after KEEP_SIZE: size %d blocks %d (before %d)", after.Size, after.Blocks, before.Blocks)
 		}
 		if err != nil {
-			s.Info("Allocate(KEEP_SIZE) -> %s", errName(err))
+			s.Info("Allocate(KEEP_SIZE) -> %s", harness.ErrName(err))
 		}
 		var root linux.Statx
-		return wrap("StatTo(root) afterwards", s.root().StatTo(ctx, &root))
+		return harness.Wrap("StatTo(root) afterwards", s.root().StatTo(ctx, &root))
 	})
 }
 
@@ -620,29 +622,29 @@ func (s *Suite) checkUnlinkRename() {
 			}
 		}
 		return s.withScratch(func(dir lisafs.ClientFD) error {
-			var e errs
+			var e harness.Errs
 			if err := dir.UnlinkAt(ctx, "u.txt", 0); err != nil {
-				e.add("file: %s", errName(err))
-			} else if err := hostAbsent(s.fx.Path("scratch/u.txt")); err != nil {
-				e.add("%v", err)
+				e.Add("file: %s", harness.ErrName(err))
+			} else if err := harness.HostAbsent(s.fx.Path("scratch/u.txt")); err != nil {
+				e.Add("%v", err)
 			}
-			if err := dir.UnlinkAt(ctx, "udir", 0); wantErrno(err, unix.EISDIR) != nil {
-				e.add("dir without AT_REMOVEDIR: %v", wantErrno(err, unix.EISDIR))
+			if err := dir.UnlinkAt(ctx, "udir", 0); harness.WantErrno(err, unix.EISDIR) != nil {
+				e.Add("dir without AT_REMOVEDIR: %v", harness.WantErrno(err, unix.EISDIR))
 			}
 			if err := dir.UnlinkAt(ctx, "udir", unix.AT_REMOVEDIR); err != nil {
-				e.add("dir: %s", errName(err))
-			} else if err := hostAbsent(s.fx.Path("scratch/udir")); err != nil {
-				e.add("%v", err)
+				e.Add("dir: %s", harness.ErrName(err))
+			} else if err := harness.HostAbsent(s.fx.Path("scratch/udir")); err != nil {
+				e.Add("%v", err)
 			}
-			if err := dir.UnlinkAt(ctx, "ufull", unix.AT_REMOVEDIR); wantErrno(err, unix.ENOTEMPTY) != nil {
-				e.add("non-empty dir: %v", wantErrno(err, unix.ENOTEMPTY))
+			if err := dir.UnlinkAt(ctx, "ufull", unix.AT_REMOVEDIR); harness.WantErrno(err, unix.ENOTEMPTY) != nil {
+				e.Add("non-empty dir: %v", harness.WantErrno(err, unix.ENOTEMPTY))
 			}
-			if err := dir.UnlinkAt(ctx, "nope", 0); wantErrno(err, unix.ENOENT) != nil {
-				e.add("missing: %v", wantErrno(err, unix.ENOENT))
+			if err := dir.UnlinkAt(ctx, "nope", 0); harness.WantErrno(err, unix.ENOENT) != nil {
+				e.Add("missing: %v", harness.WantErrno(err, unix.ENOENT))
 			}
 			if _, err := s.hostFile("u2.txt", nil, 0o644); err == nil {
-				if err := dir.UnlinkAt(ctx, "u2.txt", unix.AT_REMOVEDIR); wantErrno(err, unix.ENOTDIR) != nil {
-					e.add("file with AT_REMOVEDIR: %v", wantErrno(err, unix.ENOTDIR))
+				if err := dir.UnlinkAt(ctx, "u2.txt", unix.AT_REMOVEDIR); harness.WantErrno(err, unix.ENOTDIR) != nil {
+					e.Add("file with AT_REMOVEDIR: %v", harness.WantErrno(err, unix.ENOTDIR))
 				}
 			}
 			ctl, _, err := s.walk("a.txt")
@@ -650,10 +652,10 @@ func (s *Suite) checkUnlinkRename() {
 				return err
 			}
 			defer s.closeFDs(ctl)
-			if err := ctl.UnlinkAt(ctx, "x", 0); wantErrno(err, unix.ENOTDIR) != nil {
-				e.add("on a file FD: %v", wantErrno(err, unix.ENOTDIR))
+			if err := ctl.UnlinkAt(ctx, "x", 0); harness.WantErrno(err, unix.ENOTDIR) != nil {
+				e.Add("on a file FD: %v", harness.WantErrno(err, unix.ENOTDIR))
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 	s.Check("UnlinkAt: FDs on a deleted directory: walks find nothing, creation -> EINVAL", func() error {
@@ -668,23 +670,23 @@ func (s *Suite) checkUnlinkRename() {
 		if err := s.withScratch(func(dir lisafs.ClientFD) error {
 			return dir.UnlinkAt(ctx, "gone", unix.AT_REMOVEDIR)
 		}); err != nil {
-			return wrap("UnlinkAt", err)
+			return harness.Wrap("UnlinkAt", err)
 		}
-		var e errs
-		if _, err := gone.Walk(ctx, "x"); wantErrno(err, unix.ENOENT) != nil {
-			e.add("Walk: %v", wantErrno(err, unix.ENOENT))
+		var e harness.Errs
+		if _, err := gone.Walk(ctx, "x"); harness.WantErrno(err, unix.ENOENT) != nil {
+			e.Add("Walk: %v", harness.WantErrno(err, unix.ENOENT))
 		}
 		uid, gid := s.ownerIDs()
-		if _, err := gone.MkdirAt(ctx, "x", 0o755, uid, gid); wantErrno(err, unix.EINVAL) != nil {
-			e.add("MkdirAt: %v", wantErrno(err, unix.EINVAL))
+		if _, err := gone.MkdirAt(ctx, "x", 0o755, uid, gid); harness.WantErrno(err, unix.EINVAL) != nil {
+			e.Add("MkdirAt: %v", harness.WantErrno(err, unix.EINVAL))
 		}
 		var st linux.Statx
 		if err := gone.StatTo(ctx, &st); err != nil {
-			e.add("StatTo: %s", errName(err))
+			e.Add("StatTo: %s", harness.ErrName(err))
 		} else if st.Nlink != 0 {
-			e.add("StatTo nlink %d, want 0", st.Nlink)
+			e.Add("StatTo nlink %d, want 0", st.Nlink)
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("RenameAt: within a directory, across directories, replacing a file", func() error {
 		if _, err := s.hostFile("r1.txt", []byte("r1"), 0o644); err != nil {
@@ -694,14 +696,14 @@ func (s *Suite) checkUnlinkRename() {
 			return err
 		}
 		return s.withScratch(func(dir lisafs.ClientFD) error {
-			var e errs
+			var e harness.Errs
 			before, _ := hostStat(s.fx.Path("scratch/r1.txt"))
 			if err := dir.RenameAt(ctx, "r1.txt", dir.ID(), "r1b.txt"); err != nil {
-				return wrap("RenameAt", err)
+				return harness.Wrap("RenameAt", err)
 			}
 			after, err := hostStat(s.fx.Path("scratch/r1b.txt"))
-			if err != nil || after.Ino != before.Ino || hostExists(s.fx.Path("scratch/r1.txt")) {
-				e.add("same-dir rename not reflected on the host (%v)", err)
+			if err != nil || after.Ino != before.Ino || harness.HostExists(s.fx.Path("scratch/r1.txt")) {
+				e.Add("same-dir rename not reflected on the host (%v)", err)
 			}
 			empty, _, err := s.walk("empty")
 			if err != nil {
@@ -709,24 +711,24 @@ func (s *Suite) checkUnlinkRename() {
 			}
 			defer s.closeFDs(empty)
 			if err := dir.RenameAt(ctx, "r1b.txt", empty.ID(), "moved.txt"); err != nil {
-				e.add("cross-dir: %s", errName(err))
-			} else if got := string(readHostFile(s.fx.Path("empty/moved.txt"))); got != "r1" {
-				e.add("cross-dir: host content %q", got)
+				e.Add("cross-dir: %s", harness.ErrName(err))
+			} else if got := string(harness.ReadHostFile(s.fx.Path("empty/moved.txt"))); got != "r1" {
+				e.Add("cross-dir: host content %q", got)
 			} else if err := empty.RenameAt(ctx, "moved.txt", dir.ID(), "r1.txt"); err != nil {
-				e.add("moving back: %s", errName(err))
+				e.Add("moving back: %s", harness.ErrName(err))
 			}
 			if err := dir.RenameAt(ctx, "r1.txt", dir.ID(), "r2.txt"); err != nil {
-				e.add("replace: %s", errName(err))
-			} else if got := string(readHostFile(s.fx.Path("scratch/r2.txt"))); got != "r1" {
-				e.add("replace: host content %q", got)
+				e.Add("replace: %s", harness.ErrName(err))
+			} else if got := string(harness.ReadHostFile(s.fx.Path("scratch/r2.txt"))); got != "r1" {
+				e.Add("replace: host content %q", got)
 			}
 			if err := dir.RenameAt(ctx, "r2.txt", dir.ID(), "r2.txt"); err != nil {
-				e.add("same name: %s", errName(err))
+				e.Add("same name: %s", harness.ErrName(err))
 			}
-			if err := dir.RenameAt(ctx, "nope", dir.ID(), "x"); wantErrno(err, unix.ENOENT) != nil {
-				e.add("missing: %v", wantErrno(err, unix.ENOENT))
+			if err := dir.RenameAt(ctx, "nope", dir.ID(), "x"); harness.WantErrno(err, unix.ENOENT) != nil {
+				e.Add("missing: %v", harness.WantErrno(err, unix.ENOENT))
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 	s.Check("RenameAt: directory into its own subdirectory -> EINVAL; non-directory FDs -> ENOTDIR", func() error {
@@ -744,17 +746,17 @@ func (s *Suite) checkUnlinkRename() {
 		}
 		defer s.closeFDs(file)
 		return s.withScratch(func(dir lisafs.ClientFD) error {
-			var e errs
-			if err := dir.RenameAt(ctx, "loop", in.ID(), "x"); wantErrno(err, unix.EINVAL) != nil {
-				e.add("into itself: %v", wantErrno(err, unix.EINVAL))
+			var e harness.Errs
+			if err := dir.RenameAt(ctx, "loop", in.ID(), "x"); harness.WantErrno(err, unix.EINVAL) != nil {
+				e.Add("into itself: %v", harness.WantErrno(err, unix.EINVAL))
 			}
-			if err := dir.RenameAt(ctx, "loop", file.ID(), "x"); wantErrno(err, unix.ENOTDIR) != nil {
-				e.add("new dir is a file: %v", wantErrno(err, unix.ENOTDIR))
+			if err := dir.RenameAt(ctx, "loop", file.ID(), "x"); harness.WantErrno(err, unix.ENOTDIR) != nil {
+				e.Add("new dir is a file: %v", harness.WantErrno(err, unix.ENOTDIR))
 			}
-			if err := file.RenameAt(ctx, "x", dir.ID(), "y"); wantErrno(err, unix.ENOTDIR) != nil {
-				e.add("old dir is a file: %v", wantErrno(err, unix.ENOTDIR))
+			if err := file.RenameAt(ctx, "x", dir.ID(), "y"); harness.WantErrno(err, unix.ENOTDIR) != nil {
+				e.Add("old dir is a file: %v", harness.WantErrno(err, unix.ENOTDIR))
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 	s.Check("RenameAt: FDs opened below a renamed directory keep working at the new path", func() error {
@@ -792,62 +794,62 @@ func (s *Suite) checkUnlinkRename() {
 		if err := s.withScratch(func(dir lisafs.ClientFD) error {
 			return dir.RenameAt(ctx, "rd", dir.ID(), "rd2")
 		}); err != nil {
-			return wrap("RenameAt(rd, rd2)", err)
+			return harness.Wrap("RenameAt(rd, rd2)", err)
 		}
 		nb := s.fx.Path("scratch/rd2")
-		var e errs
-		if hostExists(base) || !hostExists(nb+"/sub/f") {
-			e.add("host rename not done")
+		var e harness.Errs
+		if harness.HostExists(base) || !harness.HostExists(nb+"/sub/f") {
+			e.Add("host rename not done")
 		}
 		if _, err := s.root().WalkStat(ctx, []string{"scratch", "rd"}); err != nil {
-			e.add("WalkStat: %s", errName(err))
+			e.Add("WalkStat: %s", harness.ErrName(err))
 		}
 		ino, err := sub.Walk(ctx, "f")
 		if err != nil {
-			e.add("Walk(sub, f): %s", errName(err))
+			e.Add("Walk(sub, f): %s", harness.ErrName(err))
 		} else {
 			s.closeInodes([]lisafs.Inode{ino})
 			if err := compareStat("sub/f", ino.Stat, nb+"/sub/f"); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 		}
 		var st linux.Statx
 		if err := sub.StatTo(ctx, &st); err != nil {
-			e.add("StatTo(sub): %s", errName(err))
+			e.Add("StatTo(sub): %s", harness.ErrName(err))
 		} else if err := compareStat("sub", st, nb+"/sub"); err != nil {
-			e.add("%v", err)
+			e.Add("%v", err)
 		}
 		if got, err := readAt(o.ofd, 0, 10); err != nil || string(got) != "below" {
-			e.add("PRead of the open FD: %q %v", got, err)
+			e.Add("PRead of the open FD: %q %v", got, err)
 		}
 		// These resolve the node's path on the server (parent of a symlink,
 		// parent of a link target): they must use the new path.
 		if err := setStat(sl, &linux.Statx{Mask: unix.STATX_ATIME | unix.STATX_MTIME, Atime: testAtime, Mtime: testMtime}); err != nil {
-			e.add("SetStat times on the symlink: %v", err)
+			e.Add("SetStat times on the symlink: %v", err)
 		} else if err := checkTimes(nb+"/sub/sl", testAtime, testMtime); err != nil {
-			e.add("%v", err)
+			e.Add("%v", err)
 		}
 		if ino, err := sub.LinkAt(ctx, fctl.ID(), "hard"); err != nil {
-			e.add("LinkAt with a target below the renamed dir: %s", errName(err))
+			e.Add("LinkAt with a target below the renamed dir: %s", harness.ErrName(err))
 		} else {
 			s.closeInodes([]lisafs.Inode{ino})
-			if !hostExists(nb + "/sub/hard") {
-				e.add("hard link not on the host")
+			if !harness.HostExists(nb + "/sub/hard") {
+				e.Add("hard link not on the host")
 			}
 		}
 		uid, gid := s.ownerIDs()
 		if ino, err := sub.MkdirAt(ctx, "newdir", 0o755, uid, gid); err != nil {
-			e.add("MkdirAt in the renamed subtree: %s", errName(err))
+			e.Add("MkdirAt in the renamed subtree: %s", harness.ErrName(err))
 		} else {
 			s.closeInodes([]lisafs.Inode{ino})
-			if !hostExists(nb + "/sub/newdir") {
-				e.add("newdir not on the host")
+			if !harness.HostExists(nb + "/sub/newdir") {
+				e.Add("newdir not on the host")
 			}
 		}
 		if _, err := s.root().Walk(ctx, "rd"); err == nil {
-			e.add("old name still walkable")
+			e.Add("old name still walkable")
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -865,11 +867,11 @@ func (s *Suite) checkBadNames(want unix.Errno) {
 		}
 		defer s.closeFDs(target)
 		return s.withScratch(func(dir lisafs.ClientFD) error {
-			var e errs
+			var e harness.Errs
 			for _, n := range badNames {
 				try := func(op string, err error, w unix.Errno) {
-					if wantErrno(err, w) != nil {
-						e.add("%s(%q): %v", op, n, wantErrno(err, w))
+					if harness.WantErrno(err, w) != nil {
+						e.Add("%s(%q): %v", op, n, harness.WantErrno(err, w))
 					}
 				}
 				_, _, fd, err := dir.OpenCreateAt(ctx, n, unix.O_RDWR, 0o644, uid, gid)
@@ -894,7 +896,7 @@ func (s *Suite) checkBadNames(want unix.Errno) {
 				}
 				try("BindAt", err, unix.EINVAL)
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 }
@@ -904,10 +906,10 @@ func (s *Suite) checkEBADF() {
 	s.Check("unknown FD IDs -> EBADF for every RPC", func() error {
 		bad := s.fd(badFDID)
 		uid, gid := s.ownerIDs()
-		var e errs
+		var e harness.Errs
 		try := func(op string, err error) {
-			if wantErrno(err, unix.EBADF) != nil {
-				e.add("%s: %v", op, wantErrno(err, unix.EBADF))
+			if harness.WantErrno(err, unix.EBADF) != nil {
+				e.Add("%s: %v", op, harness.WantErrno(err, unix.EBADF))
 			}
 		}
 		var st linux.Statx
@@ -966,7 +968,7 @@ func (s *Suite) checkEBADF() {
 		if s.g.Client.IsSupported(lisafs.FRemoveXattr) {
 			try("RemoveXattr", bad.RemoveXattr(ctx, "user.x"))
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -980,14 +982,14 @@ func (s *Suite) checkCloseFDs() {
 		id := ctl.ID()
 		ctl.Close(ctx, true)
 		var st linux.Statx
-		return wantErrno(s.fd(id).StatTo(ctx, &st), unix.EBADF)
+		return harness.WantErrno(s.fd(id).StatTo(ctx, &st), unix.EBADF)
 	})
 	s.Check("CloseBatched: FDs queued with flush=false stay open until the batch is sent", func() error {
 		var ids []lisafs.FDID
 		for i := 0; i < 10; i++ {
 			ino, err := s.root().Walk(ctx, "d1")
 			if err != nil {
-				return wrap("Walk", err)
+				return harness.Wrap("Walk", err)
 			}
 			ids = append(ids, ino.ControlFD)
 		}
@@ -996,11 +998,11 @@ func (s *Suite) checkCloseFDs() {
 		}
 		var st linux.Statx
 		if err := s.fd(ids[0]).StatTo(ctx, &st); err != nil {
-			return fmt.Errorf("queued FD already closed on the server: %s", errName(err))
+			return fmt.Errorf("queued FD already closed on the server: %s", harness.ErrName(err))
 		}
 		s.g.Client.CloseFD(ctx, ids[9], true)
 		for _, id := range ids {
-			if err := wantErrno(s.fd(id).StatTo(ctx, &st), unix.EBADF); err != nil {
+			if err := harness.WantErrno(s.fd(id).StatTo(ctx, &st), unix.EBADF); err != nil {
 				return fmt.Errorf("FD %d after the batch: %v", id, err)
 			}
 		}
@@ -1015,14 +1017,14 @@ func (s *Suite) checkCloseFDs() {
 		o.ctl.Close(ctx, true)
 		got, err := readAt(o.ofd, 0, 10)
 		if err != nil {
-			return wrap("PRead after closing the control FD", err)
+			return harness.Wrap("PRead after closing the control FD", err)
 		}
-		return compareBytes("PRead", got, aContent()[:10])
+		return harness.CompareBytes("PRead", got, s.fx.AContent()[:10])
 	})
 	s.Check("Close: unknown FD IDs are ignored and the connection stays up", func() error {
 		s.g.Client.CloseFD(ctx, badFDID, true)
 		var st linux.Statx
-		return wrap("StatTo(root) afterwards", s.root().StatTo(ctx, &st))
+		return harness.Wrap("StatTo(root) afterwards", s.root().StatTo(ctx, &st))
 	})
 	s.Check("Close: server FD count returns to its baseline after 300 walk/open/close cycles", func() error {
 		before, err := s.countServerFDs()

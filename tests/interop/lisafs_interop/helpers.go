@@ -1,29 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/lisafs"
-)
 
-// split turns "a/b/c" into path components ("" gives none).
-func split(rel string) []string {
-	if rel == "" || rel == "." {
-		return nil
-	}
-	return strings.Split(rel, "/")
-}
+	"gofer/tests/interop/harness"
+)
 
 // walkFrom walks rel from dir and returns the last component's control FD and
 // stat. Intermediate FDs are queued for a batched close.
 func (s *Suite) walkFrom(dir *lisafs.ClientFD, rel string) (lisafs.ClientFD, linux.Statx, error) {
-	names := split(rel)
+	names := harness.Split(rel)
 	status, inodes, err := dir.WalkMultiple(ctx, names)
 	if err != nil {
 		return lisafs.ClientFD{}, linux.Statx{}, fmt.Errorf("walk %q: %w", rel, err)
@@ -105,38 +97,6 @@ func readAt(fd lisafs.ClientFD, off uint64, n int) ([]byte, error) {
 	return buf[:got], nil
 }
 
-func compareBytes(what string, got, want []byte) error {
-	if bytes.Equal(got, want) {
-		return nil
-	}
-	i := 0
-	for i < len(got) && i < len(want) && got[i] == want[i] {
-		i++
-	}
-	return fmt.Errorf("%s: got %d bytes, want %d; first difference at byte %d", what, len(got), len(want), i)
-}
-
-// direntType converts a host file mode to a DT_* value.
-func direntType(mode uint32) uint8 {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFREG:
-		return unix.DT_REG
-	case unix.S_IFDIR:
-		return unix.DT_DIR
-	case unix.S_IFLNK:
-		return unix.DT_LNK
-	case unix.S_IFIFO:
-		return unix.DT_FIFO
-	case unix.S_IFSOCK:
-		return unix.DT_SOCK
-	case unix.S_IFCHR:
-		return unix.DT_CHR
-	case unix.S_IFBLK:
-		return unix.DT_BLK
-	}
-	return unix.DT_UNKNOWN
-}
-
 // listDir reads a whole directory through Getdents64 with the given count,
 // returning the dirents in order and the number of RPCs made.
 func listDir(ofd lisafs.ClientFD, count int32) ([]lisafs.Dirent64, int, error) {
@@ -161,45 +121,8 @@ func listDir(ofd lisafs.ClientFD, count int32) ([]lisafs.Dirent64, int, error) {
 // ownerIDs returns the uid/gid to ask for when creating files: a foreign
 // owner when running as root (the gofer must chown), else our own.
 func (s *Suite) ownerIDs() (lisafs.UID, lisafs.GID) {
-	if s.fx.isRoot {
+	if s.fx.IsRoot {
 		return 1234, 5678
 	}
 	return lisafs.UID(unix.Geteuid()), lisafs.GID(unix.Getegid())
-}
-
-// checkOwner verifies host ownership of path.
-func checkOwner(path string, uid lisafs.UID, gid lisafs.GID) error {
-	st, err := hostStat(path)
-	if err != nil {
-		return err
-	}
-	if st.Uid != uint32(uid) || st.Gid != uint32(gid) {
-		return fmt.Errorf("%s: host owner %d:%d, want %d:%d", path, st.Uid, st.Gid, uid, gid)
-	}
-	return nil
-}
-
-// checkMode verifies the host mode (type and permissions) of path.
-func checkMode(path string, mode uint32) error {
-	st, err := hostStat(path)
-	if err != nil {
-		return err
-	}
-	if uint32(st.Mode) != mode {
-		return fmt.Errorf("%s: host mode %#o, want %#o", path, st.Mode, mode)
-	}
-	return nil
-}
-
-func hostExists(path string) bool {
-	var st unix.Stat_t
-	return unix.Lstat(path, &st) == nil
-}
-
-// hostAbsent verifies that path does not exist on the host.
-func hostAbsent(path string) error {
-	if hostExists(path) {
-		return fmt.Errorf("%s exists on the host", path)
-	}
-	return nil
 }

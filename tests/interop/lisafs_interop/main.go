@@ -11,15 +11,13 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"gvisor.dev/gvisor/pkg/context"
 	"gvisor.dev/gvisor/pkg/lisafs"
 
+	"gofer/tests/interop/harness"
 	"gofer/tests/interop/launcher"
 )
 
@@ -47,22 +45,21 @@ var configs = []*Config{
 // ctx is the gVisor context the client methods want.
 var ctx = context.Background()
 
+// configName names a configuration for harness.Names and harness.Select.
+func configName(c *Config) string { return c.Name }
+
 func main() {
 	var (
-		server    = flag.String("server", launcher.Ours, "gofer to test: ours|ref")
-		oursBin   = flag.String("gofer", "dist/gofer", "path of our gofer")
-		refBin    = flag.String("runsc", "/opt/gvisor-ref/bin/runsc-stock", "path of the reference runsc")
-		which     = flag.String("configs", "all", "comma-separated configurations to run (all: "+configNames()+")")
-		workDir   = flag.String("workdir", "", "directory for fixtures (default: a new temp dir)")
-		serverLog = flag.String("server-log", "", "append server output to this file (default: print it after a failing configuration)")
-		debug     = flag.Bool("debug", false, "run the server with debug logging")
+		server = flag.String("server", launcher.Ours, "gofer to test: ours|ref")
+		refBin = flag.String("runsc", "/opt/gvisor-ref/bin/runsc-stock", "path of the reference runsc")
+		flags  = harness.DefineFlags(harness.Names(configs, configName))
 	)
 	flag.Parse()
 	if *server != launcher.Ours && *server != launcher.Ref {
 		fmt.Fprintf(os.Stderr, "--server must be %q or %q\n", launcher.Ours, launcher.Ref)
 		os.Exit(2)
 	}
-	bin, err := filepath.Abs(*oursBin)
+	bin, err := filepath.Abs(*flags.Gofer)
 	if err != nil {
 		fatalf("%v", err)
 	}
@@ -74,53 +71,29 @@ func main() {
 		fatalf("reference runsc %s: %v", *refBin, err)
 	}
 
-	selected, err := selectConfigs(*which)
+	selected, err := harness.Select(configs, *flags.Configs, configName)
 	if err != nil {
 		fatalf("%v", err)
 	}
-	base, cleanupBase := *workDir, func() {}
-	if base == "" {
-		if base, cleanupBase, err = launcher.TempDir("gofer-interop-"); err != nil {
-			fatalf("%v", err)
-		}
+	session, err := harness.NewSession("gofer-interop-", *flags.WorkDir, *flags.ServerLog)
+	if err != nil {
+		fatalf("%v", err)
 	}
-	var logFile *os.File
-	if *serverLog != "" {
-		if logFile, err = os.OpenFile(*serverLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-			fatalf("%v", err)
-		}
-		defer logFile.Close()
-	}
-
-	totals := &Totals{}
-	start := time.Now()
 	for _, cfg := range selected {
 		runConfig(cfg, *server, launcher.Options{
 			Server:        *server,
 			OursBin:       bin,
 			RefBin:        *refBin,
-			MountDir:      filepath.Join(base, cfg.Name),
+			MountDir:      filepath.Join(session.Base, cfg.Name),
 			ReadOnly:      cfg.ReadOnly,
 			DonateMountFD: cfg.Donate,
 			HostUDS:       cfg.HostUDS,
 			XattrUser:     cfg.XattrUser,
-			Debug:         *debug,
+			Debug:         *flags.Debug,
 			CPU:           -1,
-		}, logFile, totals)
+		}, session)
 	}
-	status := "PASS"
-	if totals.Fail > 0 {
-		status = "FAIL"
-	}
-	fmt.Printf("\n%s: %d passed, %d failed (server=%s, configs=%s, %.1fs)\n",
-		status, totals.Pass, totals.Fail, *server, *which, time.Since(start).Seconds())
-	for _, name := range totals.Failed {
-		fmt.Printf("  failed: %s\n", name)
-	}
-	cleanupBase()
-	if totals.Fail > 0 {
-		os.Exit(1)
-	}
+	session.Finish(fmt.Sprintf("server=%s, configs=%s", *server, *flags.Configs))
 }
 
 func fatalf(format string, args ...any) {
@@ -128,100 +101,35 @@ func fatalf(format string, args ...any) {
 	os.Exit(2)
 }
 
-func configNames() string {
-	var names []string
-	for _, c := range configs {
-		names = append(names, c.Name)
-	}
-	return strings.Join(names, ",")
-}
-
-func selectConfigs(which string) ([]*Config, error) {
-	if which == "all" {
-		return configs, nil
-	}
-	var out []*Config
-	for _, name := range strings.Split(which, ",") {
-		found := false
-		for _, c := range configs {
-			if c.Name == name {
-				out = append(out, c)
-				found = true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("unknown configuration %q (have %s)", name, configNames())
-		}
-	}
-	return out, nil
-}
-
-func runConfig(cfg *Config, server string, opts launcher.Options, logFile *os.File, totals *Totals) {
+func runConfig(cfg *Config, server string, opts launcher.Options, session *harness.Session) {
 	fmt.Printf("=== config %s: %s\n", cfg.Name, opts.CommandLine())
-	s := &Suite{cfg: cfg, server: server, totals: totals}
-	failsBefore := totals.Fail
+	s := &Suite{Runner: harness.NewRunner(cfg.Name, session.Totals), cfg: cfg, server: server}
+	opts.Log = s.ServerLog(session.LogFile, fmt.Sprintf("=== config %s (%s)", cfg.Name, server))
 
-	var out launcher.LogBuffer
-	opts.Log = &out
-	if logFile != nil {
-		fmt.Fprintf(logFile, "=== config %s (%s)\n", cfg.Name, server)
-		opts.Log = io.MultiWriter(&out, logFile)
-	}
-
-	var err error
-	s.Check("fixture", func() error {
-		s.fx, err = NewFixture(opts.MountDir)
-		return err
-	})
+	s.fx = s.SetUpFixture(opts.MountDir, tree, cfg.ReadOnly)
 	if s.fx == nil {
 		return
 	}
 	defer s.fx.Destroy()
 
-	var before map[string]string
-	if cfg.ReadOnly {
-		if before, err = s.fx.Snapshot(); err != nil {
-			s.report("snapshot before", err)
-			return
-		}
-	}
-
-	s.Check("start gofer and Mount (lisafs.NewClient)", func() error {
+	s.Check("start gofer and Mount (lisafs.NewClient)", func() (err error) {
 		s.g, err = launcher.Start(opts)
 		return err
 	})
 	if s.g == nil {
-		s.dumpServerLog(&out)
+		s.DumpServerLog()
 		return
 	}
+	s.Server = s.g
 	s.checkMount()
 	cfg.Run(s)
 	s.checkClose()
 
-	if cfg.ReadOnly {
-		// The server is gone by now; compare the host tree directly.
-		after, err := s.fx.Snapshot()
-		if err == nil {
-			if d := diffSnapshots(before, after); d != "" {
-				err = fmt.Errorf("host tree changed:\n%s", d)
-			}
-		}
-		s.report("ro: host tree unchanged after all mutations were refused", err)
-	}
-	if totals.Fail > failsBefore && logFile == nil {
-		s.dumpServerLog(&out)
-	}
-}
-
-func (s *Suite) dumpServerLog(out *launcher.LogBuffer) {
-	lines := out.Tail(60)
-	if len(lines) == 0 {
-		fmt.Printf("---- server output (config %s): <empty>\n", s.cfg.Name)
-		return
-	}
-	fmt.Printf("---- server output (config %s), last %d lines:\n", s.cfg.Name, len(lines))
-	for _, l := range lines {
-		fmt.Printf("  | %s\n", l)
+	// Read-only configurations: the server is gone by now; compare the host
+	// tree directly.
+	s.CheckTreeUnchanged()
+	if s.Failed() && session.LogFile == nil {
+		s.DumpServerLog()
 	}
 }
 

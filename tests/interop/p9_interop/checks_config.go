@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/fd"
 	"gvisor.dev/gvisor/pkg/p9"
+
+	"gofer/tests/interop/harness"
 )
 
 // checkXattrRefused: the reference's fsgofer.go refuses every xattr
@@ -21,19 +23,19 @@ func (s *Suite) checkXattrRefused() {
 			return err
 		}
 		defer f.Close()
-		var e errs
-		before := xattrDesc(s.fx.Path("a.txt"))
+		var e harness.Errs
+		before := harness.XattrDesc(s.fx.Path("a.txt"))
 		_, err = f.GetXattr("user.greeting", 64)
-		e.want("GetXattr", err, unix.EOPNOTSUPP)
-		e.want("SetXattr", f.SetXattr("user.greeting", "changed", 0), unix.EOPNOTSUPP)
-		e.want("SetXattr(new)", f.SetXattr("user.new", "v", 0), unix.EOPNOTSUPP)
+		e.Want("GetXattr", err, unix.EOPNOTSUPP)
+		e.Want("SetXattr", f.SetXattr("user.greeting", "changed", 0), unix.EOPNOTSUPP)
+		e.Want("SetXattr(new)", f.SetXattr("user.new", "v", 0), unix.EOPNOTSUPP)
 		_, err = f.ListXattr(4096)
-		e.want("ListXattr", err, unix.EOPNOTSUPP)
-		e.want("RemoveXattr", f.RemoveXattr("user.greeting"), unix.EOPNOTSUPP)
-		if after := xattrDesc(s.fx.Path("a.txt")); after != before {
-			e.add("host xattrs changed: %s -> %s", before, after)
+		e.Want("ListXattr", err, unix.EOPNOTSUPP)
+		e.Want("RemoveXattr", f.RemoveXattr("user.greeting"), unix.EOPNOTSUPP)
+		if after := harness.XattrDesc(s.fx.Path("a.txt")); after != before {
+			e.Add("host xattrs changed: %s -> %s", before, after)
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -50,67 +52,67 @@ func (s *Suite) checkXattrUser() {
 		defer f.Close()
 		p := s.fx.Path("a.txt")
 		buf := make([]byte, 64)
-		var e errs
+		var e harness.Errs
 		if v, err := f.GetXattr("user.greeting", 64); err != nil || v != "hello" {
-			e.add("GetXattr(user.greeting) = %q, %s", v, errName(err))
+			e.Add("GetXattr(user.greeting) = %q, %s", v, harness.ErrName(err))
 		}
-		if e.ok("SetXattr(user.new)", f.SetXattr("user.new", "v1", 0)) {
+		if e.OK("SetXattr(user.new)", f.SetXattr("user.new", "v1", 0)) {
 			if n, err := unix.Lgetxattr(p, "user.new", buf); err != nil || string(buf[:n]) != "v1" {
-				e.add("host user.new = %q, %v", buf[:max(n, 0)], err)
+				e.Add("host user.new = %q, %v", buf[:max(n, 0)], err)
 			}
 		}
 		if v, err := f.GetXattr("user.new", 64); err != nil || v != "v1" {
-			e.add("GetXattr(user.new) = %q, %s", v, errName(err))
+			e.Add("GetXattr(user.new) = %q, %s", v, harness.ErrName(err))
 		}
 		_, err = f.GetXattr("user.greeting", 2)
-		e.want("GetXattr with a too small size", err, unix.ERANGE)
+		e.Want("GetXattr with a too small size", err, unix.ERANGE)
 		_, err = f.GetXattr("user.absent", 64)
-		e.want("GetXattr(absent)", err, unix.ENODATA)
-		e.want("SetXattr(XATTR_CREATE, existing)", f.SetXattr("user.new", "v2", unix.XATTR_CREATE), unix.EEXIST)
-		e.want("SetXattr(XATTR_REPLACE, absent)", f.SetXattr("user.absent", "v", unix.XATTR_REPLACE), unix.ENODATA)
-		if e.ok("SetXattr(XATTR_REPLACE, existing)", f.SetXattr("user.new", "v3", unix.XATTR_REPLACE)) {
+		e.Want("GetXattr(absent)", err, unix.ENODATA)
+		e.Want("SetXattr(XATTR_CREATE, existing)", f.SetXattr("user.new", "v2", unix.XATTR_CREATE), unix.EEXIST)
+		e.Want("SetXattr(XATTR_REPLACE, absent)", f.SetXattr("user.absent", "v", unix.XATTR_REPLACE), unix.ENODATA)
+		if e.OK("SetXattr(XATTR_REPLACE, existing)", f.SetXattr("user.new", "v3", unix.XATTR_REPLACE)) {
 			if n, err := unix.Lgetxattr(p, "user.new", buf); err != nil || string(buf[:n]) != "v3" {
-				e.add("host user.new = %q after replace, %v", buf[:max(n, 0)], err)
+				e.Add("host user.new = %q after replace, %v", buf[:max(n, 0)], err)
 			}
 		}
 		names, err := f.ListXattr(4096)
-		if e.ok("ListXattr", err) {
+		if e.OK("ListXattr", err) {
 			var got []string
 			for n := range names {
 				got = append(got, n)
 			}
 			sort.Strings(got)
 			if _, ok := names["user.greeting"]; !ok {
-				e.add("ListXattr = %v, missing user.greeting", got)
+				e.Add("ListXattr = %v, missing user.greeting", got)
 			}
 			if _, ok := names["user.new"]; !ok {
-				e.add("ListXattr = %v, missing user.new", got)
+				e.Add("ListXattr = %v, missing user.new", got)
 			}
 			for _, n := range got {
 				if !strings.HasPrefix(n, "user.") {
-					e.add("ListXattr returned non-user name %q", n)
+					e.Add("ListXattr returned non-user name %q", n)
 				}
 			}
 		}
-		if e.ok("RemoveXattr(user.new)", f.RemoveXattr("user.new")) {
+		if e.OK("RemoveXattr(user.new)", f.RemoveXattr("user.new")) {
 			if _, err := unix.Lgetxattr(p, "user.new", buf); err != unix.ENODATA {
-				e.add("host still has user.new (%v)", err)
+				e.Add("host still has user.new (%v)", err)
 			}
 		}
-		e.want("RemoveXattr(missing)", f.RemoveXattr("user.new"), unix.ENODATA)
+		e.Want("RemoveXattr(missing)", f.RemoveXattr("user.new"), unix.ENODATA)
 		// On a directory too.
 		d, err := s.walk("d1")
 		if err != nil {
 			return err
 		}
 		defer d.Close()
-		if e.ok("SetXattr(dir)", d.SetXattr("user.dir", "dv", 0)) {
+		if e.OK("SetXattr(dir)", d.SetXattr("user.dir", "dv", 0)) {
 			if n, err := unix.Lgetxattr(s.fx.Path("d1"), "user.dir", buf); err != nil || string(buf[:n]) != "dv" {
-				e.add("host d1 user.dir = %q, %v", buf[:max(n, 0)], err)
+				e.Add("host d1 user.dir = %q, %v", buf[:max(n, 0)], err)
 			}
-			e.ok("RemoveXattr(dir)", d.RemoveXattr("user.dir"))
+			e.OK("RemoveXattr(dir)", d.RemoveXattr("user.dir"))
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("xattr-user: xattrs through a fid whose parent directory was renamed reach the new path", func() error {
 		if err := os.MkdirAll(s.fx.Path("scratch/xd/sub"), 0o755); err != nil {
@@ -121,9 +123,9 @@ func (s *Suite) checkXattrUser() {
 			return err
 		}
 		defer f.Close()
-		var e errs
+		var e harness.Errs
 		err = s.withDir("scratch", func(dir p9.File) error {
-			e.ok("RenameAt(xd -> xd2)", dir.RenameAt("xd", dir, "xd2"))
+			e.OK("RenameAt(xd -> xd2)", dir.RenameAt("xd", dir, "xd2"))
 			return nil
 		})
 		if err != nil {
@@ -131,21 +133,21 @@ func (s *Suite) checkXattrUser() {
 		}
 		p := s.fx.Path("scratch/xd2/sub")
 		buf := make([]byte, 64)
-		if e.ok("SetXattr after rename", f.SetXattr("user.moved", "yes", 0)) {
+		if e.OK("SetXattr after rename", f.SetXattr("user.moved", "yes", 0)) {
 			if n, err := unix.Lgetxattr(p, "user.moved", buf); err != nil || string(buf[:n]) != "yes" {
-				e.add("host %s user.moved = %q, %v", p, buf[:max(n, 0)], err)
+				e.Add("host %s user.moved = %q, %v", p, buf[:max(n, 0)], err)
 			}
 		}
 		if v, err := f.GetXattr("user.moved", 64); err != nil || v != "yes" {
-			e.add("GetXattr after rename = %q, %s", v, errName(err))
+			e.Add("GetXattr after rename = %q, %s", v, harness.ErrName(err))
 		}
-		if names, err := f.ListXattr(4096); e.ok("ListXattr after rename", err) {
+		if names, err := f.ListXattr(4096); e.OK("ListXattr after rename", err) {
 			if _, ok := names["user.moved"]; !ok {
-				e.add("ListXattr = %v", names)
+				e.Add("ListXattr = %v", names)
 			}
 		}
-		e.ok("RemoveXattr after rename", f.RemoveXattr("user.moved"))
-		return e.err()
+		e.OK("RemoveXattr after rename", f.RemoveXattr("user.moved"))
+		return e.Err()
 	})
 	s.Check("xattr-user: other namespaces (trusted, security, system) -> EOPNOTSUPP, host unchanged", func() error {
 		f, err := s.walk("a.txt")
@@ -153,18 +155,18 @@ func (s *Suite) checkXattrUser() {
 			return err
 		}
 		defer f.Close()
-		var e errs
-		before := xattrDesc(s.fx.Path("a.txt"))
+		var e harness.Errs
+		before := harness.XattrDesc(s.fx.Path("a.txt"))
 		for _, name := range []string{"trusted.x", "security.x", "system.x", "nonamespace"} {
-			e.want("SetXattr "+name, f.SetXattr(name, "v", 0), unix.EOPNOTSUPP)
-			e.want("RemoveXattr "+name, f.RemoveXattr(name), unix.EOPNOTSUPP)
+			e.Want("SetXattr "+name, f.SetXattr(name, "v", 0), unix.EOPNOTSUPP)
+			e.Want("RemoveXattr "+name, f.RemoveXattr(name), unix.EOPNOTSUPP)
 			_, err := f.GetXattr(name, 64)
-			e.want("GetXattr "+name, err, unix.EOPNOTSUPP)
+			e.Want("GetXattr "+name, err, unix.EOPNOTSUPP)
 		}
-		if after := xattrDesc(s.fx.Path("a.txt")); after != before {
-			e.add("host xattrs changed: %s -> %s", before, after)
+		if after := harness.XattrDesc(s.fx.Path("a.txt")); after != before {
+			e.Add("host xattrs changed: %s -> %s", before, after)
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -180,19 +182,19 @@ func (s *Suite) checkXattrReadOnly() {
 			return err
 		}
 		defer f.Close()
-		var e errs
+		var e harness.Errs
 		if v, err := f.GetXattr("user.greeting", 64); err != nil || v != "hello" {
-			e.add("GetXattr = %q, %s", v, errName(err))
+			e.Add("GetXattr = %q, %s", v, harness.ErrName(err))
 		}
-		if names, err := f.ListXattr(4096); e.ok("ListXattr", err) {
+		if names, err := f.ListXattr(4096); e.OK("ListXattr", err) {
 			if _, ok := names["user.greeting"]; !ok {
-				e.add("ListXattr = %v", names)
+				e.Add("ListXattr = %v", names)
 			}
 		}
-		e.want("SetXattr", f.SetXattr("user.greeting", "changed", 0), unix.EROFS)
-		e.want("SetXattr(new)", f.SetXattr("user.new", "v", 0), unix.EROFS)
-		e.want("RemoveXattr", f.RemoveXattr("user.greeting"), unix.EROFS)
-		return e.err()
+		e.Want("SetXattr", f.SetXattr("user.greeting", "changed", 0), unix.EROFS)
+		e.Want("SetXattr(new)", f.SetXattr("user.new", "v", 0), unix.EROFS)
+		e.Want("RemoveXattr", f.RemoveXattr("user.greeting"), unix.EROFS)
+		return e.Err()
 	})
 }
 
@@ -223,24 +225,24 @@ func recvEcho(sock *fd.FD, msg string) (string, error) {
 // connect to them (Tlconnect); the connected socket is donated.
 func (s *Suite) checkConnect() {
 	s.Check("uds: Walk to host sockets; GetAttr/QID say socket", func() error {
-		var e errs
+		var e harness.Errs
 		for _, rel := range []string{"hostsock", "sockdir/s"} {
 			f, err := s.walk(rel)
-			if !e.ok("walk "+rel, err) {
+			if !e.OK("walk "+rel, err) {
 				continue
 			}
 			qid, valid, attr, err := f.GetAttr(p9.AttrMaskAll())
-			if e.ok("GetAttr", err) {
+			if e.OK("GetAttr", err) {
 				if err := compareAttr(rel, valid, attr, s.fx.Path(rel)); err != nil {
-					e.add("%v", err)
+					e.Add("%v", err)
 				}
 				if err := compareQID(rel, qid, s.fx.Path(rel)); err != nil {
-					e.add("%v", err)
+					e.Add("%v", err)
 				}
 			}
 			f.Close()
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("uds: Connect(StreamSocket) donates a connected O_NONBLOCK socket that talks to the host listener", func() error {
 		f, err := s.walk("hostsock")
@@ -250,28 +252,28 @@ func (s *Suite) checkConnect() {
 		defer f.Close()
 		sock, err := f.Connect(p9.StreamSocket)
 		if err != nil {
-			return wrap("Connect", err)
+			return harness.Wrap("Connect", err)
 		}
 		if sock == nil {
 			return fmt.Errorf("no FD donated")
 		}
 		defer sock.Close()
-		var e errs
-		if err := checkNonblock("Connect", sock); err != nil {
-			e.add("%v", err)
+		var e harness.Errs
+		if err := harness.CheckNonblock("Connect", sock.FD()); err != nil {
+			e.Add("%v", err)
 		}
 		if got, err := recvEcho(sock, "ping"); err != nil || got != "echo:ping" {
-			e.add("echo: %q, %v", got, err)
+			e.Add("echo: %q, %v", got, err)
 		}
 		// A second connect on the same fid works too.
 		sock2, err := f.Connect(p9.StreamSocket)
-		if e.ok("second Connect", err) && sock2 != nil {
+		if e.OK("second Connect", err) && sock2 != nil {
 			if got, err := recvEcho(sock2, "pong"); err != nil || got != "echo:pong" {
-				e.add("echo 2: %q, %v", got, err)
+				e.Add("echo 2: %q, %v", got, err)
 			}
 			sock2.Close()
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("uds: Connect with the wrong type -> EPROTOTYPE; AnonymousSocket -> ENXIO (fsgofer.go Connect); Open of a socket -> EINVAL", func() error {
 		f, err := s.walk("hostsock")
@@ -279,22 +281,22 @@ func (s *Suite) checkConnect() {
 			return err
 		}
 		defer f.Close()
-		var e errs
+		var e harness.Errs
 		for _, t := range []p9.SocketType{p9.DgramSocket, p9.SeqpacketSocket} {
 			sock, err := f.Connect(t)
 			if sock != nil {
 				sock.Close()
 			}
-			e.want(fmt.Sprintf("Connect(%d)", t), err, unix.EPROTOTYPE)
+			e.Want(fmt.Sprintf("Connect(%d)", t), err, unix.EPROTOTYPE)
 		}
 		sock, err := f.Connect(p9.AnonymousSocket)
 		if sock != nil {
 			sock.Close()
 		}
-		e.want("Connect(AnonymousSocket)", err, unix.ENXIO)
+		e.Want("Connect(AnonymousSocket)", err, unix.ENXIO)
 		_, _, _, err = f.Open(p9.ReadOnly)
-		e.want("Open(socket)", err, unix.EINVAL)
-		return e.err()
+		e.Want("Open(socket)", err, unix.EINVAL)
+		return e.Err()
 	})
 	s.Check("uds: Connect through a fid whose directory was renamed reaches the socket at its new path", func() error {
 		f, err := s.walk("sockdir/s")
@@ -302,22 +304,22 @@ func (s *Suite) checkConnect() {
 			return err
 		}
 		defer f.Close()
-		var e errs
-		if !e.ok("RenameAt(sockdir -> sockdir2)", s.root.RenameAt("sockdir", s.root, "sockdir2")) {
-			return e.err()
+		var e harness.Errs
+		if !e.OK("RenameAt(sockdir -> sockdir2)", s.root.RenameAt("sockdir", s.root, "sockdir2")) {
+			return e.Err()
 		}
 		defer os.Rename(s.fx.Path("sockdir2"), s.fx.Path("sockdir"))
 		sock, err := f.Connect(p9.StreamSocket)
-		if e.ok("Connect after rename", err) && sock != nil {
+		if e.OK("Connect after rename", err) && sock != nil {
 			if got, err := recvEcho(sock, "moved"); err != nil || got != "echo:moved" {
-				e.add("echo: %q, %v", got, err)
+				e.Add("echo: %q, %v", got, err)
 			}
 			sock.Close()
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("uds: FIFOs and devices stay refused (EPERM)", func() error {
-		var e errs
+		var e harness.Errs
 		rels := []string{"fifo"}
 		if s.fx.HasBlk {
 			rels = append(rels, "blk")
@@ -327,9 +329,9 @@ func (s *Suite) checkConnect() {
 			if f != nil {
 				f.Close()
 			}
-			e.want("Walk "+rel, err, unix.EPERM)
+			e.Want("Walk "+rel, err, unix.EPERM)
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -343,19 +345,19 @@ func (s *Suite) checkFifo() {
 		defer f.Close()
 		qid, valid, attr, err := f.GetAttr(p9.AttrMaskAll())
 		if err != nil {
-			return wrap("GetAttr", err)
+			return harness.Wrap("GetAttr", err)
 		}
-		var e errs
+		var e harness.Errs
 		if err := compareAttr("fifo", valid, attr, s.fx.Path("fifo")); err != nil {
-			e.add("%v", err)
+			e.Add("%v", err)
 		}
 		if err := compareQID("fifo", qid, s.fx.Path("fifo")); err != nil {
-			e.add("%v", err)
+			e.Add("%v", err)
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("fifo: sockets and devices stay refused (EPERM)", func() error {
-		var e errs
+		var e harness.Errs
 		rels := []string{"hostsock"}
 		if s.fx.HasBlk {
 			rels = append(rels, "blk")
@@ -365,8 +367,8 @@ func (s *Suite) checkFifo() {
 			if f != nil {
 				f.Close()
 			}
-			e.want("Walk "+rel, err, unix.EPERM)
+			e.Want("Walk "+rel, err, unix.EPERM)
 		}
-		return e.err()
+		return e.Err()
 	})
 }

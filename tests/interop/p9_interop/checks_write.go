@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/p9"
+
+	"gofer/tests/interop/harness"
 )
 
 // scratchFile creates a host file under scratch/ and returns its relative path.
@@ -32,68 +34,68 @@ func (s *Suite) checkCreate() {
 		defer dir.Close()
 		host, nf, qid, _, err := dir.Create("created.txt", p9.ReadWrite, 0o777, uid, gid)
 		if err != nil {
-			return wrap("Create", err)
+			return harness.Wrap("Create", err)
 		}
 		if host != nil {
 			defer host.Close()
 		}
 		p := s.fx.Path("scratch/created.txt")
-		var e errs
-		if err := checkMode(p, unix.S_IFREG|0o777); err != nil {
-			e.add("%v", err)
+		var e harness.Errs
+		if err := harness.CheckMode(p, unix.S_IFREG|0o777); err != nil {
+			e.Add("%v", err)
 		}
-		if err := checkOwner(p, wu, wg); err != nil {
-			e.add("%v", err)
+		if err := harness.CheckOwner(p, wu, wg); err != nil {
+			e.Add("%v", err)
 		}
 		if err := compareQID("Rucreate QID", qid, p); err != nil {
-			e.add("%v", err)
+			e.Add("%v", err)
 		}
 		if nf != dir {
-			e.add("Create returned a different File than its receiver")
+			e.Add("Create returned a different File than its receiver")
 		}
 		if host == nil {
-			e.add("no host FD donated")
+			e.Add("no host FD donated")
 		} else {
-			if err := sameFile(host, p); err != nil {
-				e.add("%v", err)
+			if err := harness.SameFile(host.FD(), p); err != nil {
+				e.Add("%v", err)
 			}
-			if err := checkNonblock("Create", host); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckNonblock("Create", host.FD()); err != nil {
+				e.Add("%v", err)
 			}
 			if _, err := unix.Pwrite(host.FD(), []byte("via donated fd"), 0); err != nil {
-				e.add("pwrite(donated FD): %v", err)
+				e.Add("pwrite(donated FD): %v", err)
 			}
 		}
 		if n, err := nf.WriteAt([]byte("VIA"), 0); err != nil || n != 3 {
-			e.add("WriteAt: %d, %s", n, errName(err))
+			e.Add("WriteAt: %d, %s", n, harness.ErrName(err))
 		}
 		want := "VIA donated fd"
 		if host == nil {
 			want = "VIA"
 		}
-		if got := string(readHostFile(p)); got != want {
-			e.add("host content %q, want %q", got, want)
+		if got := string(harness.ReadHostFile(p)); got != want {
+			e.Add("host content %q, want %q", got, want)
 		}
 		if b, err := readFull(nf, 0, 100); err != nil || string(b) != want {
-			e.add("ReadAt: %q, %s", b, errName(err))
+			e.Add("ReadAt: %q, %s", b, harness.ErrName(err))
 		}
 		qid2, valid, attr, err := nf.GetAttr(p9.AttrMaskAll())
-		if e.ok("GetAttr(created)", err) {
+		if e.OK("GetAttr(created)", err) {
 			if err := compareAttr("created", valid, attr, p); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 			if qid2 != qid {
-				e.add("GetAttr QID %v != Create QID %v", qid2, qid)
+				e.Add("GetAttr QID %v != Create QID %v", qid2, qid)
 			}
 		}
-		e.ok("FSync(created)", nf.FSync())
-		return e.err()
+		e.OK("FSync(created)", nf.FSync())
+		return e.Err()
 	})
 	s.Check("Create: existing name -> EEXIST; ReadOnly-created -> WriteAt EPERM; WriteOnly-created -> ReadAt EPERM", func() error {
-		var e errs
+		var e harness.Errs
 		err := s.withDir("scratch", func(dir p9.File) error {
 			_, _, _, _, err := dir.Create("created.txt", p9.ReadWrite, 0o644, uid, gid)
-			e.want("existing", err, unix.EEXIST)
+			e.Want("existing", err, unix.EEXIST)
 			return nil
 		})
 		if err != nil {
@@ -101,17 +103,17 @@ func (s *Suite) checkCreate() {
 		}
 		err = s.withDir("scratch", func(dir p9.File) error {
 			host, f, _, _, err := dir.Create("ro-created", p9.ReadOnly, 0o644, uid, gid)
-			if !e.ok("Create ReadOnly", err) {
+			if !e.OK("Create ReadOnly", err) {
 				return nil
 			}
 			if host != nil {
 				host.Close()
 			}
 			_, err = f.WriteAt([]byte("x"), 0)
-			e.want("WriteAt on ReadOnly-created", err, unix.EPERM)
+			e.Want("WriteAt on ReadOnly-created", err, unix.EPERM)
 			_, err = f.ReadAt(make([]byte, 4), 0)
-			if errnoOf(err) != 0 {
-				e.add("ReadAt on ReadOnly-created: %s", errName(err))
+			if harness.ErrnoOf(err) != 0 {
+				e.Add("ReadAt on ReadOnly-created: %s", harness.ErrName(err))
 			}
 			return nil
 		})
@@ -120,20 +122,20 @@ func (s *Suite) checkCreate() {
 		}
 		return s.withDir("scratch", func(dir p9.File) error {
 			host, f, _, _, err := dir.Create("wo-created", p9.WriteOnly, 0o644, uid, gid)
-			if !e.ok("Create WriteOnly", err) {
-				return e.err()
+			if !e.OK("Create WriteOnly", err) {
+				return e.Err()
 			}
 			if host != nil {
 				host.Close()
 			}
 			_, err = f.ReadAt(make([]byte, 4), 0)
-			e.want("ReadAt on WriteOnly-created", err, unix.EPERM)
+			e.Want("ReadAt on WriteOnly-created", err, unix.EPERM)
 			if n, err := f.WriteAt([]byte("wo"), 0); err != nil || n != 2 {
-				e.add("WriteAt on WriteOnly-created: %d, %s", n, errName(err))
-			} else if got := string(readHostFile(s.fx.Path("scratch/wo-created"))); got != "wo" {
-				e.add("host content %q", got)
+				e.Add("WriteAt on WriteOnly-created: %d, %s", n, harness.ErrName(err))
+			} else if got := string(harness.ReadHostFile(s.fx.Path("scratch/wo-created"))); got != "wo" {
+				e.Add("host content %q", got)
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 	kind = "Tumkdir"
@@ -142,26 +144,26 @@ func (s *Suite) checkCreate() {
 	}
 	s.Check(fmt.Sprintf("Mkdir (%s): exact mode, owner, QID; existing -> EEXIST", kind), func() error {
 		return s.withDir("scratch", func(dir p9.File) error {
-			var e errs
+			var e harness.Errs
 			qid, err := dir.Mkdir("newdir", 0o750, uid, gid)
 			if err != nil {
-				return wrap("Mkdir", err)
+				return harness.Wrap("Mkdir", err)
 			}
 			p := s.fx.Path("scratch/newdir")
-			if err := checkMode(p, unix.S_IFDIR|0o750); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckMode(p, unix.S_IFDIR|0o750); err != nil {
+				e.Add("%v", err)
 			}
-			if err := checkOwner(p, wu, wg); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckOwner(p, wu, wg); err != nil {
+				e.Add("%v", err)
 			}
 			if err := compareQID("Rmkdir QID", qid, p); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 			_, err = dir.Mkdir("newdir", 0o750, uid, gid)
-			e.want("Mkdir existing", err, unix.EEXIST)
+			e.Want("Mkdir existing", err, unix.EEXIST)
 			_, err = dir.Mkdir("created.txt", 0o750, uid, gid)
-			e.want("Mkdir over a file", err, unix.EEXIST)
-			return e.err()
+			e.Want("Mkdir over a file", err, unix.EEXIST)
+			return e.Err()
 		})
 	})
 	kind = "Tusymlink"
@@ -170,33 +172,33 @@ func (s *Suite) checkCreate() {
 	}
 	s.Check(fmt.Sprintf("Symlink (%s): target, owner, QID; Readlink; existing -> EEXIST", kind), func() error {
 		return s.withDir("scratch", func(dir p9.File) error {
-			var e errs
+			var e harness.Errs
 			qid, err := dir.Symlink("some/where/../else", "sym", uid, gid)
 			if err != nil {
-				return wrap("Symlink", err)
+				return harness.Wrap("Symlink", err)
 			}
 			p := s.fx.Path("scratch/sym")
 			if t, err := os.Readlink(p); err != nil || t != "some/where/../else" {
-				e.add("host readlink %q, %v", t, err)
+				e.Add("host readlink %q, %v", t, err)
 			}
-			if err := checkOwner(p, wu, wg); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckOwner(p, wu, wg); err != nil {
+				e.Add("%v", err)
 			}
 			if err := compareQID("Rsymlink QID", qid, p); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 			_, f, err := dir.Walk([]string{"sym"})
-			if e.ok("Walk sym", err) {
+			if e.OK("Walk sym", err) {
 				if t, err := f.Readlink(); err != nil || t != "some/where/../else" {
-					e.add("Readlink %q, %s", t, errName(err))
+					e.Add("Readlink %q, %s", t, harness.ErrName(err))
 				}
 				f.Close()
 			}
 			_, err = dir.Symlink("x", "sym", uid, gid)
-			e.want("Symlink existing", err, unix.EEXIST)
+			e.Want("Symlink existing", err, unix.EEXIST)
 			_, err = dir.Symlink("", "empty-target", uid, gid)
-			e.want("Symlink with an empty target (host symlinkat)", err, unix.ENOENT)
-			return e.err()
+			e.Want("Symlink with an empty target (host symlinkat)", err, unix.ENOENT)
+			return e.Err()
 		})
 	})
 	kind = "Tumknod"
@@ -205,33 +207,33 @@ func (s *Suite) checkCreate() {
 	}
 	s.Check(fmt.Sprintf("Mknod (%s): regular file with mode, owner, QID; it opens and writes", kind), func() error {
 		return s.withDir("scratch", func(dir p9.File) error {
-			var e errs
+			var e harness.Errs
 			qid, err := dir.Mknod("node", p9.ModeRegular|0o640, 0, 0, uid, gid)
 			if err != nil {
-				return wrap("Mknod", err)
+				return harness.Wrap("Mknod", err)
 			}
 			p := s.fx.Path("scratch/node")
-			if err := checkMode(p, unix.S_IFREG|0o640); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckMode(p, unix.S_IFREG|0o640); err != nil {
+				e.Add("%v", err)
 			}
-			if err := checkOwner(p, wu, wg); err != nil {
-				e.add("%v", err)
+			if err := harness.CheckOwner(p, wu, wg); err != nil {
+				e.Add("%v", err)
 			}
 			if err := compareQID("Rmknod QID", qid, p); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 			o, err := s.open("scratch/node", p9.ReadWrite)
-			if e.ok("open node", err) {
+			if e.OK("open node", err) {
 				if _, err := o.f.WriteAt([]byte("node data"), 0); err != nil {
-					e.add("WriteAt: %s", errName(err))
-				} else if got := string(readHostFile(p)); got != "node data" {
-					e.add("host content %q", got)
+					e.Add("WriteAt: %s", harness.ErrName(err))
+				} else if got := string(harness.ReadHostFile(p)); got != "node data" {
+					e.Add("host content %q", got)
 				}
 				o.close()
 			}
 			_, err = dir.Mknod("node", p9.ModeRegular|0o640, 0, 0, uid, gid)
-			e.want("Mknod existing", err, unix.EEXIST)
-			return e.err()
+			e.Want("Mknod existing", err, unix.EEXIST)
+			return e.Err()
 		})
 	})
 	s.Check("Create/Mkdir/Mknod/Symlink over a dangling symlink to outside the mount -> EEXIST, nothing created outside", func() error {
@@ -244,41 +246,41 @@ func (s *Suite) checkCreate() {
 		if err := os.Symlink(target, s.fx.Path("scratch/dangle")); err != nil {
 			return err
 		}
-		var e errs
+		var e harness.Errs
 		err = s.withDir("scratch", func(dir p9.File) error {
 			_, err := dir.Mkdir("dangle", 0o755, uid, gid)
-			e.want("Mkdir", err, unix.EEXIST)
+			e.Want("Mkdir", err, unix.EEXIST)
 			_, err = dir.Mknod("dangle", p9.ModeRegular|0o644, 0, 0, uid, gid)
-			e.want("Mknod", err, unix.EEXIST)
+			e.Want("Mknod", err, unix.EEXIST)
 			_, err = dir.Symlink("x", "dangle", uid, gid)
-			e.want("Symlink", err, unix.EEXIST)
+			e.Want("Symlink", err, unix.EEXIST)
 			host, _, _, _, err := dir.Create("dangle", p9.ReadWrite, 0o644, uid, gid)
 			if host != nil {
 				host.Close()
 			}
-			e.want("Create", err, unix.EEXIST)
+			e.Want("Create", err, unix.EEXIST)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		if hostExists(target) {
-			e.add("SECURITY: %s was created through the symlink", target)
+		if harness.HostExists(target) {
+			e.Add("SECURITY: %s was created through the symlink", target)
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("Mknod: FIFO, character/block device, socket -> EPERM (fsgofer.go Mknod), nothing created", func() error {
 		return s.withDir("scratch", func(dir p9.File) error {
-			var e errs
+			var e harness.Errs
 			for i, m := range []p9.FileMode{p9.ModeNamedPipe, p9.ModeCharacterDevice, p9.ModeBlockDevice, p9.ModeSocket} {
 				name := fmt.Sprintf("special%d", i)
 				_, err := dir.Mknod(name, m|0o644, 1, 3, uid, gid)
-				e.want(fmt.Sprintf("Mknod(%#o)", uint32(m)), err, unix.EPERM)
-				if err := hostAbsent(s.fx.Path("scratch", name)); err != nil {
-					e.add("%v", err)
+				e.Want(fmt.Sprintf("Mknod(%#o)", uint32(m)), err, unix.EPERM)
+				if err := harness.HostAbsent(s.fx.Path("scratch", name)); err != nil {
+					e.Add("%v", err)
 				}
 			}
-			return e.err()
+			return e.Err()
 		})
 	})
 }
@@ -294,51 +296,51 @@ func (s *Suite) checkWrite() {
 			return err
 		}
 		defer o.close()
-		var e errs
+		var e harness.Errs
 		if n, err := o.f.WriteAt([]byte("hello"), 0); err != nil || n != 5 {
-			e.add("WriteAt(0): %d, %s", n, errName(err))
+			e.Add("WriteAt(0): %d, %s", n, harness.ErrName(err))
 		}
 		if n, err := o.f.WriteAt(nil, 0); err != nil || n != 0 {
-			e.add("WriteAt of 0 bytes: %d, %s", n, errName(err))
+			e.Add("WriteAt of 0 bytes: %d, %s", n, harness.ErrName(err))
 		}
 		if n, err := o.f.WriteAt([]byte("tail"), 10000); err != nil || n != 4 {
-			e.add("WriteAt(10000): %d, %s", n, errName(err))
+			e.Add("WriteAt(10000): %d, %s", n, harness.ErrName(err))
 		}
 		want := make([]byte, 10004)
 		copy(want, "hello")
 		copy(want[10000:], "tail")
-		if err := compareBytes("host after sparse writes", readHostFile(s.fx.Path(rel)), want); err != nil {
-			e.add("%v", err)
+		if err := harness.CompareBytes("host after sparse writes", harness.ReadHostFile(s.fx.Path(rel)), want); err != nil {
+			e.Add("%v", err)
 		}
-		big := pattern(3<<20+77, 5)
+		big := harness.Pattern(3<<20+77, 5)
 		if n, err := o.f.WriteAt(big, 20000); err != nil || n != len(big) {
-			e.add("WriteAt(3 MiB): %d, %s", n, errName(err))
+			e.Add("WriteAt(3 MiB): %d, %s", n, harness.ErrName(err))
 		}
 		want = append(want, make([]byte, 20000-len(want))...)
 		want = append(want, big...)
-		if err := compareBytes("host after 3 MiB write", readHostFile(s.fx.Path(rel)), want); err != nil {
-			e.add("%v", err)
+		if err := harness.CompareBytes("host after 3 MiB write", harness.ReadHostFile(s.fx.Path(rel)), want); err != nil {
+			e.Add("%v", err)
 		}
 		if b, err := readFull(o.f, 0, len(want)+10); err != nil {
-			e.add("ReadAt: %s", errName(err))
-		} else if err := compareBytes("ReadAt", b, want); err != nil {
-			e.add("%v", err)
+			e.Add("ReadAt: %s", harness.ErrName(err))
+		} else if err := harness.CompareBytes("ReadAt", b, want); err != nil {
+			e.Add("%v", err)
 		}
-		e.ok("FSync", o.f.FSync())
+		e.OK("FSync", o.f.FSync())
 		_, valid, attr, err := o.f.GetAttr(p9.AttrMaskAll())
-		if e.ok("GetAttr after writes", err) {
+		if e.OK("GetAttr after writes", err) {
 			if err := compareAttr("after writes", valid, attr, s.fx.Path(rel)); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 		}
 		if o.host == nil {
-			e.add("no host FD donated")
+			e.Add("no host FD donated")
 		} else if _, err := unix.Pwrite(o.host.FD(), []byte("HELLO"), 0); err != nil {
-			e.add("pwrite(donated RW FD): %v", err)
+			e.Add("pwrite(donated RW FD): %v", err)
 		} else if b, err := readFull(o.f, 0, 5); err != nil || string(b) != "HELLO" {
-			e.add("ReadAt after pwrite on the donated FD: %q, %s", b, errName(err))
+			e.Add("ReadAt after pwrite on the donated FD: %q, %s", b, harness.ErrName(err))
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("Open WriteOnly: WriteAt works, ReadAt -> EPERM, donated FD writes", func() error {
 		rel, err := s.scratchFile("wo.txt", []byte("0123456789"), 0o644)
@@ -350,30 +352,30 @@ func (s *Suite) checkWrite() {
 			return err
 		}
 		defer o.close()
-		var e errs
+		var e harness.Errs
 		_, err = o.f.ReadAt(make([]byte, 4), 0)
-		e.want("ReadAt", err, unix.EPERM)
+		e.Want("ReadAt", err, unix.EPERM)
 		if n, err := o.f.WriteAt([]byte("ab"), 2); err != nil || n != 2 {
-			e.add("WriteAt: %d, %s", n, errName(err))
+			e.Add("WriteAt: %d, %s", n, harness.ErrName(err))
 		}
 		if o.host == nil {
-			e.add("no host FD donated")
+			e.Add("no host FD donated")
 		} else {
-			if err := sameFile(o.host, s.fx.Path(rel)); err != nil {
-				e.add("%v", err)
+			if err := harness.SameFile(o.host.FD(), s.fx.Path(rel)); err != nil {
+				e.Add("%v", err)
 			}
 			if _, err := unix.Pwrite(o.host.FD(), []byte("Z"), 9); err != nil {
-				e.add("pwrite(donated WO FD): %v", err)
+				e.Add("pwrite(donated WO FD): %v", err)
 			}
 		}
 		want := "01ab45678Z"
 		if o.host == nil {
 			want = "01ab456789"
 		}
-		if got := string(readHostFile(s.fx.Path(rel))); got != want {
-			e.add("host content %q, want %q", got, want)
+		if got := string(harness.ReadHostFile(s.fx.Path(rel))); got != want {
+			e.Add("host content %q, want %q", got, want)
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("Open passes only the access mode and O_TRUNC to the host (O_APPEND, O_CREAT|O_EXCL ignored: fsgofer.go allowedOpenFlags)", func() error {
 		rel, err := s.scratchFile("append.txt", []byte("0123456789"), 0o644)
@@ -385,14 +387,14 @@ func (s *Suite) checkWrite() {
 			return err
 		}
 		defer o.close()
-		var e errs
+		var e harness.Errs
 		if n, err := o.f.WriteAt([]byte("AB"), 0); err != nil || n != 2 {
-			e.add("WriteAt: %d, %s", n, errName(err))
+			e.Add("WriteAt: %d, %s", n, harness.ErrName(err))
 		}
-		if got := string(readHostFile(s.fx.Path(rel))); got != "AB23456789" {
-			e.add("host content %q, want AB23456789 (WriteAt at offset 0 must not append)", got)
+		if got := string(harness.ReadHostFile(s.fx.Path(rel))); got != "AB23456789" {
+			e.Add("host content %q, want AB23456789 (WriteAt at offset 0 must not append)", got)
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("Open ReadOnly|OpenTruncate truncates too (the reference reopens with O_RDONLY|O_TRUNC)", func() error {
 		rel, err := s.scratchFile("trunc-ro.txt", []byte("some content"), 0o644)
@@ -404,13 +406,13 @@ func (s *Suite) checkWrite() {
 			return err
 		}
 		defer o.close()
-		var e errs
+		var e harness.Errs
 		if st, _ := hostStat(s.fx.Path(rel)); st.Size != 0 {
-			e.add("host size %d", st.Size)
+			e.Add("host size %d", st.Size)
 		}
 		_, err = o.f.WriteAt([]byte("x"), 0)
-		e.want("WriteAt", err, unix.EPERM)
-		return e.err()
+		e.Want("WriteAt", err, unix.EPERM)
+		return e.Err()
 	})
 	s.Check("Open ReadWrite|OpenTruncate truncates the host file", func() error {
 		rel, err := s.scratchFile("trunc.txt", []byte("some content"), 0o644)
@@ -442,26 +444,26 @@ func (s *Suite) checkWrite() {
 				return err
 			}
 			defer o.close()
-			var e errs
+			var e harness.Errs
 			p := s.fx.Path(rel)
-			if e.ok("Allocate(0, 1 MiB)", o.f.Allocate(p9.AllocateMode{}, 0, 1<<20)) {
+			if e.OK("Allocate(0, 1 MiB)", o.f.Allocate(p9.AllocateMode{}, 0, 1<<20)) {
 				if st, _ := hostStat(p); st.Size != 1<<20 || st.Blocks*512 < 1<<20 {
-					e.add("after Allocate: size %d blocks %d", st.Size, st.Blocks)
+					e.Add("after Allocate: size %d blocks %d", st.Size, st.Blocks)
 				}
 			}
 			before, _ := hostStat(p)
-			if e.ok("Allocate(KeepSize, 1 MiB, 1 MiB)", o.f.Allocate(p9.AllocateMode{KeepSize: true}, 1<<20, 1<<20)) {
+			if e.OK("Allocate(KeepSize, 1 MiB, 1 MiB)", o.f.Allocate(p9.AllocateMode{KeepSize: true}, 1<<20, 1<<20)) {
 				if st, _ := hostStat(p); st.Size != 1<<20 || st.Blocks <= before.Blocks {
-					e.add("after KeepSize: size %d blocks %d (before %d)", st.Size, st.Blocks, before.Blocks)
+					e.Add("after KeepSize: size %d blocks %d (before %d)", st.Size, st.Blocks, before.Blocks)
 				}
 			}
-			if e.ok("Allocate(PunchHole|KeepSize, 0, 4096)", o.f.Allocate(p9.AllocateMode{PunchHole: true, KeepSize: true}, 0, 4096)) {
-				b := readHostFile(p)
+			if e.OK("Allocate(PunchHole|KeepSize, 0, 4096)", o.f.Allocate(p9.AllocateMode{PunchHole: true, KeepSize: true}, 0, 4096)) {
+				b := harness.ReadHostFile(p)
 				if len(b) < 8192 || !bytes.Equal(b[:4096], make([]byte, 4096)) || b[4096] != 0xaa {
-					e.add("host content after PunchHole is not zeroes then 0xaa")
+					e.Add("host content after PunchHole is not zeroes then 0xaa")
 				}
 			}
-			return e.err()
+			return e.Err()
 		})
 	}
 	name := "SetAttrClose (Tsetattrclunk): sets size and times, then the fid is gone"
@@ -480,16 +482,16 @@ func (s *Suite) checkWrite() {
 		if o.host != nil {
 			o.host.Close()
 		}
-		var e errs
+		var e harness.Errs
 		err = o.f.SetAttrClose(p9.SetAttrMask{Size: true, MTime: true, MTimeNotSystemTime: true},
 			p9.SetAttr{Size: 3, MTimeSeconds: 1_500_000_000, MTimeNanoSeconds: 123456789})
-		e.ok("SetAttrClose", err)
+		e.OK("SetAttrClose", err)
 		st, _ := hostStat(s.fx.Path(rel))
 		if st.Size != 3 || st.Mtim.Sec != 1_500_000_000 || st.Mtim.Nsec != 123456789 {
-			e.add("host size %d mtime %d.%09d", st.Size, st.Mtim.Sec, st.Mtim.Nsec)
+			e.Add("host size %d mtime %d.%09d", st.Size, st.Mtim.Sec, st.Mtim.Nsec)
 		}
-		if _, _, _, err := o.f.GetAttr(p9.AttrMaskAll()); wantErrno(err, unix.EBADF) != nil {
-			e.add("GetAttr after SetAttrClose: %v", wantErrno(err, unix.EBADF))
+		if _, _, _, err := o.f.GetAttr(p9.AttrMaskAll()); harness.WantErrno(err, unix.EBADF) != nil {
+			e.Add("GetAttr after SetAttrClose: %v", harness.WantErrno(err, unix.EBADF))
 		}
 		// A failing SetAttrClose still clunks the fid.
 		f, err := s.walk(rel)
@@ -500,10 +502,10 @@ func (s *Suite) checkWrite() {
 		if s.version() == 0 && err == nil {
 			s.Info("plain 9P2000.L: SetAttr's CTime bit is ignored (the reference answers EPERM)")
 		} else {
-			e.want("SetAttrClose(CTime)", err, unix.EPERM)
+			e.Want("SetAttrClose(CTime)", err, unix.EPERM)
 		}
-		e.want("Close after a failed SetAttrClose", f.Close(), unix.EBADF)
-		return e.err()
+		e.Want("Close after a failed SetAttrClose", f.Close(), unix.EBADF)
+		return e.Err()
 	})
 }
 
@@ -516,29 +518,29 @@ func (s *Suite) checkSetAttr() {
 		if err := os.Mkdir(s.fx.Path("scratch/permdir"), 0o755); err != nil {
 			return err
 		}
-		var e errs
+		var e harness.Errs
 		for rel, mode := range map[string]uint32{rel: unix.S_IFREG, "scratch/permdir": unix.S_IFDIR} {
 			f, err := s.walk(rel)
 			if err != nil {
 				return err
 			}
-			if e.ok("SetAttr(Permissions) "+rel, f.SetAttr(p9.SetAttrMask{Permissions: true}, p9.SetAttr{Permissions: 0o1705})) {
-				if err := checkMode(s.fx.Path(rel), mode|0o1705); err != nil {
-					e.add("%v", err)
+			if e.OK("SetAttr(Permissions) "+rel, f.SetAttr(p9.SetAttrMask{Permissions: true}, p9.SetAttr{Permissions: 0o1705})) {
+				if err := harness.CheckMode(s.fx.Path(rel), mode|0o1705); err != nil {
+					e.Add("%v", err)
 				}
 			}
 			_, valid, attr, err := f.GetAttr(p9.AttrMaskAll())
-			if e.ok("GetAttr", err) {
+			if e.OK("GetAttr", err) {
 				if err := compareAttr(rel, valid, attr, s.fx.Path(rel)); err != nil {
-					e.add("%v", err)
+					e.Add("%v", err)
 				}
 			}
 			f.Close()
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("SetAttr: size of an unopened and of an opened-ReadOnly file (the server reopens for writing)", func() error {
-		var e errs
+		var e harness.Errs
 		rel, err := s.scratchFile("size.txt", []byte("0123456789"), 0o644)
 		if err != nil {
 			return err
@@ -547,9 +549,9 @@ func (s *Suite) checkSetAttr() {
 		if err != nil {
 			return err
 		}
-		if e.ok("SetAttr(Size 4)", f.SetAttr(p9.SetAttrMask{Size: true}, p9.SetAttr{Size: 4})) {
-			if got := string(readHostFile(s.fx.Path(rel))); got != "0123" {
-				e.add("host content %q after truncate to 4", got)
+		if e.OK("SetAttr(Size 4)", f.SetAttr(p9.SetAttrMask{Size: true}, p9.SetAttr{Size: 4})) {
+			if got := string(harness.ReadHostFile(s.fx.Path(rel))); got != "0123" {
+				e.Add("host content %q after truncate to 4", got)
 			}
 		}
 		f.Close()
@@ -558,15 +560,15 @@ func (s *Suite) checkSetAttr() {
 			return err
 		}
 		defer o.close()
-		if e.ok("SetAttr(Size 20000) on ReadOnly-opened", o.f.SetAttr(p9.SetAttrMask{Size: true}, p9.SetAttr{Size: 20000})) {
+		if e.OK("SetAttr(Size 20000) on ReadOnly-opened", o.f.SetAttr(p9.SetAttrMask{Size: true}, p9.SetAttr{Size: 20000})) {
 			if st, _ := hostStat(s.fx.Path(rel)); st.Size != 20000 {
-				e.add("host size %d after extend to 20000", st.Size)
+				e.Add("host size %d after extend to 20000", st.Size)
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("SetAttr: explicit atime/mtime (file, dir, symlink not followed); 'now' times", func() error {
-		var e errs
+		var e harness.Errs
 		rel, err := s.scratchFile("times.txt", []byte("x"), 0o644)
 		if err != nil {
 			return err
@@ -582,14 +584,14 @@ func (s *Suite) checkSetAttr() {
 			}
 			err = f.SetAttr(p9.SetAttrMask{ATime: true, MTime: true, ATimeNotSystemTime: true, MTimeNotSystemTime: true},
 				p9.SetAttr{ATimeSeconds: 1_000_000_000, ATimeNanoSeconds: 5, MTimeSeconds: 1_100_000_000, MTimeNanoSeconds: 777})
-			if e.ok("SetAttr(times) "+r, err) {
+			if e.OK("SetAttr(times) "+r, err) {
 				st, _ := hostStat(s.fx.Path(r))
 				if st.Atim.Sec != 1_000_000_000 || st.Atim.Nsec != 5 || st.Mtim.Sec != 1_100_000_000 || st.Mtim.Nsec != 777 {
-					e.add("%s: host atime %d.%d mtime %d.%d", r, st.Atim.Sec, st.Atim.Nsec, st.Mtim.Sec, st.Mtim.Nsec)
+					e.Add("%s: host atime %d.%d mtime %d.%d", r, st.Atim.Sec, st.Atim.Nsec, st.Mtim.Sec, st.Mtim.Nsec)
 				}
 				if r == "scratch/times.lnk" {
 					if st, _ := hostStat(s.fx.Path(rel)); st.Mtim != target.Mtim && st.Mtim.Sec != 1_100_000_000 {
-						e.add("symlink SetAttr changed its target")
+						e.Add("symlink SetAttr changed its target")
 					}
 				}
 			}
@@ -603,17 +605,17 @@ func (s *Suite) checkSetAttr() {
 		}
 		defer f.Close()
 		start := time.Now().Add(-2 * time.Second).Unix()
-		if e.ok("SetAttr(now)", f.SetAttr(p9.SetAttrMask{ATime: true, MTime: true}, p9.SetAttr{ATimeSeconds: 1, MTimeSeconds: 1})) {
+		if e.OK("SetAttr(now)", f.SetAttr(p9.SetAttrMask{ATime: true, MTime: true}, p9.SetAttr{ATimeSeconds: 1, MTimeSeconds: 1})) {
 			st, _ := hostStat(s.fx.Path(rel))
 			if st.Mtim.Sec < start || st.Atim.Sec < start {
-				e.add("times not 'now': atime %d mtime %d (now ~%d)", st.Atim.Sec, st.Mtim.Sec, start+2)
+				e.Add("times not 'now': atime %d mtime %d (now ~%d)", st.Atim.Sec, st.Mtim.Sec, start+2)
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
-	if s.fx.isRoot {
+	if s.fx.IsRoot {
 		s.Check("SetAttr: UID/GID of a file and of a symlink (not followed)", func() error {
-			var e errs
+			var e harness.Errs
 			rel, err := s.scratchFile("own.txt", []byte("x"), 0o644)
 			if err != nil {
 				return err
@@ -626,9 +628,9 @@ func (s *Suite) checkSetAttr() {
 				if err != nil {
 					return err
 				}
-				if e.ok("SetAttr(UID,GID) "+r, f.SetAttr(p9.SetAttrMask{UID: true, GID: true}, p9.SetAttr{UID: 4321, GID: 8765})) {
-					if err := checkOwner(s.fx.Path(r), 4321, 8765); err != nil {
-						e.add("%v", err)
+				if e.OK("SetAttr(UID,GID) "+r, f.SetAttr(p9.SetAttrMask{UID: true, GID: true}, p9.SetAttr{UID: 4321, GID: 8765})) {
+					if err := harness.CheckOwner(s.fx.Path(r), p9.UID(4321), p9.GID(8765)); err != nil {
+						e.Add("%v", err)
 					}
 				}
 				f.Close()
@@ -638,16 +640,16 @@ func (s *Suite) checkSetAttr() {
 				return err
 			}
 			defer f.Close()
-			if e.ok("SetAttr(GID only)", f.SetAttr(p9.SetAttrMask{GID: true}, p9.SetAttr{UID: 1, GID: 99})) {
-				if err := checkOwner(s.fx.Path(rel), 4321, 99); err != nil {
-					e.add("%v", err)
+			if e.OK("SetAttr(GID only)", f.SetAttr(p9.SetAttrMask{GID: true}, p9.SetAttr{UID: 1, GID: 99})) {
+				if err := harness.CheckOwner(s.fx.Path(rel), p9.UID(4321), p9.GID(99)); err != nil {
+					e.Add("%v", err)
 				}
 			}
-			return e.err()
+			return e.Err()
 		})
 	}
 	s.Check("SetAttr: size of a directory -> EINVAL; permissions or size of a symlink -> EBADF (the reference holds an O_PATH FD), target unchanged", func() error {
-		var e errs
+		var e harness.Errs
 		if err := os.Mkdir(s.fx.Path("scratch/sizedir"), 0o755); err != nil {
 			return err
 		}
@@ -663,21 +665,21 @@ func (s *Suite) checkSetAttr() {
 			return err
 		}
 		defer d.Close()
-		e.want("SetAttr(Size) of a dir", d.SetAttr(p9.SetAttrMask{Size: true}, p9.SetAttr{Size: 0}), unix.EINVAL)
+		e.Want("SetAttr(Size) of a dir", d.SetAttr(p9.SetAttrMask{Size: true}, p9.SetAttr{Size: 0}), unix.EINVAL)
 		l, err := s.walk("scratch/sym2")
 		if err != nil {
 			return err
 		}
 		defer l.Close()
-		e.want("SetAttr(Permissions) of a symlink", l.SetAttr(p9.SetAttrMask{Permissions: true}, p9.SetAttr{Permissions: 0o600}), unix.EBADF)
-		e.want("SetAttr(Size) of a symlink", l.SetAttr(p9.SetAttrMask{Size: true}, p9.SetAttr{Size: 1}), unix.EBADF)
-		if err := checkMode(s.fx.Path(rel), unix.S_IFREG|0o644); err != nil {
-			e.add("%v", err)
+		e.Want("SetAttr(Permissions) of a symlink", l.SetAttr(p9.SetAttrMask{Permissions: true}, p9.SetAttr{Permissions: 0o600}), unix.EBADF)
+		e.Want("SetAttr(Size) of a symlink", l.SetAttr(p9.SetAttrMask{Size: true}, p9.SetAttr{Size: 1}), unix.EBADF)
+		if err := harness.CheckMode(s.fx.Path(rel), unix.S_IFREG|0o644); err != nil {
+			e.Add("%v", err)
 		}
-		if got := string(readHostFile(s.fx.Path(rel))); got != "target" {
-			e.add("target content %q", got)
+		if got := string(harness.ReadHostFile(s.fx.Path(rel))); got != "target" {
+			e.Add("target content %q", got)
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("SetAttr: empty mask -> success, no change; CTime (not settable) -> EPERM before any change", func() error {
 		rel, err := s.scratchFile("ctime.txt", []byte("0123"), 0o644)
@@ -689,9 +691,9 @@ func (s *Suite) checkSetAttr() {
 			return err
 		}
 		defer f.Close()
-		var e errs
+		var e harness.Errs
 		before, _ := hostStat(s.fx.Path(rel))
-		e.ok("SetAttr(empty)", f.SetAttr(p9.SetAttrMask{}, p9.SetAttr{}))
+		e.OK("SetAttr(empty)", f.SetAttr(p9.SetAttrMask{}, p9.SetAttr{}))
 		err = f.SetAttr(p9.SetAttrMask{CTime: true, Size: true}, p9.SetAttr{Size: 1})
 		after, _ := hostStat(s.fx.Path(rel))
 		if s.version() == 0 && err == nil {
@@ -699,15 +701,15 @@ func (s *Suite) checkSetAttr() {
 			// change; a server may ignore it and apply the rest.
 			s.Info("plain 9P2000.L: SetAttr's CTime bit is ignored (the reference answers EPERM)")
 			if after.Size != 1 {
-				e.add("SetAttr(CTime|Size) succeeded but host size is %d, want 1", after.Size)
+				e.Add("SetAttr(CTime|Size) succeeded but host size is %d, want 1", after.Size)
 			}
 		} else {
-			e.want("SetAttr(CTime|Size)", err, unix.EPERM)
+			e.Want("SetAttr(CTime|Size)", err, unix.EPERM)
 			if before.Size != after.Size || before.Ctim != after.Ctim {
-				e.add("host changed: size %d -> %d", before.Size, after.Size)
+				e.Add("host changed: size %d -> %d", before.Size, after.Size)
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -722,33 +724,33 @@ func (s *Suite) checkLinkUnlink() {
 			return err
 		}
 		defer t.Close()
-		var e errs
+		var e harness.Errs
 		err = s.withDir("scratch", func(dir p9.File) error {
-			if e.ok("Link", dir.Link(t, "ldst")) {
+			if e.OK("Link", dir.Link(t, "ldst")) {
 				a, _ := hostStat(s.fx.Path(rel))
 				b, err := hostStat(s.fx.Path("scratch/ldst"))
 				if err != nil || a.Ino != b.Ino || a.Nlink != 2 {
-					e.add("host: ino %d vs %d, nlink %d, %v", a.Ino, b.Ino, a.Nlink, err)
+					e.Add("host: ino %d vs %d, nlink %d, %v", a.Ino, b.Ino, a.Nlink, err)
 				}
 			}
-			e.want("Link existing", dir.Link(t, "ldst"), unix.EEXIST)
+			e.Want("Link existing", dir.Link(t, "ldst"), unix.EEXIST)
 			d, err := s.walk("d1")
 			if err != nil {
 				return err
 			}
 			defer d.Close()
-			e.want("Link a directory", dir.Link(d, "ldir"), unix.EPERM)
+			e.Want("Link a directory", dir.Link(d, "ldir"), unix.EPERM)
 			// A symlink's fid links the symlink itself, not its target.
 			l, err := s.walk("link")
 			if err != nil {
 				return err
 			}
 			defer l.Close()
-			if e.ok("Link a symlink", dir.Link(l, "lsym")) {
+			if e.OK("Link a symlink", dir.Link(l, "lsym")) {
 				st, err := hostStat(s.fx.Path("scratch/lsym"))
 				orig, _ := hostStat(s.fx.Path("link"))
 				if err != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK || st.Ino != orig.Ino || st.Nlink != 2 {
-					e.add("host scratch/lsym: mode %#o ino %d (link %d) nlink %d, %v; want the symlink itself", st.Mode, st.Ino, orig.Ino, st.Nlink, err)
+					e.Add("host scratch/lsym: mode %#o ino %d (link %d) nlink %d, %v; want the symlink itself", st.Mode, st.Ino, orig.Ino, st.Nlink, err)
 				}
 				os.Remove(s.fx.Path("scratch/lsym"))
 			}
@@ -757,10 +759,10 @@ func (s *Suite) checkLinkUnlink() {
 		if err != nil {
 			return err
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("UnlinkAt: file; dir with AT_REMOVEDIR; errors EISDIR/ENOTDIR/ENOTEMPTY/ENOENT", func() error {
-		var e errs
+		var e harness.Errs
 		if _, err := s.scratchFile("u1", []byte("x"), 0o644); err != nil {
 			return err
 		}
@@ -771,18 +773,18 @@ func (s *Suite) checkLinkUnlink() {
 			return err
 		}
 		err := s.withDir("scratch", func(dir p9.File) error {
-			e.want("UnlinkAt(dir, 0)", dir.UnlinkAt("ue", 0), unix.EISDIR)
-			e.want("UnlinkAt(file, AT_REMOVEDIR)", dir.UnlinkAt("u1", unix.AT_REMOVEDIR), unix.ENOTDIR)
-			e.want("UnlinkAt(non-empty dir)", dir.UnlinkAt("ud", unix.AT_REMOVEDIR), unix.ENOTEMPTY, unix.EEXIST)
-			e.want("UnlinkAt(missing)", dir.UnlinkAt("nope", 0), unix.ENOENT)
-			if e.ok("UnlinkAt(file)", dir.UnlinkAt("u1", 0)) {
-				if err := hostAbsent(s.fx.Path("scratch/u1")); err != nil {
-					e.add("%v", err)
+			e.Want("UnlinkAt(dir, 0)", dir.UnlinkAt("ue", 0), unix.EISDIR)
+			e.Want("UnlinkAt(file, AT_REMOVEDIR)", dir.UnlinkAt("u1", unix.AT_REMOVEDIR), unix.ENOTDIR)
+			e.Want("UnlinkAt(non-empty dir)", dir.UnlinkAt("ud", unix.AT_REMOVEDIR), unix.ENOTEMPTY, unix.EEXIST)
+			e.Want("UnlinkAt(missing)", dir.UnlinkAt("nope", 0), unix.ENOENT)
+			if e.OK("UnlinkAt(file)", dir.UnlinkAt("u1", 0)) {
+				if err := harness.HostAbsent(s.fx.Path("scratch/u1")); err != nil {
+					e.Add("%v", err)
 				}
 			}
-			if e.ok("UnlinkAt(empty dir, AT_REMOVEDIR)", dir.UnlinkAt("ue", unix.AT_REMOVEDIR)) {
-				if err := hostAbsent(s.fx.Path("scratch/ue")); err != nil {
-					e.add("%v", err)
+			if e.OK("UnlinkAt(empty dir, AT_REMOVEDIR)", dir.UnlinkAt("ue", unix.AT_REMOVEDIR)) {
+				if err := harness.HostAbsent(s.fx.Path("scratch/ue")); err != nil {
+					e.Add("%v", err)
 				}
 			}
 			return nil
@@ -790,10 +792,10 @@ func (s *Suite) checkLinkUnlink() {
 		if err != nil {
 			return err
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("fids of unlinked files: GetAttr works (nlink 0), opened file still reads and writes; Open/SetAttr/Allocate/Readlink/Create/Walk refused", func() error {
-		var e errs
+		var e harness.Errs
 		if _, err := s.scratchFile("del.txt", []byte("deleted data"), 0o644); err != nil {
 			return err
 		}
@@ -836,45 +838,45 @@ func (s *Suite) checkLinkUnlink() {
 		defer d.Close()
 		err = s.withDir("scratch", func(dir p9.File) error {
 			for _, n := range []string{"del.txt", "del2.txt", "del3.txt", "del.lnk"} {
-				e.ok("UnlinkAt "+n, dir.UnlinkAt(n, 0))
+				e.OK("UnlinkAt "+n, dir.UnlinkAt(n, 0))
 			}
-			e.ok("UnlinkAt deldir", dir.UnlinkAt("deldir", unix.AT_REMOVEDIR))
+			e.OK("UnlinkAt deldir", dir.UnlinkAt("deldir", unix.AT_REMOVEDIR))
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 		_, _, attr, err := f2.GetAttr(p9.AttrMaskAll())
-		if e.ok("GetAttr(deleted)", err) && attr.NLink != 0 {
-			e.add("GetAttr(deleted): nlink %d", attr.NLink)
+		if e.OK("GetAttr(deleted)", err) && attr.NLink != 0 {
+			e.Add("GetAttr(deleted): nlink %d", attr.NLink)
 		}
 		if b, err := readFull(o.f, 0, 100); err != nil || string(b) != "deleted data" {
-			e.add("ReadAt(opened, deleted): %q, %s", b, errName(err))
+			e.Add("ReadAt(opened, deleted): %q, %s", b, harness.ErrName(err))
 		}
 		_, _, _, err = f2.Open(p9.ReadOnly)
-		e.want("Open(deleted)", err, unix.EINVAL)
-		e.want("SetAttr(deleted)", f2.SetAttr(p9.SetAttrMask{Permissions: true}, p9.SetAttr{Permissions: 0o600}), unix.EINVAL)
+		e.Want("Open(deleted)", err, unix.EINVAL)
+		e.Want("SetAttr(deleted)", f2.SetAttr(p9.SetAttrMask{Permissions: true}, p9.SetAttr{Permissions: 0o600}), unix.EINVAL)
 		if rw != nil {
 			if n, err := rw.f.WriteAt([]byte("still"), 0); err != nil || n != 5 {
-				e.add("WriteAt(opened, deleted): %d, %s", n, errName(err))
+				e.Add("WriteAt(opened, deleted): %d, %s", n, harness.ErrName(err))
 			}
 			if s.version() >= 7 {
-				e.want("Allocate(opened, deleted)", rw.f.Allocate(p9.AllocateMode{}, 0, 100), unix.EINVAL)
+				e.Want("Allocate(opened, deleted)", rw.f.Allocate(p9.AllocateMode{}, 0, 100), unix.EINVAL)
 			}
 		}
 		_, err = l.Readlink()
-		e.want("Readlink(deleted symlink)", err, unix.EINVAL)
+		e.Want("Readlink(deleted symlink)", err, unix.EINVAL)
 		uid, gid := s.ownerIDs()
 		_, _, _, _, err = d.Create("x", p9.ReadWrite, 0o644, uid, gid)
-		e.want("Create in deleted dir", err, unix.EINVAL)
+		e.Want("Create in deleted dir", err, unix.EINVAL)
 		_, err = d.Mkdir("x", 0o755, uid, gid)
-		e.want("Mkdir in deleted dir", err, unix.EINVAL)
+		e.Want("Mkdir in deleted dir", err, unix.EINVAL)
 		_, f, err := d.Walk([]string{"x"})
 		if f != nil {
 			f.Close()
 		}
-		e.want("Walk from deleted dir", err, unix.ENOENT)
-		return e.err()
+		e.Want("Walk from deleted dir", err, unix.ENOENT)
+		return e.Err()
 	})
 }
 
@@ -883,7 +885,7 @@ type remover interface{ Remove() error }
 
 func (s *Suite) checkRemove() {
 	s.Check("Remove (Tremove): removes the fid's file and clunks the fid; the root -> EINVAL", func() error {
-		var e errs
+		var e harness.Errs
 		if _, err := s.scratchFile("rm.txt", []byte("x"), 0o644); err != nil {
 			return err
 		}
@@ -895,9 +897,9 @@ func (s *Suite) checkRemove() {
 		if !ok {
 			return fmt.Errorf("client file has no Remove")
 		}
-		if e.ok("Remove", r.Remove()) {
-			if err := hostAbsent(s.fx.Path("scratch/rm.txt")); err != nil {
-				e.add("%v", err)
+		if e.OK("Remove", r.Remove()) {
+			if err := harness.HostAbsent(s.fx.Path("scratch/rm.txt")); err != nil {
+				e.Add("%v", err)
 			}
 		}
 		// On a directory the reference's unlinkat(name, 0) answers EISDIR;
@@ -910,23 +912,23 @@ func (s *Suite) checkRemove() {
 			return err
 		}
 		if err := d.(remover).Remove(); err == nil {
-			if hostExists(s.fx.Path("scratch/rmdir")) {
-				e.add("Remove(dir) succeeded but the directory is still there")
+			if harness.HostExists(s.fx.Path("scratch/rmdir")) {
+				e.Add("Remove(dir) succeeded but the directory is still there")
 			} else {
 				s.Info("Remove of a directory removed it (the reference answers EISDIR)")
 			}
 		} else {
-			e.want("Remove(dir)", err, unix.EISDIR)
+			e.Want("Remove(dir)", err, unix.EISDIR)
 		}
 		_, root, err := s.root.Walk(nil)
 		if err != nil {
-			return wrap("clone root", err)
+			return harness.Wrap("clone root", err)
 		}
-		e.want("Remove(root clone)", root.(remover).Remove(), unix.EINVAL)
-		if !hostExists(s.fx.Root) {
-			e.add("mount root removed")
+		e.Want("Remove(root clone)", root.(remover).Remove(), unix.EINVAL)
+		if !harness.HostExists(s.fx.Root) {
+			e.Add("mount root removed")
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -958,12 +960,12 @@ func (s *Suite) checkHostSwap() {
 			os.Remove(base)
 			os.Rename(base+"-moved", base)
 		}()
-		var e errs
+		var e harness.Errs
 		for _, name := range []string{"etc", "proc", "usr"} {
 			_, f, err := d.Walk([]string{name})
 			if err == nil {
 				f.Close()
-				e.add("SECURITY: Walk(%q) from the fid succeeded: the gofer followed the host's symlink to /", name)
+				e.Add("SECURITY: Walk(%q) from the fid succeeded: the gofer followed the host's symlink to /", name)
 			}
 		}
 		uid, gid := s.ownerIDs()
@@ -975,9 +977,9 @@ func (s *Suite) checkHostSwap() {
 					host.Close()
 				}
 				c.Close()
-				if hostExists("/escaped") {
+				if harness.HostExists("/escaped") {
 					os.Remove("/escaped")
-					e.add("SECURITY: Create from the fid created /escaped on the host")
+					e.Add("SECURITY: Create from the fid created /escaped on the host")
 				}
 			} else {
 				c.Close()
@@ -987,17 +989,17 @@ func (s *Suite) checkHostSwap() {
 		// The reference (fd per fid) still finds the moved directory's file.
 		_, f, err := d.Walk([]string{"inside"})
 		if err != nil {
-			s.Info("Walk(inside) from the swapped fid: %s (the reference, holding an FD, finds the moved directory's file)", errName(err))
+			s.Info("Walk(inside) from the swapped fid: %s (the reference, holding an FD, finds the moved directory's file)", harness.ErrName(err))
 		} else {
 			f.Close()
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
 func (s *Suite) checkRename() {
 	s.Check("RenameAt: moves a file; replaces an existing file; missing -> ENOENT; dir into itself -> EINVAL; over non-empty dir -> ENOTEMPTY", func() error {
-		var e errs
+		var e harness.Errs
 		if _, err := s.scratchFile("r1", []byte("r1 data"), 0o644); err != nil {
 			return err
 		}
@@ -1015,36 +1017,36 @@ func (s *Suite) checkRename() {
 				return err
 			}
 			defer sub.Close()
-			if e.ok("RenameAt(r1 -> rsub/moved)", dir.RenameAt("r1", sub, "moved")) {
-				if got := string(readHostFile(s.fx.Path("scratch/rsub/moved"))); got != "r1 data" {
-					e.add("host rsub/moved = %q", got)
+			if e.OK("RenameAt(r1 -> rsub/moved)", dir.RenameAt("r1", sub, "moved")) {
+				if got := string(harness.ReadHostFile(s.fx.Path("scratch/rsub/moved"))); got != "r1 data" {
+					e.Add("host rsub/moved = %q", got)
 				}
-				if err := hostAbsent(s.fx.Path("scratch/r1")); err != nil {
-					e.add("%v", err)
-				}
-			}
-			if e.ok("RenameAt(r2 -> rsub/moved) over a file", dir.RenameAt("r2", sub, "moved")) {
-				if got := string(readHostFile(s.fx.Path("scratch/rsub/moved"))); got != "r2 data" {
-					e.add("host rsub/moved = %q after replace", got)
+				if err := harness.HostAbsent(s.fx.Path("scratch/r1")); err != nil {
+					e.Add("%v", err)
 				}
 			}
-			e.want("RenameAt(missing)", dir.RenameAt("nope", sub, "x"), unix.ENOENT)
+			if e.OK("RenameAt(r2 -> rsub/moved) over a file", dir.RenameAt("r2", sub, "moved")) {
+				if got := string(harness.ReadHostFile(s.fx.Path("scratch/rsub/moved"))); got != "r2 data" {
+					e.Add("host rsub/moved = %q after replace", got)
+				}
+			}
+			e.Want("RenameAt(missing)", dir.RenameAt("nope", sub, "x"), unix.ENOENT)
 			a, err := s.walk("scratch/rdA")
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			e.want("RenameAt(rdA -> rdA/x/in)", dir.RenameAt("rdA", a, "in"), unix.EINVAL)
-			e.want("RenameAt(rdA -> rdB) non-empty", dir.RenameAt("rdA", dir, "rdB"), unix.ENOTEMPTY, unix.EEXIST)
+			e.Want("RenameAt(rdA -> rdA/x/in)", dir.RenameAt("rdA", a, "in"), unix.EINVAL)
+			e.Want("RenameAt(rdA -> rdB) non-empty", dir.RenameAt("rdA", dir, "rdB"), unix.ENOTEMPTY, unix.EEXIST)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("RenameAt over a file another fid holds: that fid now refers to a deleted file (Open -> EINVAL, nlink 0)", func() error {
-		var e errs
+		var e harness.Errs
 		if _, err := s.scratchFile("over-src", []byte("src"), 0o644); err != nil {
 			return err
 		}
@@ -1062,31 +1064,31 @@ func (s *Suite) checkRename() {
 		}
 		defer src.Close()
 		err = s.withDir("scratch", func(dir p9.File) error {
-			e.ok("RenameAt(over-src -> over-dst)", dir.RenameAt("over-src", dir, "over-dst"))
+			e.OK("RenameAt(over-src -> over-dst)", dir.RenameAt("over-src", dir, "over-dst"))
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 		_, _, attr, err := victim.GetAttr(p9.AttrMaskAll())
-		if e.ok("GetAttr(replaced)", err) && attr.NLink != 0 {
-			e.add("replaced file's nlink %d", attr.NLink)
+		if e.OK("GetAttr(replaced)", err) && attr.NLink != 0 {
+			e.Add("replaced file's nlink %d", attr.NLink)
 		}
 		_, _, _, err = victim.Open(p9.ReadOnly)
-		e.want("Open(replaced)", err, unix.EINVAL)
+		e.Want("Open(replaced)", err, unix.EINVAL)
 		host, _, _, err := src.Open(p9.ReadOnly)
-		if e.ok("Open(renamed)", err) {
+		if e.OK("Open(renamed)", err) {
 			if host != nil {
 				host.Close()
 			}
 			if b, err := readFull(src, 0, 10); err != nil || string(b) != "src" {
-				e.add("ReadAt(renamed): %q, %s", b, errName(err))
+				e.Add("ReadAt(renamed): %q, %s", b, harness.ErrName(err))
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("Rename (Trename): moves the fid's file; the fid keeps working at the new place", func() error {
-		var e errs
+		var e harness.Errs
 		if _, err := s.scratchFile("tr.txt", []byte("trename"), 0o644); err != nil {
 			return err
 		}
@@ -1103,42 +1105,42 @@ func (s *Suite) checkRename() {
 			return err
 		}
 		defer d.Close()
-		if !e.ok("Rename", f.Rename(d, "renamed.txt")) {
-			return e.err()
+		if !e.OK("Rename", f.Rename(d, "renamed.txt")) {
+			return e.Err()
 		}
 		p := s.fx.Path("scratch/trdir/renamed.txt")
-		if got := string(readHostFile(p)); got != "trename" {
-			e.add("host %s = %q", p, got)
+		if got := string(harness.ReadHostFile(p)); got != "trename" {
+			e.Add("host %s = %q", p, got)
 		}
-		if err := hostAbsent(s.fx.Path("scratch/tr.txt")); err != nil {
-			e.add("%v", err)
+		if err := harness.HostAbsent(s.fx.Path("scratch/tr.txt")); err != nil {
+			e.Add("%v", err)
 		}
 		_, valid, attr, err := f.GetAttr(p9.AttrMaskAll())
-		if e.ok("GetAttr after Rename", err) {
+		if e.OK("GetAttr after Rename", err) {
 			if err := compareAttr("renamed", valid, attr, p); err != nil {
-				e.add("%v", err)
+				e.Add("%v", err)
 			}
 		}
 		// Same place: short-circuit.
-		e.ok("Rename to its own name", f.Rename(d, "renamed.txt"))
-		if e.ok("SetAttr(times) after Rename", f.SetAttr(p9.SetAttrMask{MTime: true, MTimeNotSystemTime: true}, p9.SetAttr{MTimeSeconds: 1_234_567_890})) {
+		e.OK("Rename to its own name", f.Rename(d, "renamed.txt"))
+		if e.OK("SetAttr(times) after Rename", f.SetAttr(p9.SetAttrMask{MTime: true, MTimeNotSystemTime: true}, p9.SetAttr{MTimeSeconds: 1_234_567_890})) {
 			if st, _ := hostStat(p); st.Mtim.Sec != 1_234_567_890 {
-				e.add("host mtime %d", st.Mtim.Sec)
+				e.Add("host mtime %d", st.Mtim.Sec)
 			}
 		}
 		host, _, _, err := f.Open(p9.ReadWrite)
-		if e.ok("Open after Rename", err) {
+		if e.OK("Open after Rename", err) {
 			if host != nil {
 				host.Close()
 			}
 			if b, err := readFull(f, 0, 100); err != nil || string(b) != "trename" {
-				e.add("ReadAt after Rename: %q, %s", b, errName(err))
+				e.Add("ReadAt after Rename: %q, %s", b, harness.ErrName(err))
 			}
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("fids below a renamed directory keep working (GetAttr, Open, Walk, Create, Mkdir, symlink times, Readdir), twice", func() error {
-		var e errs
+		var e harness.Errs
 		if err := os.MkdirAll(s.fx.Path("scratch/rd/sub"), 0o755); err != nil {
 			return err
 		}
@@ -1178,58 +1180,58 @@ func (s *Suite) checkRename() {
 		probe := func(stage, subPath string) {
 			fp := s.fx.Path(subPath, "f")
 			_, valid, attr, err := f.GetAttr(p9.AttrMaskAll())
-			if e.ok(stage+": GetAttr(f)", err) {
+			if e.OK(stage+": GetAttr(f)", err) {
 				if err := compareAttr(stage+": f", valid, attr, fp); err != nil {
-					e.add("%v", err)
+					e.Add("%v", err)
 				}
 			}
 			_, c, err := f.Walk(nil)
-			if e.ok(stage+": clone f", err) {
+			if e.OK(stage+": clone f", err) {
 				host, _, _, err := c.Open(p9.ReadOnly)
-				if e.ok(stage+": Open(f)", err) {
+				if e.OK(stage+": Open(f)", err) {
 					if host != nil {
 						host.Close()
 					}
 					if b, err := readFull(c, 0, 100); err != nil || string(b) != "below" {
-						e.add("%s: ReadAt(f) %q, %s", stage, b, errName(err))
+						e.Add("%s: ReadAt(f) %q, %s", stage, b, harness.ErrName(err))
 					}
 				}
 				c.Close()
 			}
 			_, w, err := sub.Walk([]string{"f"})
-			if e.ok(stage+": Walk(sub/f)", err) {
+			if e.OK(stage+": Walk(sub/f)", err) {
 				w.Close()
 			}
 			name := "new-" + stage
 			_, c2, err := sub.Walk(nil)
-			if e.ok(stage+": clone sub", err) {
+			if e.OK(stage+": clone sub", err) {
 				host, _, _, _, err := c2.Create(name, p9.ReadWrite, 0o644, uid, gid)
-				if e.ok(stage+": Create in sub", err) {
+				if e.OK(stage+": Create in sub", err) {
 					if host != nil {
 						host.Close()
 					}
-					if !hostExists(s.fx.Path(subPath, name)) {
-						e.add("%s: created file not at %s", stage, s.fx.Path(subPath, name))
+					if !harness.HostExists(s.fx.Path(subPath, name)) {
+						e.Add("%s: created file not at %s", stage, s.fx.Path(subPath, name))
 					}
 				}
 				c2.Close()
 			}
-			if _, err := sub.Mkdir("dir-"+stage, 0o755, uid, gid); e.ok(stage+": Mkdir in sub", err) {
-				if !hostExists(s.fx.Path(subPath, "dir-"+stage)) {
-					e.add("%s: mkdir not at %s", stage, subPath)
+			if _, err := sub.Mkdir("dir-"+stage, 0o755, uid, gid); e.OK(stage+": Mkdir in sub", err) {
+				if !harness.HostExists(s.fx.Path(subPath, "dir-"+stage)) {
+					e.Add("%s: mkdir not at %s", stage, subPath)
 				}
 			}
 			// The reference opens the symlink's parent by path for
 			// utimensat (fsgofer.go SetAttr), so the path must follow.
-			if e.ok(stage+": SetAttr(symlink times)", sl.SetAttr(p9.SetAttrMask{MTime: true, MTimeNotSystemTime: true}, p9.SetAttr{MTimeSeconds: 1_300_000_000})) {
+			if e.OK(stage+": SetAttr(symlink times)", sl.SetAttr(p9.SetAttrMask{MTime: true, MTimeNotSystemTime: true}, p9.SetAttr{MTimeSeconds: 1_300_000_000})) {
 				if st, err := hostStat(s.fx.Path(subPath, "sl")); err != nil || st.Mtim.Sec != 1_300_000_000 {
-					e.add("%s: host sl mtime %d, %v", stage, st.Mtim.Sec, err)
+					e.Add("%s: host sl mtime %d, %v", stage, st.Mtim.Sec, err)
 				}
 			}
 		}
 		probe("before", "scratch/rd/sub")
-		if !e.ok("RenameAt(rd -> rd2)", scratch.RenameAt("rd", scratch, "rd2")) {
-			return e.err()
+		if !e.OK("RenameAt(rd -> rd2)", scratch.RenameAt("rd", scratch, "rd2")) {
+			return e.Err()
 		}
 		probe("after-renameat", "scratch/rd2/sub")
 		o, err := s.walk("scratch/rd2")
@@ -1237,23 +1239,23 @@ func (s *Suite) checkRename() {
 			o.Close()
 		}
 		_, rdc, err := rd.Walk(nil)
-		if e.ok("clone rd", err) {
-			if _, _, _, err := rdc.Open(p9.ReadOnly); e.ok("Open(rd)", err) {
+		if e.OK("clone rd", err) {
+			if _, _, _, err := rdc.Open(p9.ReadOnly); e.OK("Open(rd)", err) {
 				ds, err := rdc.Readdir(0, 4096)
 				if err != nil || len(ds) != 1 || ds[0].Name != "sub" {
-					e.add("Readdir(rd after rename): %v, %s", ds, errName(err))
+					e.Add("Readdir(rd after rename): %v, %s", ds, harness.ErrName(err))
 				}
 			}
 			rdc.Close()
 		}
-		if !e.ok("Rename(sub -> scratch/sub-moved)", sub.Rename(scratch, "sub-moved")) {
-			return e.err()
+		if !e.OK("Rename(sub -> scratch/sub-moved)", sub.Rename(scratch, "sub-moved")) {
+			return e.Err()
 		}
 		probe("after-rename", "scratch/sub-moved")
-		if err := hostAbsent(s.fx.Path("scratch/rd2/sub")); err != nil {
-			e.add("%v", err)
+		if err := harness.HostAbsent(s.fx.Path("scratch/rd2/sub")); err != nil {
+			e.Add("%v", err)
 		}
-		return e.err()
+		return e.Err()
 	})
 }
 
@@ -1262,7 +1264,7 @@ func (s *Suite) checkRename() {
 func (s *Suite) checkEROFS() {
 	uid, gid := s.ownerIDs()
 	s.Check("ro: Create/Mkdir/Symlink/Mknod/Link/RenameAt/Rename/UnlinkAt -> EROFS", func() error {
-		var e errs
+		var e harness.Errs
 		f, err := s.walk("a.txt")
 		if err != nil {
 			return err
@@ -1275,54 +1277,54 @@ func (s *Suite) checkEROFS() {
 		defer d1.Close()
 		err = s.withDir("scratch", func(dir p9.File) error {
 			_, _, _, _, err := dir.Create("n", p9.ReadWrite, 0o644, uid, gid)
-			e.want("Create", err, unix.EROFS)
+			e.Want("Create", err, unix.EROFS)
 			_, _, _, _, err = dir.Create("n", p9.ReadOnly, 0o644, uid, gid)
-			e.want("Create ReadOnly", err, unix.EROFS)
+			e.Want("Create ReadOnly", err, unix.EROFS)
 			_, err = dir.Mkdir("n", 0o755, uid, gid)
-			e.want("Mkdir", err, unix.EROFS)
+			e.Want("Mkdir", err, unix.EROFS)
 			_, err = dir.Symlink("t", "n", uid, gid)
-			e.want("Symlink", err, unix.EROFS)
+			e.Want("Symlink", err, unix.EROFS)
 			_, err = dir.Mknod("n", p9.ModeRegular|0o644, 0, 0, uid, gid)
-			e.want("Mknod regular", err, unix.EROFS)
+			e.Want("Mknod regular", err, unix.EROFS)
 			_, err = dir.Mknod("n", p9.ModeNamedPipe|0o644, 0, 0, uid, gid)
-			e.want("Mknod FIFO", err, unix.EROFS)
-			e.want("Link", dir.Link(f, "n"), unix.EROFS)
-			e.want("RenameAt", s.root.RenameAt("a.txt", dir, "n"), unix.EROFS)
-			e.want("RenameAt missing", s.root.RenameAt("nope", dir, "n"), unix.EROFS)
-			e.want("Rename", f.Rename(dir, "n"), unix.EROFS)
-			e.want("Rename dir", d1.Rename(dir, "n"), unix.EROFS)
-			e.want("UnlinkAt file", s.root.UnlinkAt("a.txt", 0), unix.EROFS)
-			e.want("UnlinkAt dir", s.root.UnlinkAt("empty", unix.AT_REMOVEDIR), unix.EROFS)
-			e.want("UnlinkAt missing", s.root.UnlinkAt("nope", 0), unix.EROFS)
+			e.Want("Mknod FIFO", err, unix.EROFS)
+			e.Want("Link", dir.Link(f, "n"), unix.EROFS)
+			e.Want("RenameAt", s.root.RenameAt("a.txt", dir, "n"), unix.EROFS)
+			e.Want("RenameAt missing", s.root.RenameAt("nope", dir, "n"), unix.EROFS)
+			e.Want("Rename", f.Rename(dir, "n"), unix.EROFS)
+			e.Want("Rename dir", d1.Rename(dir, "n"), unix.EROFS)
+			e.Want("UnlinkAt file", s.root.UnlinkAt("a.txt", 0), unix.EROFS)
+			e.Want("UnlinkAt dir", s.root.UnlinkAt("empty", unix.AT_REMOVEDIR), unix.EROFS)
+			e.Want("UnlinkAt missing", s.root.UnlinkAt("nope", 0), unix.EROFS)
 			_, err = dir.Mkdir("n", 0o755, uid, gid)
-			e.want("Mkdir", err, unix.EROFS)
+			e.Want("Mkdir", err, unix.EROFS)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("ro: Open WriteOnly/ReadWrite/ReadOnly|OpenTruncate -> EROFS; ReadOnly works", func() error {
-		var e errs
+		var e harness.Errs
 		for _, fl := range []p9.OpenFlags{p9.WriteOnly, p9.ReadWrite, p9.ReadOnly | p9.OpenTruncate, p9.ReadWrite | p9.OpenTruncate} {
 			f, err := s.walk("a.txt")
 			if err != nil {
 				return err
 			}
 			_, _, _, err = f.Open(fl)
-			e.want(fmt.Sprintf("Open(%v)", fl), err, unix.EROFS)
+			e.Want(fmt.Sprintf("Open(%v)", fl), err, unix.EROFS)
 			// The failed open leaves the fid unopened.
 			host, _, _, err := f.Open(p9.ReadOnly)
-			if e.ok("Open(ReadOnly) after a refused open", err) && host != nil {
+			if e.OK("Open(ReadOnly) after a refused open", err) && host != nil {
 				host.Close()
 			}
 			f.Close()
 		}
-		return e.err()
+		return e.Err()
 	})
 	s.Check("ro: SetAttr (any mask, even empty) and SetAttrClose -> EROFS", func() error {
-		var e errs
+		var e harness.Errs
 		f, err := s.walk("a.txt")
 		if err != nil {
 			return err
@@ -1330,20 +1332,20 @@ func (s *Suite) checkEROFS() {
 		defer f.Close()
 		for _, m := range []p9.SetAttrMask{{Permissions: true}, {Size: true}, {UID: true, GID: true},
 			{ATime: true, MTime: true}, {ATime: true, ATimeNotSystemTime: true}, {}, {CTime: true}} {
-			e.want(fmt.Sprintf("SetAttr(%v)", m), f.SetAttr(m, p9.SetAttr{Permissions: 0o600, UID: 1, GID: 1}), unix.EROFS)
+			e.Want(fmt.Sprintf("SetAttr(%v)", m), f.SetAttr(m, p9.SetAttr{Permissions: 0o600, UID: 1, GID: 1}), unix.EROFS)
 		}
 		d, err := s.walk("d1")
 		if err != nil {
 			return err
 		}
 		defer d.Close()
-		e.want("SetAttr(dir)", d.SetAttr(p9.SetAttrMask{Permissions: true}, p9.SetAttr{Permissions: 0o700}), unix.EROFS)
+		e.Want("SetAttr(dir)", d.SetAttr(p9.SetAttrMask{Permissions: true}, p9.SetAttr{Permissions: 0o700}), unix.EROFS)
 		g, err := s.walk("a.txt")
 		if err != nil {
 			return err
 		}
-		e.want("SetAttrClose", g.SetAttrClose(p9.SetAttrMask{Size: true}, p9.SetAttr{}), unix.EROFS)
-		return e.err()
+		e.Want("SetAttrClose", g.SetAttrClose(p9.SetAttrMask{Size: true}, p9.SetAttr{}), unix.EROFS)
+		return e.Err()
 	})
 }
 
@@ -1353,6 +1355,6 @@ func (s *Suite) checkRemoveEROFS() {
 		if err != nil {
 			return err
 		}
-		return wantErrno(f.(remover).Remove(), unix.EROFS)
+		return harness.WantErrno(f.(remover).Remove(), unix.EROFS)
 	})
 }

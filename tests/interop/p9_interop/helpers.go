@@ -1,29 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/fd"
 	"gvisor.dev/gvisor/pkg/p9"
-)
 
-// split turns "a/b/c" into path components ("" gives none).
-func split(rel string) []string {
-	if rel == "" || rel == "." {
-		return nil
-	}
-	return strings.Split(rel, "/")
-}
+	"gofer/tests/interop/harness"
+)
 
 // walk walks rel from the root (Twalk).
 func (s *Suite) walk(rel string) (p9.File, error) {
-	_, f, err := s.root.Walk(split(rel))
+	_, f, err := s.root.Walk(harness.Split(rel))
 	if err != nil {
 		return nil, fmt.Errorf("Walk %q: %w", rel, err)
 	}
@@ -96,38 +87,38 @@ func compareAttr(what string, valid p9.AttrMask, a p9.Attr, path string) error {
 	if err != nil {
 		return fmt.Errorf("%s: host lstat(%s): %v", what, path, err)
 	}
-	var e errs
+	var e harness.Errs
 	if !valid.Contains(seedValid) {
-		e.add("valid %v lacks %v", valid, seedValid)
+		e.Add("valid %v lacks %v", valid, seedValid)
 	}
 	if uint32(a.Mode) != st.Mode {
-		e.add("mode %#o != host %#o", uint32(a.Mode), st.Mode)
+		e.Add("mode %#o != host %#o", uint32(a.Mode), st.Mode)
 	}
 	if uint32(a.UID) != st.Uid || uint32(a.GID) != st.Gid {
-		e.add("uid:gid %d:%d != host %d:%d", a.UID, a.GID, st.Uid, st.Gid)
+		e.Add("uid:gid %d:%d != host %d:%d", a.UID, a.GID, st.Uid, st.Gid)
 	}
 	if a.NLink != uint64(st.Nlink) {
-		e.add("nlink %d != host %d", a.NLink, st.Nlink)
+		e.Add("nlink %d != host %d", a.NLink, st.Nlink)
 	}
 	if a.RDev != st.Rdev {
-		e.add("rdev %#x != host %#x", a.RDev, st.Rdev)
+		e.Add("rdev %#x != host %#x", a.RDev, st.Rdev)
 	}
 	if a.Size != uint64(st.Size) {
-		e.add("size %d != host %d", a.Size, st.Size)
+		e.Add("size %d != host %d", a.Size, st.Size)
 	}
 	if a.BlockSize != uint64(st.Blksize) {
-		e.add("blksize %d != host %d", a.BlockSize, st.Blksize)
+		e.Add("blksize %d != host %d", a.BlockSize, st.Blksize)
 	}
 	if a.Blocks != uint64(st.Blocks) {
-		e.add("blocks %d != host %d", a.Blocks, st.Blocks)
+		e.Add("blocks %d != host %d", a.Blocks, st.Blocks)
 	}
 	if a.MTimeSeconds != uint64(st.Mtim.Sec) || a.MTimeNanoSeconds != uint64(st.Mtim.Nsec) {
-		e.add("mtime %d.%09d != host %d.%09d", a.MTimeSeconds, a.MTimeNanoSeconds, st.Mtim.Sec, st.Mtim.Nsec)
+		e.Add("mtime %d.%09d != host %d.%09d", a.MTimeSeconds, a.MTimeNanoSeconds, st.Mtim.Sec, st.Mtim.Nsec)
 	}
 	if a.CTimeSeconds != uint64(st.Ctim.Sec) || a.CTimeNanoSeconds != uint64(st.Ctim.Nsec) {
-		e.add("ctime %d.%09d != host %d.%09d", a.CTimeSeconds, a.CTimeNanoSeconds, st.Ctim.Sec, st.Ctim.Nsec)
+		e.Add("ctime %d.%09d != host %d.%09d", a.CTimeSeconds, a.CTimeNanoSeconds, st.Ctim.Sec, st.Ctim.Nsec)
 	}
-	if err := e.err(); err != nil {
+	if err := e.Err(); err != nil {
 		return fmt.Errorf("%s (%s): %v", what, path, err)
 	}
 	return nil
@@ -164,54 +155,10 @@ func readFull(f p9.File, off uint64, n int) ([]byte, error) {
 	return buf[:got], nil
 }
 
-func compareBytes(what string, got, want []byte) error {
-	if bytes.Equal(got, want) {
-		return nil
-	}
-	i := 0
-	for i < len(got) && i < len(want) && got[i] == want[i] {
-		i++
-	}
-	return fmt.Errorf("%s: got %d bytes, want %d; first difference at byte %d", what, len(got), len(want), i)
-}
-
-// sameFile checks that a donated host FD refers to host path.
-func sameFile(f *fd.FD, path string) error {
-	var st, want unix.Stat_t
-	if err := unix.Fstat(f.FD(), &st); err != nil {
-		return fmt.Errorf("fstat(donated fd): %v", err)
-	}
-	if err := unix.Lstat(path, &want); err != nil {
-		return err
-	}
-	if st.Dev != want.Dev || st.Ino != want.Ino {
-		return fmt.Errorf("donated fd is dev/ino %d/%d, %s is %d/%d", st.Dev, st.Ino, path, want.Dev, want.Ino)
-	}
-	return nil
-}
-
-// checkNonblock: the reference marks every FD it donates O_NONBLOCK
-// (fsgofer.go newFDMaybe, Connect).
-func checkNonblock(what string, f *fd.FD) error {
-	fl, err := unix.FcntlInt(uintptr(f.FD()), unix.F_GETFL, 0)
-	if err != nil {
-		return fmt.Errorf("%s: fcntl(F_GETFL): %v", what, err)
-	}
-	if fl&unix.O_NONBLOCK == 0 {
-		return fmt.Errorf("%s: donated FD flags %#o lack O_NONBLOCK", what, fl)
-	}
-	return nil
-}
-
-func readHostFile(path string) []byte {
-	b, _ := os.ReadFile(path)
-	return b
-}
-
 // ownerIDs returns the uid/gid to ask for when creating files: a foreign
 // owner when running as root (the gofer must chown), else our own.
 func (s *Suite) ownerIDs() (p9.UID, p9.GID) {
-	if s.fx.isRoot {
+	if s.fx.IsRoot {
 		return 1234, 5678
 	}
 	return p9.UID(unix.Geteuid()), p9.GID(unix.Getegid())
@@ -228,56 +175,8 @@ func (s *Suite) wantOwner(uid p9.UID, gid p9.GID) (uint32, uint32) {
 	return uint32(unix.Geteuid()), uint32(unix.Getegid())
 }
 
-func checkOwner(path string, uid, gid uint32) error {
-	st, err := hostStat(path)
-	if err != nil {
-		return err
-	}
-	if st.Uid != uid || st.Gid != gid {
-		return fmt.Errorf("%s: host owner %d:%d, want %d:%d", path, st.Uid, st.Gid, uid, gid)
-	}
-	return nil
-}
-
-func checkMode(path string, mode uint32) error {
-	st, err := hostStat(path)
-	if err != nil {
-		return err
-	}
-	if st.Mode != mode {
-		return fmt.Errorf("%s: host mode %#o, want %#o", path, st.Mode, mode)
-	}
-	return nil
-}
-
-func hostExists(path string) bool {
-	var st unix.Stat_t
-	return unix.Lstat(path, &st) == nil
-}
-
-func hostAbsent(path string) error {
-	if hostExists(path) {
-		return fmt.Errorf("%s exists on the host", path)
-	}
-	return nil
-}
-
 // direntSize is the wire size of a Dirent (qid 13, offset 8, type 1, name).
 func direntSize(d p9.Dirent) int { return 13 + 8 + 1 + 2 + len(d.Name) }
-
-// hostNames lists a host directory without . and .. (the reference's
-// Readdir skips them: unix.ParseDirent drops them).
-func hostNames(path string) (map[string]bool, error) {
-	ents, err := os.ReadDir(path)
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]bool{}
-	for _, e := range ents {
-		m[e.Name()] = true
-	}
-	return m, nil
-}
 
 // readdirAll reads a whole opened directory by following dirent offsets.
 func readdirAll(dir p9.File, count uint32) ([]p9.Dirent, int, error) {
@@ -299,25 +198,4 @@ func readdirAll(dir p9.File, count uint32) ([]p9.Dirent, int, error) {
 			return all, calls, fmt.Errorf("Readdir never returned an empty batch")
 		}
 	}
-}
-
-// direntType converts a host file mode to a DT_* value.
-func direntType(mode uint32) uint8 {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFREG:
-		return unix.DT_REG
-	case unix.S_IFDIR:
-		return unix.DT_DIR
-	case unix.S_IFLNK:
-		return unix.DT_LNK
-	case unix.S_IFIFO:
-		return unix.DT_FIFO
-	case unix.S_IFSOCK:
-		return unix.DT_SOCK
-	case unix.S_IFCHR:
-		return unix.DT_CHR
-	case unix.S_IFBLK:
-		return unix.DT_BLK
-	}
-	return unix.DT_UNKNOWN
 }

@@ -17,12 +17,10 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
+	"gofer/tests/interop/harness"
 	"gofer/tests/interop/launcher"
 )
 
@@ -61,68 +59,45 @@ var configs = []*Config{
 	{Name: "xattr-ro", Version: v13, XattrUser: true, ReadOnly: true, Run: (*Suite).runXattrReadOnly},
 }
 
+// configName names a configuration for harness.Names and harness.Select.
+func configName(c *Config) string { return c.Name }
+
 func main() {
 	var (
-		bin       = flag.String("gofer", "dist/gofer", "path of our gofer")
-		which     = flag.String("configs", "all", "comma-separated configurations to run (all: "+configNames()+")")
-		protocol  = flag.String("protocol", "", "pass --protocol to the gofer (default: its own default, auto)")
-		workDir   = flag.String("workdir", "", "directory for fixtures (default: a new temp dir)")
-		serverLog = flag.String("server-log", "", "append server output to this file (default: print it after a failing configuration)")
-		debug     = flag.Bool("debug", false, "run the server with debug logging")
+		protocol = flag.String("protocol", "", "pass --protocol to the gofer (default: its own default, auto)")
+		flags    = harness.DefineFlags(harness.Names(configs, configName))
 	)
 	flag.Parse()
-	abs, err := filepath.Abs(*bin)
+	abs, err := filepath.Abs(*flags.Gofer)
 	if err != nil {
 		fatalf("%v", err)
 	}
 	if _, err := os.Stat(abs); err != nil {
 		fatalf("our gofer %s: %v", abs, err)
 	}
-	selected, err := selectConfigs(*which)
+	selected, err := harness.Select(configs, *flags.Configs, configName)
 	if err != nil {
 		fatalf("%v", err)
 	}
-	base, cleanupBase := *workDir, func() {}
-	if base == "" {
-		if base, cleanupBase, err = launcher.TempDir("gofer-p9-interop-"); err != nil {
-			fatalf("%v", err)
-		}
+	session, err := harness.NewSession("gofer-p9-interop-", *flags.WorkDir, *flags.ServerLog)
+	if err != nil {
+		fatalf("%v", err)
 	}
-	var logFile *os.File
-	if *serverLog != "" {
-		if logFile, err = os.OpenFile(*serverLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
-			fatalf("%v", err)
-		}
-		defer logFile.Close()
-	}
-
-	totals := &Totals{}
-	start := time.Now()
 	for _, cfg := range selected {
-		runConfig(cfg, GoferOpts{
-			Bin:       abs,
-			MountDir:  filepath.Join(base, cfg.Name),
+		runConfig(cfg, launcher.Options{
+			Server:    launcher.Ours,
+			OursBin:   abs,
+			MountDir:  filepath.Join(session.Base, cfg.Name),
 			ReadOnly:  cfg.ReadOnly,
 			HostUDS:   cfg.HostUDS,
 			HostFifo:  cfg.HostFifo,
 			XattrUser: cfg.XattrUser,
 			Protocol:  protocolFor(cfg, *protocol),
-			Debug:     *debug,
-		}, logFile, totals)
+			Debug:     *flags.Debug,
+			CPU:       -1,
+		}, session)
 	}
-	status := "PASS"
-	if totals.Fail > 0 {
-		status = "FAIL"
-	}
-	fmt.Printf("\n%s: %d passed, %d failed (p9, configs=%s, %.1fs)\n",
-		status, totals.Pass, totals.Fail, *which, time.Since(start).Seconds())
-	for _, name := range totals.Failed {
-		fmt.Printf("  failed: %s\n", name)
-	}
-	cleanupBase()
-	if totals.Fail > 0 {
-		os.Exit(1)
-	}
+	session.Finish("p9, configs=" + *flags.Configs)
 }
 
 func protocolFor(cfg *Config, flagValue string) string {
@@ -137,72 +112,26 @@ func fatalf(format string, args ...any) {
 	os.Exit(2)
 }
 
-func configNames() string {
-	var names []string
-	for _, c := range configs {
-		names = append(names, c.Name)
-	}
-	return strings.Join(names, ",")
-}
-
-func selectConfigs(which string) ([]*Config, error) {
-	if which == "all" {
-		return configs, nil
-	}
-	var out []*Config
-	for _, name := range strings.Split(which, ",") {
-		found := false
-		for _, c := range configs {
-			if c.Name == name {
-				out = append(out, c)
-				found = true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("unknown configuration %q (have %s)", name, configNames())
-		}
-	}
-	return out, nil
-}
-
-func runConfig(cfg *Config, opts GoferOpts, logFile *os.File, totals *Totals) {
+func runConfig(cfg *Config, opts launcher.Options, session *harness.Session) {
 	fmt.Printf("=== config %s (client asks %s): %s\n", cfg.Name, cfg.Version, opts.CommandLine())
-	s := &Suite{cfg: cfg, totals: totals}
-	failsBefore := totals.Fail
+	s := &Suite{Runner: harness.NewRunner(cfg.Name, session.Totals), cfg: cfg}
+	opts.Log = s.ServerLog(session.LogFile, "=== config "+cfg.Name)
 
-	var out launcher.LogBuffer
-	opts.Log = &out
-	if logFile != nil {
-		fmt.Fprintf(logFile, "=== config %s\n", cfg.Name)
-		opts.Log = io.MultiWriter(&out, logFile)
-	}
-
-	var err error
-	s.Check("fixture", func() error {
-		s.fx, err = NewFixture(opts.MountDir)
-		return err
-	})
+	s.fx = s.SetUpFixture(opts.MountDir, tree, cfg.ReadOnly)
 	if s.fx == nil {
 		return
 	}
 	defer s.fx.Destroy()
 
-	var before map[string]string
-	if cfg.ReadOnly {
-		if before, err = s.fx.Snapshot(); err != nil {
-			s.report("snapshot before", err)
-			return
-		}
-	}
-
-	s.Check("start gofer", func() error {
+	s.Check("start gofer", func() (err error) {
 		s.g, err = StartGofer(opts)
 		return err
 	})
 	if s.g == nil {
-		s.dumpServerLog(&out)
+		s.DumpServerLog()
 		return
 	}
+	s.Server = s.g
 	defer s.g.Kill()
 	s.checkVersion(opts)
 	if s.c != nil {
@@ -212,32 +141,12 @@ func runConfig(cfg *Config, opts GoferOpts, logFile *os.File, totals *Totals) {
 		cfg.Run(s)
 		s.checkClose()
 	} else {
-		s.broken = "no client or no root"
+		s.Broken = "no client or no root"
 	}
 
-	if cfg.ReadOnly {
-		after, err := s.fx.Snapshot()
-		if err == nil {
-			if d := diffSnapshots(before, after); d != "" {
-				err = fmt.Errorf("host tree changed:\n%s", d)
-			}
-		}
-		s.report("ro: host tree unchanged after all mutations were refused", err)
-	}
-	if totals.Fail > failsBefore && logFile == nil {
-		s.dumpServerLog(&out)
-	}
-}
-
-func (s *Suite) dumpServerLog(out *launcher.LogBuffer) {
-	lines := out.Tail(60)
-	if len(lines) == 0 {
-		fmt.Printf("---- server output (config %s): <empty>\n", s.cfg.Name)
-		return
-	}
-	fmt.Printf("---- server output (config %s), last %d lines:\n", s.cfg.Name, len(lines))
-	for _, l := range lines {
-		fmt.Printf("  | %s\n", l)
+	s.CheckTreeUnchanged()
+	if s.Failed() && session.LogFile == nil {
+		s.DumpServerLog()
 	}
 }
 

@@ -1,0 +1,173 @@
+// Package benchkit is what the lisafs and 9P benchmarks (bench/lisafs,
+// bench/p9) share: samples and their timing, the markdown table, the
+// report's header lines, CPU pinning and the fixture.
+package benchkit
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Metric describes one row of the table.
+type Metric struct {
+	Name   string
+	Unit   string
+	Higher bool // higher is better (throughput)
+	Scale  float64
+	// Pct shows "median (p90 x)" instead of just the median.
+	Pct bool
+}
+
+// Label is the metric's name as the table shows it.
+func (m Metric) Label() string {
+	if m.Pct {
+		return m.Name + ", median"
+	}
+	return m.Name
+}
+
+// Results holds raw samples by column (server) and metric name:
+// nanoseconds for latencies, MB/s or ops/s for throughput, KiB for RSS.
+type Results map[string]map[string][]float64
+
+// Add records one sample.
+func (r Results) Add(col, metric string, v float64) {
+	if r[col] == nil {
+		r[col] = map[string][]float64{}
+	}
+	r[col][metric] = append(r[col][metric], v)
+}
+
+// Time runs op warmup+iters times and records the timed iterations (ns)
+// as metric name.
+func (r Results) Time(col, name string, warmup, iters int, op func() error) error {
+	for i := 0; i < warmup; i++ {
+		if err := op(); err != nil {
+			return fmt.Errorf("%s (warm-up): %w", name, err)
+		}
+	}
+	samples := make([]float64, 0, iters)
+	for i := 0; i < iters; i++ {
+		t := time.Now()
+		err := op()
+		d := time.Since(t)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		samples = append(samples, float64(d.Nanoseconds()))
+	}
+	for _, v := range samples {
+		r.Add(col, name, v)
+	}
+	return nil
+}
+
+// Throughput runs pass, which reads size bytes, passes times after one
+// untimed warm-up pass and records MB/s as metric name.
+func (r Results) Throughput(col, name string, passes, size int, pass func() error) error {
+	for p := -1; p < passes; p++ {
+		t := time.Now()
+		if err := pass(); err != nil {
+			return err
+		}
+		if p >= 0 { // pass -1 is the warm-up
+			r.Add(col, name, float64(size)/1e6/time.Since(t).Seconds())
+		}
+	}
+	return nil
+}
+
+// Percentile returns the p-quantile (0..1) of v (0 for no samples).
+func Percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[int(p*float64(len(s)-1)+0.5)]
+}
+
+// Format prints v with 3 to 4 significant digits.
+func Format(v float64) string {
+	switch {
+	case v >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 100:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+// Cell renders samples of m: "median unit" or "median unit (p90 x)", or
+// "–" without samples.
+func Cell(m Metric, samples []float64) string {
+	if len(samples) == 0 {
+		return "–"
+	}
+	med := Percentile(samples, 0.5) * m.Scale
+	if !m.Pct {
+		return fmt.Sprintf("%s %s", Format(med), m.Unit)
+	}
+	return fmt.Sprintf("%s %s (p90 %s)", Format(med), m.Unit, Format(Percentile(samples, 0.9)*m.Scale))
+}
+
+// Ratio renders the ratio of the medians of x and base, or "–".
+func Ratio(m Metric, x, base []float64) string {
+	if len(base) == 0 || len(x) == 0 {
+		return "–"
+	}
+	r := Percentile(x, 0.5) / Percentile(base, 0.5)
+	if m.Higher {
+		return fmt.Sprintf("%.2f× (higher is better)", r)
+	}
+	return fmt.Sprintf("%.2f× (lower is better)", r)
+}
+
+// Column is one server's column of the table.
+type Column struct {
+	Key   string // in Results
+	Title string
+	// Ratio heads the column of this column's ratio to the base column.
+	Ratio string
+}
+
+// Table is the report's markdown table: a metric per row, the base column,
+// then each other column followed by its ratio to the base.
+type Table struct {
+	Metrics []Metric
+	Base    Column
+	Others  []Column
+	// Cell, if set, renders a cell instead of the package's Cell.
+	Cell func(m Metric, col string, samples []float64) string
+}
+
+// Render renders the table for res.
+func (t Table) Render(res Results) string {
+	cell := t.Cell
+	if cell == nil {
+		cell = func(m Metric, _ string, samples []float64) string { return Cell(m, samples) }
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| metric | %s |", t.Base.Title)
+	for _, c := range t.Others {
+		fmt.Fprintf(&b, " %s | %s |", c.Title, c.Ratio)
+	}
+	b.WriteString("\n| --- | ---: |")
+	for range t.Others {
+		b.WriteString(" ---: | ---: |")
+	}
+	b.WriteString("\n")
+	for _, m := range t.Metrics {
+		base := res[t.Base.Key][m.Name]
+		fmt.Fprintf(&b, "| %s | %s |", m.Label(), cell(m, t.Base.Key, base))
+		for _, c := range t.Others {
+			x := res[c.Key][m.Name]
+			fmt.Fprintf(&b, " %s | %s |", cell(m, c.Key, x), Ratio(m, x, base))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
