@@ -129,10 +129,22 @@ function r(v: number | bigint): number {
 
 export const addr = (buf: NodeJS.TypedArray | DataView): number => ptr(buf) as number;
 
+/**
+ * Bytes whose address may be kept and handed to the kernel again and again:
+ * a view of its own ArrayBuffer, whose storage is malloc'd once and stays
+ * put. A small `new Uint8Array(n)` starts out in JSC's GC heap and can be
+ * re-homed: a cached address of a 1-byte array was later found holding the
+ * FDs a socketpair wrote into a fresh array (statx then read a garbage name
+ * instead of ""). Every buffer whose address outlives one call comes from here.
+ */
+export function pinnedBytes(n: number): Uint8Array {
+  return new Uint8Array(new ArrayBuffer(n));
+}
+
 // Two scratch slots for NUL-terminated names; calls take at most two. Names
 // are byte strings (latin1), so every byte the client sent is preserved.
 const CSTR_MAX = 65536 + 1;
-const cstrBufs = [new Uint8Array(CSTR_MAX), new Uint8Array(CSTR_MAX)];
+const cstrBufs = [pinnedBytes(CSTR_MAX), pinnedBytes(CSTR_MAX)];
 const cstrAddrs = cstrBufs.map((b) => addr(b));
 
 /** Writes `s` (a byte string) NUL-terminated into scratch slot `slot`. */
@@ -143,7 +155,7 @@ export function cstr(s: string, slot = 0): number {
   b[n] = 0;
   return cstrAddrs[slot];
 }
-const emptyName = new Uint8Array(1);
+const emptyName = pinnedBytes(1);
 /** Address of "" for the AT_EMPTY_PATH calls. */
 export const EMPTY = addr(emptyName);
 

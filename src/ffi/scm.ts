@@ -8,13 +8,13 @@ import * as libc from "./libc";
 export const MAX_RECV_FDS = 16;
 const MAX_SEND_FDS = 253; // SCM_MAX_FD
 
-const msg = new Uint8Array(Msghdr.size);
+const msg = libc.pinnedBytes(Msghdr.size);
 const msgView = new DataView(msg.buffer);
 export const msgAddr = libc.addr(msg);
-const iov = new Uint8Array(Iovec.size);
+const iov = libc.pinnedBytes(Iovec.size);
 const iovView = new DataView(iov.buffer);
 const iovAddr = libc.addr(iov);
-const ctl = new Uint8Array(cmsgSpace(4 * MAX_SEND_FDS));
+const ctl = libc.pinnedBytes(cmsgSpace(4 * MAX_SEND_FDS));
 const ctlView = new DataView(ctl.buffer);
 const ctlAddr = libc.addr(ctl);
 

@@ -42,7 +42,7 @@ export function checkName(name: string): Errno {
 
 // ---- stat ------------------------------------------------------------------
 
-const statBuf = new Uint8Array(Statx.size);
+const statBuf = libc.pinnedBytes(Statx.size);
 const statView = new DataView(statBuf.buffer);
 const statAddr = libc.addr(statBuf);
 
@@ -216,9 +216,9 @@ export interface SetStatArgs {
   truncateHeldFd?: boolean;
 }
 
-const xattrList = new Uint8Array(65536);
+const xattrList = libc.pinnedBytes(65536);
 const xattrListAddr = libc.addr(xattrList);
-const timesBuf = new BigInt64Array(4);
+const timesBuf = new BigInt64Array(libc.pinnedBytes(4 * 8).buffer);
 const timesAddr = libc.addr(timesBuf);
 
 /** A file the client has walked to (gVisor's control FD): held open
@@ -723,7 +723,7 @@ function isSockTypeSupported(t: number): boolean {
   return t === C.SOCK_STREAM || t === C.SOCK_DGRAM || t === C.SOCK_SEQPACKET;
 }
 
-const sockaddr = new Uint8Array(112);
+const sockaddr = libc.pinnedBytes(112);
 const sockaddrAddr = libc.addr(sockaddr);
 /** Runs fn with a sockaddr_un for `path`; EINVAL if it does not fit. */
 function withSockaddr(path: string, fn: (sa: number, len: number) => number): number {
@@ -936,7 +936,7 @@ function direntNameEnd(p: number, reclen: number): number {
 }
 
 const UNIX_DIRENT_MAX = 280;
-const direntBuf = new Uint8Array(8192);
+const direntBuf = libc.pinnedBytes(8192);
 const direntView = new DataView(direntBuf.buffer);
 const direntAddr = libc.addr(direntBuf);
 

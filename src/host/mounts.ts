@@ -16,10 +16,10 @@ let infoFd = -1;
 /** Mount points by parent directory: "/a/b" -> {"c"} for a mount on /a/b/c. */
 let table: Map<string, Set<string>> | null = null;
 
-const pollfd = new Uint8Array(Pollfd.size);
+const pollfd = libc.pinnedBytes(Pollfd.size);
 const pollView = new DataView(pollfd.buffer);
 const pollAddr = libc.addr(pollfd);
-const pathBuf = new Uint8Array(C.PATH_MAX);
+const pathBuf = libc.pinnedBytes(C.PATH_MAX);
 const pathAddr = libc.addr(pathBuf);
 
 /**

@@ -57,7 +57,7 @@ function replyInode(c: Connection, comm: Comm, child: HostFile | number): number
   return Inode.size;
 }
 
-const statfsBuf = new Uint8Array(Statfs.size);
+const statfsBuf = libc.pinnedBytes(Statfs.size);
 const statfsView = new DataView(statfsBuf.buffer);
 
 export const handlers: (Handler | undefined)[] = [];

@@ -34,7 +34,7 @@ export class SockComm implements Comm {
     readonly fd: number,
     private readonly maxMessageSize: number,
   ) {
-    this.u8 = new Uint8Array(INITIAL_BUF);
+    this.u8 = libc.pinnedBytes(INITIAL_BUF);
     this.view = new DataView(this.u8.buffer);
     this.addr = libc.addr(this.u8);
     this.name = `sock ${fd}`;
@@ -43,7 +43,7 @@ export class SockComm implements Comm {
 
   private grow(size: number): void {
     if (size <= this.u8.byteLength) return;
-    const n = new Uint8Array(Math.max(size, this.u8.byteLength * 2));
+    const n = libc.pinnedBytes(Math.max(size, this.u8.byteLength * 2));
     n.set(this.u8);
     this.u8 = n;
     this.view = new DataView(n.buffer);

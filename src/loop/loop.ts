@@ -61,12 +61,12 @@ function workerSpecifier(): string {
   return new URL("./worker.ts", import.meta.url).href;
 }
 
-const timeoutBuf = new BigInt64Array(2);
+const timeoutBuf = new BigInt64Array(libc.pinnedBytes(2 * 8).buffer);
 /** How long the socket poller's thread may take to start. */
 const POLLER_START_MS = 10_000;
 /** How long the loop must have been idle before it collects garbage. */
 const IDLE_GC_MS = 500;
-const idleTimeout = new BigInt64Array(2);
+const idleTimeout = new BigInt64Array(libc.pinnedBytes(2 * 8).buffer);
 const idleTimeoutAddr = libc.addr(idleTimeout);
 function waitFor(words: Int32Array, i: number, ms: number): boolean {
   const deadline = performance.now() + ms;
@@ -93,7 +93,7 @@ export class EventLoop {
   private readonly armAddr = (ptr(this.words) as number) + Poller.arm * 4;
   private poller: Worker | null = null;
   private kickFd = -1;
-  private waitv = new Uint8Array(FutexWaitv.size * C.FUTEX_WAITV_MAX);
+  private waitv = libc.pinnedBytes(FutexWaitv.size * C.FUTEX_WAITV_MAX);
   private waitvView = new DataView(this.waitv.buffer);
   private waitvCount = 0;
   private waitvDirty = true;
@@ -109,7 +109,7 @@ export class EventLoop {
    * TCP, lisafs before its channels), and no Worker start before the first
    * reply. */
   private direct = true;
-  private pollfds = new Uint8Array(Pollfd.size * 64);
+  private pollfds = libc.pinnedBytes(Pollfd.size * 64);
   private pollfdsView = new DataView(this.pollfds.buffer);
 
   constructor(mode: LoopMode | "auto" = "auto") {
@@ -343,7 +343,7 @@ export class EventLoop {
   private pollDirect(): void {
     const n = this.sockets.size;
     if (this.pollfds.byteLength < n * Pollfd.size) {
-      this.pollfds = new Uint8Array(Pollfd.size * n * 2);
+      this.pollfds = libc.pinnedBytes(Pollfd.size * n * 2);
       this.pollfdsView = new DataView(this.pollfds.buffer);
     }
     const v = this.pollfdsView;

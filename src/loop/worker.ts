@@ -22,7 +22,7 @@ function waitWhile(words: Int32Array, i: number, v: number): void {
 }
 
 function runPoller(words: Int32Array): void {
-  const pfds = new Uint8Array(8 * (Poller.maxFds + 1));
+  const pfds = libc.pinnedBytes(8 * (Poller.maxFds + 1));
   const pv = new DataView(pfds.buffer);
   const pAddr = libc.addr(pfds);
   const kick = Atomics.load(words, Poller.kickFd);

@@ -44,7 +44,7 @@ export class P9Sock implements P9Comm {
     /** Whether FDs can travel on this socket (Unix, not TCP). */
     readonly canDonate: boolean,
   ) {
-    this.u8 = new Uint8Array(INITIAL_BUF);
+    this.u8 = libc.pinnedBytes(INITIAL_BUF);
     this.view = new DataView(this.u8.buffer);
     this.addr = libc.addr(this.u8);
     this.name = `sock ${fd}`;
@@ -53,7 +53,7 @@ export class P9Sock implements P9Comm {
 
   private grow(size: number): void {
     if (size <= this.u8.byteLength) return;
-    const n = new Uint8Array(Math.max(size, this.u8.byteLength * 2));
+    const n = libc.pinnedBytes(Math.max(size, this.u8.byteLength * 2));
     n.set(this.u8);
     this.u8 = n;
     this.view = new DataView(n.buffer);
