@@ -157,7 +157,9 @@ export class EventLoop {
   }
 
   /** Stops watching a channel. Returns once no helper can touch its memory,
-   * so the caller may unmap it. */
+   * so the caller may unmap it. The caller shuts the channel down first:
+   * its state word is then non-zero, so a watcher about to sleep on it
+   * cannot miss the wake. */
   removeChannel(watch: ChannelWatch): void {
     const i = this.channels.findIndex((c) => c.watch === watch);
     if (i < 0) return;
@@ -165,6 +167,10 @@ export class EventLoop {
     if (entry.helper) {
       const w = entry.helper.words;
       Atomics.store(w, Watcher.stop, 1);
+      // Also through the word the watcher may be about to sleep on: a
+      // watcher that saw stop still 0 and then waits for ack with ack 0
+      // would sleep through a wake sent before it got there.
+      Atomics.store(w, Watcher.ack, 1);
       libc.futexWake((ptr(w) as number) + Watcher.ack * 4, 1, C.FUTEX_PRIVATE_FLAG);
       libc.futexWake(watch.stateAddr, 1, 0);
       if (!waitFor(w, Watcher.released, 5000)) throw new Error("channel watcher did not let go");
