@@ -33,85 +33,66 @@ function bindOnUse<D extends Symbols>(defs: D): ConvertFns<D> {
   return syms;
 }
 
-const openAll = () =>
-  bindOnUse({
-    __errno_location: { args: [], returns: P },
-    openat: { args: [i32, P, i32, u32], returns: i32 },
-    close: { args: [i32], returns: i32 },
-    dup: { args: [i32], returns: i32 },
-    fcntl: { args: [i32, i32, i64], returns: i32 },
-    pread64: { args: [i32, P, u64, i64], returns: ssize },
-    pwrite64: { args: [i32, P, u64, i64], returns: ssize },
-    read: { args: [i32, P, u64], returns: ssize },
-    write: { args: [i32, P, u64], returns: ssize },
-    poll: { args: [P, u64, i32], returns: i32 },
-    umask: { args: [u32], returns: u32 },
-    fchdir: { args: [i32], returns: i32 },
-    getpid: { args: [], returns: i32 },
-    _exit: { args: [i32], returns: T.void },
-    clock_gettime: { args: [i32, P], returns: i32 },
-    syscall: { args: [i64, i64, i64, i64, i64, i64], returns: ssize },
-  });
-
-// The rest of what the gofer calls.
-const openRest = () =>
-  bindOnUse({
-    statx: { args: [i32, P, i32, u32, P], returns: i32 },
-    fstatfs: { args: [i32, P], returns: i32 },
-    getdents64: { args: [i32, P, u64], returns: ssize },
-    lseek: { args: [i32, i64, i32], returns: ssize },
-    fsync: { args: [i32], returns: i32 },
-    fallocate: { args: [i32, i32, i64, i64], returns: i32 },
-    ftruncate: { args: [i32, i64], returns: i32 },
-    fchmod: { args: [i32, u32], returns: i32 },
-    fchmodat: { args: [i32, P, u32, i32], returns: i32 },
-    fchownat: { args: [i32, P, u32, u32, i32], returns: i32 },
-    utimensat: { args: [i32, P, P, i32], returns: i32 },
-    mkdirat: { args: [i32, P, u32], returns: i32 },
-    mknodat: { args: [i32, P, u32, u64], returns: i32 },
-    symlinkat: { args: [P, i32, P], returns: i32 },
-    linkat: { args: [i32, P, i32, P, i32], returns: i32 },
-    renameat: { args: [i32, P, i32, P], returns: i32 },
-    unlinkat: { args: [i32, P, i32], returns: i32 },
-    readlinkat: { args: [i32, P, P, u64], returns: ssize },
-    fgetxattr: { args: [i32, P, P, u64], returns: ssize },
-    fsetxattr: { args: [i32, P, P, u64, i32], returns: i32 },
-    flistxattr: { args: [i32, P, u64], returns: ssize },
-    fremovexattr: { args: [i32, P], returns: i32 },
-    socket: { args: [i32, i32, i32], returns: i32 },
-    socketpair: { args: [i32, i32, i32, P], returns: i32 },
-    bind: { args: [i32, P, u32], returns: i32 },
-    listen: { args: [i32, i32], returns: i32 },
-    accept4: { args: [i32, P, P, i32], returns: i32 },
-    connect: { args: [i32, P, u32], returns: i32 },
-    shutdown: { args: [i32, i32], returns: i32 },
-    getpeername: { args: [i32, P, P], returns: i32 },
-    recv: { args: [i32, P, u64, i32], returns: ssize },
-    getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
-    setsockopt: { args: [i32, i32, i32, P, u32], returns: i32 },
-    getsockname: { args: [i32, P, P], returns: i32 },
-    sendmsg: { args: [i32, P, i32], returns: ssize },
-    recvmsg: { args: [i32, P, i32], returns: ssize },
-    memfd_create: { args: [P, u32], returns: i32 },
-    mmap: { args: [P, u64, i32, i32, i32, i64], returns: P },
-    munmap: { args: [P, u64], returns: i32 },
-    eventfd: { args: [u32, i32], returns: i32 },
-  });
-let restSyms: ReturnType<typeof openRest> | null = null;
-const R = () => (restSyms ??= openRest());
-
-// bun:ffi compiles a trampoline per symbol when the library is opened
-// (~0.4 ms each). The event loop's helper threads call only these few, so
-// they do not pay for the rest at startup.
-const openForHelperThread = () =>
-  dlopen("libc.so.6", {
-    __errno_location: { args: [], returns: P },
-    syscall: { args: [i64, i64, i64, i64, i64, i64], returns: ssize },
-    poll: { args: [P, u64, i32], returns: i32 },
-    read: { args: [i32, P, u64], returns: ssize },
-    write: { args: [i32, P, u64], returns: ssize },
-  }).symbols as unknown as ReturnType<typeof openAll>;
-const S = Bun.isMainThread ? openAll() : openForHelperThread();
+// Everything the gofer calls, on every thread (each Worker loads its own
+// copy of this module and binds only what it uses).
+const S = bindOnUse({
+  __errno_location: { args: [], returns: P },
+  openat: { args: [i32, P, i32, u32], returns: i32 },
+  close: { args: [i32], returns: i32 },
+  dup: { args: [i32], returns: i32 },
+  fcntl: { args: [i32, i32, i64], returns: i32 },
+  pread64: { args: [i32, P, u64, i64], returns: ssize },
+  pwrite64: { args: [i32, P, u64, i64], returns: ssize },
+  read: { args: [i32, P, u64], returns: ssize },
+  write: { args: [i32, P, u64], returns: ssize },
+  poll: { args: [P, u64, i32], returns: i32 },
+  umask: { args: [u32], returns: u32 },
+  fchdir: { args: [i32], returns: i32 },
+  getpid: { args: [], returns: i32 },
+  _exit: { args: [i32], returns: T.void },
+  clock_gettime: { args: [i32, P], returns: i32 },
+  syscall: { args: [i64, i64, i64, i64, i64, i64], returns: ssize },
+  statx: { args: [i32, P, i32, u32, P], returns: i32 },
+  fstatfs: { args: [i32, P], returns: i32 },
+  getdents64: { args: [i32, P, u64], returns: ssize },
+  lseek: { args: [i32, i64, i32], returns: ssize },
+  fsync: { args: [i32], returns: i32 },
+  fallocate: { args: [i32, i32, i64, i64], returns: i32 },
+  ftruncate: { args: [i32, i64], returns: i32 },
+  fchmod: { args: [i32, u32], returns: i32 },
+  fchmodat: { args: [i32, P, u32, i32], returns: i32 },
+  fchownat: { args: [i32, P, u32, u32, i32], returns: i32 },
+  utimensat: { args: [i32, P, P, i32], returns: i32 },
+  mkdirat: { args: [i32, P, u32], returns: i32 },
+  mknodat: { args: [i32, P, u32, u64], returns: i32 },
+  symlinkat: { args: [P, i32, P], returns: i32 },
+  linkat: { args: [i32, P, i32, P, i32], returns: i32 },
+  renameat: { args: [i32, P, i32, P], returns: i32 },
+  unlinkat: { args: [i32, P, i32], returns: i32 },
+  readlinkat: { args: [i32, P, P, u64], returns: ssize },
+  fgetxattr: { args: [i32, P, P, u64], returns: ssize },
+  fsetxattr: { args: [i32, P, P, u64, i32], returns: i32 },
+  flistxattr: { args: [i32, P, u64], returns: ssize },
+  fremovexattr: { args: [i32, P], returns: i32 },
+  socket: { args: [i32, i32, i32], returns: i32 },
+  socketpair: { args: [i32, i32, i32, P], returns: i32 },
+  bind: { args: [i32, P, u32], returns: i32 },
+  listen: { args: [i32, i32], returns: i32 },
+  accept4: { args: [i32, P, P, i32], returns: i32 },
+  connect: { args: [i32, P, u32], returns: i32 },
+  shutdown: { args: [i32, i32], returns: i32 },
+  getpeername: { args: [i32, P, P], returns: i32 },
+  recv: { args: [i32, P, u64, i32], returns: ssize },
+  getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
+  setsockopt: { args: [i32, i32, i32, P, u32], returns: i32 },
+  getsockname: { args: [i32, P, P], returns: i32 },
+  sendmsg: { args: [i32, P, i32], returns: ssize },
+  recvmsg: { args: [i32, P, i32], returns: ssize },
+  memfd_create: { args: [P, u32], returns: i32 },
+  mmap: { args: [P, u64, i32, i32, i32, i64], returns: P },
+  munmap: { args: [P, u64], returns: i32 },
+  eventfd: { args: [u32, i32], returns: i32 },
+});
 // errno lives in thread-local storage; this module is instantiated once per
 // thread (Workers load their own copy), so caching the address is safe.
 const errnoAddr = S.__errno_location() as number;
@@ -165,79 +146,79 @@ export const close = (fd: number) => r(S.close(fd));
 export const dup = (fd: number) => r(S.dup(fd));
 export const fcntl = (fd: number, cmd: number, arg = 0) => r(S.fcntl(fd, cmd, arg));
 export const statx = (dirfd: number, name: string, flags: number, mask: number, buf: number) =>
-  r(R().statx(dirfd, name === "" ? EMPTY : cstr(name), flags, mask, buf));
+  r(S.statx(dirfd, name === "" ? EMPTY : cstr(name), flags, mask, buf));
 /** statx with the name given as the address of a NUL-terminated string. */
 export const statxAddr = (dirfd: number, nameAddr: number, flags: number, mask: number, buf: number) =>
-  r(R().statx(dirfd, nameAddr, flags, mask, buf));
-export const fstatfs = (fd: number, buf: number) => r(R().fstatfs(fd, buf));
-export const getdents64 = (fd: number, buf: number, len: number) => r(R().getdents64(fd, buf, len));
+  r(S.statx(dirfd, nameAddr, flags, mask, buf));
+export const fstatfs = (fd: number, buf: number) => r(S.fstatfs(fd, buf));
+export const getdents64 = (fd: number, buf: number, len: number) => r(S.getdents64(fd, buf, len));
 export const pread = (fd: number, buf: number, len: number, off: number | bigint) =>
   r(S.pread64(fd, buf, len, off));
 export const pwrite = (fd: number, buf: number, len: number, off: number | bigint) =>
   r(S.pwrite64(fd, buf, len, off));
 export const readFd = (fd: number, buf: number, len: number) => r(S.read(fd, buf, len));
 export const writeFd = (fd: number, buf: number, len: number) => r(S.write(fd, buf, len));
-export const lseek = (fd: number, off: number | bigint, whence: number) => r(R().lseek(fd, off, whence));
-export const fsync = (fd: number) => r(R().fsync(fd));
+export const lseek = (fd: number, off: number | bigint, whence: number) => r(S.lseek(fd, off, whence));
+export const fsync = (fd: number) => r(S.fsync(fd));
 export const fallocate = (fd: number, mode: number, off: number | bigint, len: number | bigint) =>
-  r(R().fallocate(fd, mode, off, len));
-export const ftruncate = (fd: number, len: number | bigint) => r(R().ftruncate(fd, len));
-export const fchmod = (fd: number, mode: number) => r(R().fchmod(fd, mode));
+  r(S.fallocate(fd, mode, off, len));
+export const ftruncate = (fd: number, len: number | bigint) => r(S.ftruncate(fd, len));
+export const fchmod = (fd: number, mode: number) => r(S.fchmod(fd, mode));
 export const fchmodat = (dirfd: number, name: string, mode: number, flags: number) =>
-  r(R().fchmodat(dirfd, cstr(name), mode, flags));
+  r(S.fchmodat(dirfd, cstr(name), mode, flags));
 export const fchownat = (dirfd: number, name: string, uid: number, gid: number, flags: number) =>
-  r(R().fchownat(dirfd, name === "" ? EMPTY : cstr(name), uid >>> 0, gid >>> 0, flags));
+  r(S.fchownat(dirfd, name === "" ? EMPTY : cstr(name), uid >>> 0, gid >>> 0, flags));
 export const utimensat = (dirfd: number, name: string | null, times: number, flags: number) =>
-  r(R().utimensat(dirfd, name === null ? 0 : name === "" ? EMPTY : cstr(name), times, flags));
+  r(S.utimensat(dirfd, name === null ? 0 : name === "" ? EMPTY : cstr(name), times, flags));
 export const mkdirat = (dirfd: number, name: string, mode: number) =>
-  r(R().mkdirat(dirfd, cstr(name), mode));
+  r(S.mkdirat(dirfd, cstr(name), mode));
 export const mknodat = (dirfd: number, name: string, mode: number, dev: number) =>
-  r(R().mknodat(dirfd, cstr(name), mode, dev));
+  r(S.mknodat(dirfd, cstr(name), mode, dev));
 export const symlinkat = (target: string, dirfd: number, name: string) =>
-  r(R().symlinkat(cstr(target, 1), dirfd, cstr(name, 0)));
+  r(S.symlinkat(cstr(target, 1), dirfd, cstr(name, 0)));
 export const linkat = (olddir: number, oldname: string, newdir: number, newname: string, flags: number) =>
-  r(R().linkat(olddir, oldname === "" ? EMPTY : cstr(oldname, 0), newdir, cstr(newname, 1), flags));
+  r(S.linkat(olddir, oldname === "" ? EMPTY : cstr(oldname, 0), newdir, cstr(newname, 1), flags));
 export const renameat = (olddir: number, oldname: string, newdir: number, newname: string) =>
-  r(R().renameat(olddir, cstr(oldname, 0), newdir, cstr(newname, 1)));
+  r(S.renameat(olddir, cstr(oldname, 0), newdir, cstr(newname, 1)));
 export const unlinkat = (dirfd: number, name: string, flags: number) =>
-  r(R().unlinkat(dirfd, cstr(name), flags));
+  r(S.unlinkat(dirfd, cstr(name), flags));
 export const readlinkat = (dirfd: number, name: string, buf: number, len: number) =>
-  r(R().readlinkat(dirfd, name === "" ? EMPTY : cstr(name), buf, len));
+  r(S.readlinkat(dirfd, name === "" ? EMPTY : cstr(name), buf, len));
 export const fgetxattr = (fd: number, name: string, buf: number, len: number) =>
-  r(R().fgetxattr(fd, cstr(name), buf, len));
+  r(S.fgetxattr(fd, cstr(name), buf, len));
 export const fsetxattr = (fd: number, name: string, value: number, len: number, flags: number) =>
-  r(R().fsetxattr(fd, cstr(name), value, len, flags));
-export const flistxattr = (fd: number, buf: number, len: number) => r(R().flistxattr(fd, buf, len));
-export const fremovexattr = (fd: number, name: string) => r(R().fremovexattr(fd, cstr(name)));
-export const socket = (domain: number, type: number, proto: number) => r(R().socket(domain, type, proto));
-export const bind = (fd: number, sa: number, len: number) => r(R().bind(fd, sa, len));
-export const listen = (fd: number, backlog: number) => r(R().listen(fd, backlog));
-export const accept4 = (fd: number, flags: number) => r(R().accept4(fd, 0, 0, flags));
-export const connect = (fd: number, sa: number, len: number) => r(R().connect(fd, sa, len));
-export const recv = (fd: number, buf: number, len: number, flags: number) => r(R().recv(fd, buf, len, flags));
+  r(S.fsetxattr(fd, cstr(name), value, len, flags));
+export const flistxattr = (fd: number, buf: number, len: number) => r(S.flistxattr(fd, buf, len));
+export const fremovexattr = (fd: number, name: string) => r(S.fremovexattr(fd, cstr(name)));
+export const socket = (domain: number, type: number, proto: number) => r(S.socket(domain, type, proto));
+export const bind = (fd: number, sa: number, len: number) => r(S.bind(fd, sa, len));
+export const listen = (fd: number, backlog: number) => r(S.listen(fd, backlog));
+export const accept4 = (fd: number, flags: number) => r(S.accept4(fd, 0, 0, flags));
+export const connect = (fd: number, sa: number, len: number) => r(S.connect(fd, sa, len));
+export const recv = (fd: number, buf: number, len: number, flags: number) => r(S.recv(fd, buf, len, flags));
 /** 0 if fd is a connected socket, else -errno (ENOTCONN, ENOTSOCK, EBADF). */
 export function checkConnected(fd: number): number {
   const sa = new Uint8Array(128);
   const len = new Uint32Array([128]);
-  return r(R().getpeername(fd, addr(sa), addr(len)));
+  return r(S.getpeername(fd, addr(sa), addr(len)));
 }
 /** Sets an int-valued socket option. */
 export function setsockoptInt(fd: number, level: number, opt: number, value: number): number {
   const v = new Int32Array([value]);
-  return r(R().setsockopt(fd, level, opt, addr(v), 4));
+  return r(S.setsockopt(fd, level, opt, addr(v), 4));
 }
 /** The local address of a socket into `sa` (a sockaddr buffer). */
 export function getsockname(fd: number, sa: Uint8Array): number {
   const len = new Uint32Array([sa.byteLength]);
-  return r(R().getsockname(fd, addr(sa), addr(len)));
+  return r(S.getsockname(fd, addr(sa), addr(len)));
 }
-export const shutdown = (fd: number, how: number) => r(R().shutdown(fd, how));
-export const sendmsg = (fd: number, msg: number, flags: number) => r(R().sendmsg(fd, msg, flags));
-export const recvmsg = (fd: number, msg: number, flags: number) => r(R().recvmsg(fd, msg, flags));
-export const memfdCreate = (name: string, flags: number) => r(R().memfd_create(cstr(name), flags));
-export const munmap = (p: number, len: number) => r(R().munmap(p, len));
+export const shutdown = (fd: number, how: number) => r(S.shutdown(fd, how));
+export const sendmsg = (fd: number, msg: number, flags: number) => r(S.sendmsg(fd, msg, flags));
+export const recvmsg = (fd: number, msg: number, flags: number) => r(S.recvmsg(fd, msg, flags));
+export const memfdCreate = (name: string, flags: number) => r(S.memfd_create(cstr(name), flags));
+export const munmap = (p: number, len: number) => r(S.munmap(p, len));
 export const poll = (fds: number, n: number, timeoutMs: number) => r(S.poll(fds, n, timeoutMs));
-export const eventfd = (initval: number, flags: number) => r(R().eventfd(initval, flags));
+export const eventfd = (initval: number, flags: number) => r(S.eventfd(initval, flags));
 export const umask = (mask: number) => S.umask(mask) as number;
 export const getpid = () => S.getpid() as number;
 /** clock_gettime into a struct timespec at `ts`. */
@@ -251,7 +232,7 @@ export const gettid = () => S.syscall(SYS_gettid, 0, 0, 0, 0, 0) as number;
 
 /** mmap; returns the address or -errno. */
 export function mmap(len: number, prot: number, flags: number, fd: number, off: number): number {
-  const p = R().mmap(0, len, prot, flags, fd, off) as number | null;
+  const p = S.mmap(0, len, prot, flags, fd, off) as number | null;
   if (p === null || p >= 2 ** 63) return -errno(); // MAP_FAILED
   return p;
 }
@@ -259,7 +240,7 @@ export function mmap(len: number, prot: number, flags: number, fd: number, off: 
 /** socketpair into two fds, or -errno. */
 export function socketpair(domain: number, type: number, proto: number): [number, number] | number {
   const fds = new Int32Array(2);
-  const rc = r(R().socketpair(domain, type, proto, addr(fds)));
+  const rc = r(S.socketpair(domain, type, proto, addr(fds)));
   return rc < 0 ? rc : [fds[0], fds[1]];
 }
 
@@ -267,7 +248,7 @@ export function socketpair(domain: number, type: number, proto: number): [number
 export function socketType(fd: number): number {
   const v = new Int32Array(2);
   v[1] = 4;
-  const rc = r(R().getsockopt(fd, 1 /* SOL_SOCKET */, 3 /* SO_TYPE */, addr(v), addr(v) + 4));
+  const rc = r(S.getsockopt(fd, 1 /* SOL_SOCKET */, 3 /* SO_TYPE */, addr(v), addr(v) + 4));
   return rc < 0 ? rc : v[0];
 }
 
