@@ -6,7 +6,7 @@
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { Statx } from "../ffi/layout";
-import { checkName, type HostFile, lastStat, prepareDonation } from "../host/file";
+import { checkName, copyName, type HostFile, lastStat, prepareDonation } from "../host/file";
 import type { P9Comm } from "./comm";
 import { Fid, type P9Connection } from "./connection";
 import {
@@ -646,39 +646,32 @@ const readdir: Handler = (c, comm, req) => {
   }
   const start = comm.bodyOff + R.read.data;
   const v = comm.view;
-  const u8 = comm.u8;
-  // Layout offsets as locals: this closure runs once per entry.
-  const QID_VERSION = R.qidVersion;
-  const QID_PATH = R.qidPath;
-  const OFFSET = R.dirent.offset;
-  const TYPE = R.dirent.type;
-  const NAME = R.dirent.name;
   let p = start;
   let n = 0;
   const plain = c.version === 0;
   rc = f.open.scanDir(skip, (names, nameStart, nameEnd, dtype, inoLo, inoHi, statted) => {
     const nameLen = nameEnd - nameStart;
-    const size = NAME + 2 + nameLen;
+    const size = R.dirent.name + 2 + nameLen;
     if (p + size - start > budget) return false;
     const entryDev = statted ? c.deviceIndex(lastStat.devMajor(), lastStat.devMinor()) : dev;
     // Out of device indexes: the entry is left out, as the seed skips an
     // entry whose QID it cannot make.
     if (entryDev < 0) return true;
     const qtype = direntQidType(dtype);
-    u8[p] = qtype;
-    v.setUint32(p + QID_VERSION, 0, true);
-    v.setUint32(p + QID_PATH, inoLo, true);
-    v.setUint32(p + QID_PATH + 4, ((inoHi & 0x00ffffff) | (entryDev << 24)) >>> 0, true);
+    comm.u8[p] = qtype;
+    v.setUint32(p + R.qidVersion, 0, true);
+    v.setUint32(p + R.qidPath, inoLo, true);
+    v.setUint32(p + R.qidPath + 4, ((inoHi & 0x00ffffff) | (entryDev << 24)) >>> 0, true);
     n++;
     // offset + n stays far below 2^53: two halves, no BigInt per entry.
     const next = offset + n;
-    v.setUint32(p + OFFSET, next >>> 0, true);
-    v.setUint32(p + OFFSET + 4, Math.floor(next / 0x100000000), true);
+    v.setUint32(p + R.dirent.offset, next >>> 0, true);
+    v.setUint32(p + R.dirent.offset + 4, Math.floor(next / 0x100000000), true);
     // gVisor's clients get the QID type, as the seed sends; a standard
     // 9P2000.L client (Linux) hands the field to readdir as d_type.
-    u8[p + TYPE] = plain ? dtype : qtype;
-    v.setUint16(p + NAME, nameLen, true);
-    for (let i = nameStart, at = p + NAME + 2; i < nameEnd; i++, at++) u8[at] = names[i];
+    comm.u8[p + R.dirent.type] = plain ? dtype : qtype;
+    v.setUint16(p + R.dirent.name, nameLen, true);
+    copyName(comm.u8, p + R.dirent.name + 2, names, nameStart, nameEnd);
     p += size;
     return true;
   });
