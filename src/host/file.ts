@@ -8,7 +8,7 @@
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { Dirent64, Statfs, Statx } from "../ffi/layout";
-import { latin1, mountPointsIn } from "./mounts";
+import { latin1, mountPointsIn, openMountinfo } from "./mounts";
 import { Node } from "./node";
 
 /** Negative errno. */
@@ -112,6 +112,10 @@ export function openProcSelfFd(path = "/proc/self/fd"): Errno {
   const fd = libc.openat(C.AT_FDCWD, path, C.O_RDONLY | C.O_DIRECTORY | C.O_CLOEXEC);
   if (fd < 0) return fd;
   procSelfFd = fd;
+  // Held for life, like /proc/self/fd itself: opened here, so that it is
+  // part of the process from the start rather than appearing at the first
+  // listing.
+  openMountinfo(fd);
   return 0;
 }
 
@@ -855,6 +859,7 @@ export class OpenFile {
       statted: boolean,
     ) => boolean,
   ): Errno {
+    const mounts = (this.mountPoints ??= mountPointsIn(procSelfFd, this.fd));
     for (;;) {
       const got = libc.getdents64(this.fd, direntAddr, direntBuf.byteLength);
       if (got < 0) return got;
@@ -875,11 +880,7 @@ export class OpenFile {
             let inoHi = direntView.getUint32(p + Dirent64.ino + 4, true);
             let present = true;
             let statted = false;
-            if (this.mountPoints === undefined) this.mountPoints = mountPointsIn(procSelfFd, this.fd);
-            if (
-              dtype === DT_UNKNOWN ||
-              (this.mountPoints.size > 0 && this.mountPoints.has(latin1(direntBuf, nameStart, end)))
-            ) {
+            if (dtype === DT_UNKNOWN || (mounts.size > 0 && mounts.has(latin1(direntBuf, nameStart, end)))) {
               present = statAtAddr(this.fd, direntAddr + nameStart) === 0;
               statted = present;
               if (present) {

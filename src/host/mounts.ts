@@ -11,7 +11,7 @@ import * as libc from "../ffi/libc";
 
 const NONE: ReadonlySet<string> = new Set();
 
-/** Our mountinfo, or -1 before the first use; -2 if it cannot be opened. */
+/** Our mountinfo, or -1 if it could not be opened. */
 let infoFd = -1;
 /** Mount points by parent directory: "/a/b" -> {"c"} for a mount on /a/b/c. */
 let table: Map<string, Set<string>> | null = null;
@@ -23,24 +23,34 @@ const pathBuf = libc.pinnedBytes(C.PATH_MAX);
 const pathAddr = libc.addr(pathBuf);
 
 /**
+ * Opens our mountinfo through the /proc/self/fd directory we hold. Where
+ * that is a bind of it rather than procfs (runsc's form, after /proc is
+ * unmounted) ".." leads elsewhere and nothing opens: mount points then go
+ * unreported, which only 9P's Treaddir would use, and runsc speaks lisafs.
+ */
+export function openMountinfo(procSelfFd: number): void {
+  const fd = libc.openat(procSelfFd, "../mountinfo", C.O_RDONLY | C.O_CLOEXEC);
+  if (fd >= 0) {
+    if (infoFd >= 0) libc.close(infoFd);
+    infoFd = fd;
+    table = null;
+  }
+}
+
+/**
  * The names in directory `dirFd` that something is mounted on. Paths come
- * from /proc/self/fd links and mountinfo, both relative to our root and both
- * reached through `procSelfFd` (so this works after runsc's chroot). Empty
- * when mountinfo cannot be read: entries then keep their dirent inode.
+ * from /proc/self/fd links and mountinfo, both relative to our root. Empty
+ * when mountinfo could not be opened: entries then keep their dirent inode.
  */
 export function mountPointsIn(procSelfFd: number, dirFd: number): ReadonlySet<string> {
-  const t = mountTable(procSelfFd);
+  const t = mountTable();
   if (t.size === 0) return NONE;
   const n = libc.readlinkat(procSelfFd, String(dirFd), pathAddr, pathBuf.byteLength);
   if (n <= 0 || n >= pathBuf.byteLength) return NONE;
   return t.get(latin1(pathBuf, 0, n)) ?? NONE;
 }
 
-function mountTable(procSelfFd: number): Map<string, Set<string>> {
-  if (infoFd === -1) {
-    const fd = libc.openat(procSelfFd, "../mountinfo", C.O_RDONLY | C.O_CLOEXEC);
-    infoFd = fd < 0 ? -2 : fd;
-  }
+function mountTable(): Map<string, Set<string>> {
   if (infoFd < 0) return (table ??= new Map());
   if (table && !changed()) return table;
   table = parse(readWhole(infoFd) ?? "");
