@@ -605,6 +605,51 @@ describe("9P2000.L.Google.13 over the socket", () => {
     expect(fs.existsSync(fx.mount)).toBe(true);
   });
 
+  test("Tremove finds the parent after it moved: through a fid held on it, and by walking when none is", () => {
+    const s = scratch(c);
+    fs.mkdirSync(path.join(s.host, "dir/sub"), { recursive: true });
+    for (const n of ["a", "b", "c", "d"]) fs.writeFileSync(path.join(s.host, "dir/sub", n), n);
+    fs.mkdirSync(path.join(s.host, "other"));
+    const dir = fid();
+    const other = fid();
+    c.walk(s.fid, dir, ["dir"]);
+    c.walk(s.fid, other, ["other"]);
+    // No fid on sub: a is reached by walking from the mount point.
+    const a = fid();
+    c.walk(dir, a, ["sub", "a"]);
+    c.ok(T.rename, { fid: dir, dirFid: other, name: "moved" });
+    c.ok(T.remove, { fid: a });
+    const moved = path.join(s.host, "other/moved/sub");
+    expect(fs.readdirSync(moved).sort()).toEqual(["b", "c", "d"]);
+    // Two fids on sub: the first one's FD serves as the parent...
+    const sub1 = fid();
+    const sub2 = fid();
+    c.walk(other, sub1, ["moved", "sub"]);
+    c.walk(sub1, sub2, []);
+    const b = fid();
+    const cc = fid();
+    const d = fid();
+    c.walk(sub1, b, ["b"]);
+    c.walk(sub1, cc, ["c"]);
+    c.walk(sub2, d, ["d"]);
+    c.ok(T.rename, { fid: other, dirFid: s.fid, name: "other2" });
+    c.ok(T.remove, { fid: b });
+    const moved2 = path.join(s.host, "other2/moved/sub");
+    expect(fs.readdirSync(moved2).sort()).toEqual(["c", "d"]);
+    // ...and once it is clunked (its FD number then reused by an open file),
+    // the parent is found again without it.
+    c.ok(T.clunk, { fid: sub1 });
+    fs.writeFileSync(path.join(s.host, "r"), "r");
+    const r = fid();
+    c.walk(s.fid, r, ["r"]);
+    closeAll([c.lopen(r, RDONLY).fd]);
+    c.ok(T.remove, { fid: cc });
+    c.ok(T.clunk, { fid: sub2 });
+    c.ok(T.remove, { fid: d });
+    expect(fs.readdirSync(moved2)).toEqual([]);
+    expect(fs.readFileSync(path.join(s.host, "r"), "utf8")).toBe("r");
+  });
+
   // ---- readdir ---------------------------------------------------------------------------
 
   test("Treaddir lists a directory with QIDs and offsets; needs an opened directory", () => {

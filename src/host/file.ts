@@ -184,12 +184,18 @@ export class Mount {
     this.anchorFd = -1;
   }
 
-  /** An O_PATH FD of `node`'s parent directory, found by walking from the
-   * mount point one name at a time, and the node's name. */
-  openParent(node: Node): { fd: number; name: string } | Errno {
-    if (node === this.node || !node.parent) return -C.EINVAL;
-    const names = node.parent === this.node ? [] : node.parent.pathFrom(this.node);
-    if (names === null || node.deleted) return -C.ENOENT;
+  /** Runs `op` with a directory FD of `node`'s parent and the node's name.
+   * The FD is the one an open file already holds for the parent when there
+   * is one (gVisor uses the parent fid's file), or the mount point's;
+   * otherwise it is opened by walking from the mount point one name at a
+   * time (2 + depth syscalls) and closed after `op`. */
+  withParent(node: Node, op: (dirFd: number, name: string) => Errno): Errno {
+    const parent = node.parent;
+    if (node === this.node || !parent) return -C.EINVAL;
+    if (node.deleted || !(parent === this.node || parent.isBelow(this.node))) return -C.ENOENT;
+    if (parent.dirFd >= 0) return op(parent.dirFd, node.name);
+    if (parent === this.node) return op(this.anchorFd, node.name);
+    const names = parent.pathFrom(this.node)!;
     let cur = libc.dup(this.anchorFd);
     if (cur < 0) return cur;
     for (const name of names) {
@@ -198,7 +204,9 @@ export class Mount {
       if (next < 0) return next;
       cur = next;
     }
-    return { fd: cur, name: node.name };
+    const rc = op(cur, node.name);
+    libc.close(cur);
+    return rc;
   }
 }
 
@@ -243,6 +251,7 @@ export class HostFile {
     readonly isMountPoint = false,
   ) {
     node.acquire();
+    if (ftype === C.S_IFDIR) node.addDirFd(fd);
   }
 
   get policy(): Policy {
@@ -264,6 +273,7 @@ export class HostFile {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.isDir()) this.node.removeDirFd(this.fd);
     libc.close(this.fd);
     if (this.writableFd >= 0) libc.close(this.writableFd);
     this.fd = this.writableFd = -1;
@@ -329,12 +339,9 @@ export class HostFile {
       }
       let rc: number;
       if (this.isSymlink()) {
-        const p = this.mount.openParent(this.node);
-        if (typeof p === "number") rc = p;
-        else {
-          rc = libc.utimensat(p.fd, p.name, timesAddr, C.AT_SYMLINK_NOFOLLOW);
-          libc.close(p.fd);
-        }
+        rc = this.mount.withParent(this.node, (dir, name) =>
+          libc.utimensat(dir, name, timesAddr, C.AT_SYMLINK_NOFOLLOW),
+        );
       } else {
         let fd = this.fd;
         if (this.isRegular()) {
@@ -433,12 +440,10 @@ export class HostFile {
     let rc = this.refuseWrite();
     if (rc < 0) return rc;
     const parentNode = this.node.parent;
-    const p = this.mount.openParent(this.node);
-    if (typeof p === "number") return p;
-    rc = libc.unlinkat(p.fd, p.name, flags & C.AT_REMOVEDIR);
-    libc.close(p.fd);
+    const name = this.node.name;
+    rc = this.mount.withParent(this.node, (dir) => libc.unlinkat(dir, name, flags & C.AT_REMOVEDIR));
     if (rc < 0) return rc;
-    parentNode?.removeChild(p.name);
+    parentNode?.removeChild(name);
     return 0;
   }
 
@@ -453,12 +458,10 @@ export class HostFile {
     if (parentNode === newDir.node && this.node.name === newName) return 0;
     rc = this.refuseWrite();
     if (rc < 0) return rc;
-    const p = this.mount.openParent(this.node);
-    if (typeof p === "number") return p;
-    rc = libc.renameat(p.fd, p.name, newDir.fd, newName);
-    libc.close(p.fd);
+    const oldName = this.node.name;
+    rc = this.mount.withParent(this.node, (dir) => libc.renameat(dir, oldName, newDir.fd, newName));
     if (rc < 0) return rc;
-    parentNode.renameChild(p.name, newDir.node, newName);
+    parentNode.renameChild(oldName, newDir.node, newName);
     return 0;
   }
 
@@ -571,10 +574,7 @@ export class HostFile {
   link(dir: HostFile, name: string): HostFile | Errno {
     let rc = this.refuseWrite() || checkName(name);
     if (rc < 0) return rc;
-    const p = this.mount.openParent(this.node);
-    if (typeof p === "number") return p;
-    rc = libc.linkat(p.fd, p.name, dir.fd, name, 0);
-    libc.close(p.fd);
+    rc = this.mount.withParent(this.node, (parent, self) => libc.linkat(parent, self, dir.fd, name, 0));
     if (rc < 0) return rc;
     return dir.adopt(name, "try", null, 0);
   }
@@ -837,72 +837,115 @@ export class OpenFile {
     }
     return 0;
   }
+  /** Directory position (a d_off cookie) where the last batch began. */
+  private batchPos = 0n;
+
   /**
-   * Reads entries from the current position, without "." and "..", skipping
-   * the first `skip` names, and calls `emit` with each one's name, d_type
-   * and inode (low and high 32 bits); an entry whose d_type is unknown (some
-   * filesystems) or that is a mount point is stat'ed (`statted`: lastStat
-   * holds it, device included), and skipped if it is gone. When `emit`
-   * returns false that entry is not consumed: the directory position is put
-   * back just before it, so the next call continues there without a rescan.
-   * Stops at the end of the directory.
+   * Reads the next getdents64 buffer's worth of entries (about `sizeHint`
+   * bytes of host dirents) into `dirBatch`, without "." and "..", skipping
+   * the first `skip` names (`dirBatch.skipped` says how many were); an entry
+   * whose d_type is unknown (some filesystems) or that is a mount point is
+   * stat'ed (its `statted` slot is 1 and its device is in the devMajor and
+   * devMinor slots), and left out if it is gone. Returns the number of entries, or -errno;
+   * `dirBatch.end` is set at the end of the directory. The position moves
+   * past the whole batch; `unreadFrom` puts back entries the caller did not
+   * use. A batch rather than a callback per entry: the caller's encoding
+   * loop stays one monomorphic loop the JIT compiles well (a callback
+   * listing ran 1.2–4.5 ms per 10,000 entries depending on what the JIT made
+   * of it).
    */
-  scanDir(
-    skip: number,
-    emit: (
-      names: Uint8Array,
-      nameStart: number,
-      nameEnd: number,
-      dtype: number,
-      inoLo: number,
-      inoHi: number,
-      statted: boolean,
-    ) => boolean,
-  ): Errno {
+  readDirBatch(skip: number, sizeHint: number): number {
     const mounts = (this.mountPoints ??= mountPointsIn(procSelfFd, this.fd));
-    for (;;) {
-      const got = libc.getdents64(this.fd, direntAddr, direntBuf.byteLength);
-      if (got < 0) return got;
-      if (got === 0) return 0;
-      // The record last consumed in this buffer: its d_off is where to put
-      // the directory back, read (as a BigInt) only when that is needed.
-      let consumed = -1;
-      for (let p = 0; p + Dirent64.name <= got; ) {
-        const reclen = direntView.getUint16(p + Dirent64.reclen, true);
-        if (reclen === 0) break;
-        const nameStart = p + Dirent64.name;
-        const end = direntNameEnd(p, reclen);
-        if (end >= 0) {
-          if (skip > 0) skip--;
-          else {
-            let dtype = direntBuf[p + Dirent64.type];
-            let inoLo = direntView.getUint32(p + Dirent64.ino, true);
-            let inoHi = direntView.getUint32(p + Dirent64.ino + 4, true);
-            let present = true;
-            let statted = false;
-            if (dtype === DT_UNKNOWN || (mounts.size > 0 && mounts.has(latin1(direntBuf, nameStart, end)))) {
-              present = statAtAddr(this.fd, direntAddr + nameStart) === 0;
-              statted = present;
-              if (present) {
-                dtype = (lastStat.mode() >> 12) & 0xf; // S_IFMT >> 12 is the DT_ value
-                inoLo = statView.getUint32(Statx.ino, true);
-                inoHi = statView.getUint32(Statx.ino + 4, true);
-              }
-            }
-            if (present && !emit(direntBuf, nameStart, end, dtype, inoLo, inoHi, statted)) {
-              if (consumed >= 0) this.dirPos = direntView.getBigInt64(consumed + Dirent64.off, true);
-              const rc = libc.lseek(this.fd, this.dirPos, 0);
-              return rc < 0 ? rc : 0;
+    const e = dirBatch.entries;
+    dirBatch.count = 0;
+    dirBatch.skipped = 0;
+    dirBatch.end = false;
+    const want = Math.min(direntBuf.byteLength, Math.max(UNIX_DIRENT_MAX, sizeHint));
+    const got = libc.getdents64(this.fd, direntAddr, want);
+    if (got < 0) return got;
+    if (got === 0) {
+      dirBatch.end = true;
+      return 0;
+    }
+    this.batchPos = this.dirPos;
+    let count = 0;
+    let prev = 0; // record before the current one, + 1 (0: none in this buffer)
+    let last = 0;
+    for (let p = 0; p + Dirent64.name <= got; ) {
+      const reclen = direntView.getUint16(p + Dirent64.reclen, true);
+      if (reclen === 0) break;
+      const nameStart = p + Dirent64.name;
+      const end = direntNameEnd(p, reclen);
+      if (end >= 0) {
+        if (skip > 0) {
+          skip--;
+          dirBatch.skipped++;
+        } else {
+          let dtype = direntBuf[p + Dirent64.type];
+          let inoLo = direntView.getUint32(p + Dirent64.ino, true);
+          let inoHi = direntView.getUint32(p + Dirent64.ino + 4, true);
+          let present = true;
+          let statted = 0;
+          let devMajor = 0;
+          let devMinor = 0;
+          if (dtype === DT_UNKNOWN || (mounts.size > 0 && mounts.has(latin1(direntBuf, nameStart, end)))) {
+            present = statAtAddr(this.fd, direntAddr + nameStart) === 0;
+            if (present) {
+              statted = 1;
+              devMajor = lastStat.devMajor();
+              devMinor = lastStat.devMinor();
+              dtype = (lastStat.mode() >> 12) & 0xf; // S_IFMT >> 12 is the DT_ value
+              inoLo = statView.getUint32(Statx.ino, true);
+              inoHi = statView.getUint32(Statx.ino + 4, true);
             }
           }
+          if (present) {
+            const at = count * DirEntry.slots;
+            e[at + DirEntry.nameStart] = nameStart;
+            e[at + DirEntry.nameEnd] = end;
+            e[at + DirEntry.type] = dtype;
+            e[at + DirEntry.inoLo] = inoLo;
+            e[at + DirEntry.inoHi] = inoHi;
+            e[at + DirEntry.statted] = statted;
+            e[at + DirEntry.devMajor] = devMajor;
+            e[at + DirEntry.devMinor] = devMinor;
+            e[at + DirEntry.prevRecord] = prev;
+            count++;
+          }
         }
-        consumed = p;
-        p += reclen;
       }
-      if (consumed >= 0) this.dirPos = direntView.getBigInt64(consumed + Dirent64.off, true);
+      prev = p + 1;
+      last = p;
+      p += reclen;
     }
+    this.dirPos = direntView.getBigInt64(last + Dirent64.off, true);
+    dirBatch.count = count;
+    return count;
+  }
+
+  /** Puts entries [i, count) of the last batch back: the next batch starts
+   * with entry i, without a rescan from the start. */
+  unreadFrom(i: number): Errno {
+    const prev = dirBatch.entries[i * DirEntry.slots + DirEntry.prevRecord];
+    this.dirPos = prev === 0 ? this.batchPos : direntView.getBigInt64(prev - 1 + Dirent64.off, true);
+    const rc = libc.lseek(this.fd, this.dirPos, 0);
+    return rc < 0 ? rc : 0;
   }
 }
+
+/** Slots of one entry in `dirBatch.entries`. */
+export const DirEntry = {
+  nameStart: 0,
+  nameEnd: 1,
+  type: 2,
+  inoLo: 3,
+  inoHi: 4,
+  statted: 5,
+  prevRecord: 6,
+  devMajor: 7,
+  devMinor: 8,
+  slots: 9,
+} as const;
 
 /** Receives one directory entry: inode and d_off as 32-bit halves, d_type,
  * and the name as bytes [nameStart, nameEnd) of `names`. */
@@ -937,9 +980,22 @@ function direntNameEnd(p: number, reclen: number): number {
 }
 
 const UNIX_DIRENT_MAX = 280;
-const direntBuf = libc.pinnedBytes(8192);
+// Large enough for a whole 9P reply's worth of entries in one getdents64.
+const direntBuf = libc.pinnedBytes(65536);
 const direntView = new DataView(direntBuf.buffer);
 const direntAddr = libc.addr(direntBuf);
+const MIN_DIRENT = 24; // an 8-byte-aligned record with a 1-byte name
+
+/** The entries of the last OpenFile.readDirBatch: `count` entries, entry i's
+ * slots (DirEntry) at entries[i * DirEntry.slots...], its name bytes
+ * [nameStart, nameEnd) of `names`. Valid until the next batch. */
+export const dirBatch = {
+  names: direntBuf,
+  entries: new Uint32Array((direntBuf.byteLength / MIN_DIRENT + 1) * DirEntry.slots),
+  count: 0,
+  skipped: 0,
+  end: false,
+};
 
 /** A socket the client bound (BindAt), which it may Listen on and Accept. */
 export class BoundSocket {

@@ -14,6 +14,23 @@ export class Node {
   deleted = false;
   /** Open files (of any connection) on this node. */
   users = 0;
+  /** For a directory: the FDs those open files hold, each a dirfd for `*at`
+   * calls on its children while its file stays open. */
+  private dirFds: number[] | null = null;
+
+  /** A held FD of this directory, or -1 if no open file holds one. */
+  get dirFd(): number {
+    return this.dirFds !== null && this.dirFds.length > 0 ? this.dirFds[0] : -1;
+  }
+
+  addDirFd(fd: number): void {
+    (this.dirFds ??= []).push(fd);
+  }
+
+  removeDirFd(fd: number): void {
+    const i = this.dirFds?.indexOf(fd) ?? -1;
+    if (i >= 0) this.dirFds!.splice(i, 1);
+  }
 
   constructor(name: string, parent: Node | null) {
     this.name = name;
@@ -70,6 +87,17 @@ export class Node {
     }
     if (n !== ancestor) return null;
     return names.reverse();
+  }
+
+  /** Whether this node is still linked below `ancestor` (not the ancestor
+   * itself). pathFrom without the names. */
+  isBelow(ancestor: Node): boolean {
+    let n: Node | null = this;
+    while (n && n !== ancestor) {
+      if (n.deleted || !n.parent) return false;
+      n = n.parent;
+    }
+    return n === ancestor && this !== ancestor;
   }
 
   /** Absolute path (for logs). */

@@ -6,7 +6,7 @@
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { Statx } from "../ffi/layout";
-import { checkName, copyName, type HostFile, lastStat, prepareDonation } from "../host/file";
+import { checkName, copyName, DirEntry, dirBatch, type HostFile, lastStat, prepareDonation } from "../host/file";
 import type { P9Comm } from "./comm";
 import { Fid, type P9Connection } from "./connection";
 import {
@@ -625,8 +625,9 @@ const removexattr: Handler = (c, _comm, req) => {
  * the last one stopped continues, any other offset (and 0) rewinds and skips.
  * Entries are encoded until the next would pass `count` bytes. QIDs come
  * from the dirent (inode, type) and the directory's device, not from a stat
- * per entry as the seed did (10x slower for a large directory); as in a
- * native getdents, an entry that is a mount point shows the inode beneath. */
+ * per entry as the seed did (10x slower for a large directory); only an
+ * entry of unknown type or one something is mounted on is stat'ed, so a
+ * mount point shows the mounted root, as the seed's stat does. */
 const readdir: Handler = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
@@ -645,23 +646,71 @@ const readdir: Handler = (c, comm, req) => {
     skip = offset;
   }
   const start = comm.bodyOff + R.read.data;
+  const limit = start + budget;
+  direntsOut.p = start;
+  direntsOut.n = 0;
+  for (;;) {
+    // 9P entries take about as many bytes as host dirents: ask getdents64 for
+    // what the reply still has room for.
+    const count = f.open.readDirBatch(skip, limit - direntsOut.p);
+    if (count < 0) {
+      f.lastDirentOffset = -1;
+      return count;
+    }
+    skip -= dirBatch.skipped;
+    if (dirBatch.end) break;
+    const used = encodeDirents(c, comm, count, limit, offset, dev);
+    if (used < count) {
+      rc = f.open.unreadFrom(used);
+      if (rc < 0) {
+        f.lastDirentOffset = -1;
+        return rc;
+      }
+      break;
+    }
+  }
+  const n = direntsOut.n;
+  const p = direntsOut.p;
   const v = comm.view;
-  let p = start;
-  let n = 0;
+  f.lastDirentOffset = offset + n;
+  v.setUint32(comm.bodyOff, p - start, true);
+  return p - comm.bodyOff;
+};
+
+/** Where encodeDirents left the reply: the next byte and the entry count. */
+const direntsOut = { p: 0, n: 0 };
+
+/** Encodes entries of dirBatch as 9P dirents at direntsOut.p while they fit
+ * below `limit`; returns how many entries of the batch it used. Its own
+ * small function: the JIT's top tier compiles it in a fraction of the time
+ * it took with the loop inlined in the handler (100–135 ms, on the CPU a
+ * pinned client shares). */
+function encodeDirents(c: P9Connection, comm: P9Comm, count: number, limit: number, offset: number, dev: number): number {
+  const v = comm.view;
+  const out = comm.u8;
+  const names = dirBatch.names;
+  const e = dirBatch.entries;
   const plain = c.version === 0;
-  rc = f.open.scanDir(skip, (names, nameStart, nameEnd, dtype, inoLo, inoHi, statted) => {
-    const nameLen = nameEnd - nameStart;
-    const size = R.dirent.name + 2 + nameLen;
-    if (p + size - start > budget) return false;
-    const entryDev = statted ? c.deviceIndex(lastStat.devMajor(), lastStat.devMinor()) : dev;
-    // Out of device indexes: the entry is left out, as the seed skips an
-    // entry whose QID it cannot make.
-    if (entryDev < 0) return true;
+  let p = direntsOut.p;
+  let n = direntsOut.n;
+  let i = 0;
+  for (; i < count; i++) {
+    const at = i * DirEntry.slots;
+    const nameStart = e[at + DirEntry.nameStart];
+    const nameEnd = e[at + DirEntry.nameEnd];
+    const size = R.dirent.name + 2 + (nameEnd - nameStart);
+    if (p + size > limit) break;
+    const dtype = e[at + DirEntry.type];
+    // A stat'ed entry may be a mount point, on a device of its own. Out of
+    // device indexes, the entry is left out, as the seed skips an entry
+    // whose QID it cannot make.
+    const entryDev = e[at + DirEntry.statted] ? c.deviceIndex(e[at + DirEntry.devMajor], e[at + DirEntry.devMinor]) : dev;
+    if (entryDev < 0) continue;
     const qtype = direntQidType(dtype);
-    comm.u8[p] = qtype;
+    out[p] = qtype;
     v.setUint32(p + R.qidVersion, 0, true);
-    v.setUint32(p + R.qidPath, inoLo, true);
-    v.setUint32(p + R.qidPath + 4, ((inoHi & 0x00ffffff) | (entryDev << 24)) >>> 0, true);
+    v.setUint32(p + R.qidPath, e[at + DirEntry.inoLo], true);
+    v.setUint32(p + R.qidPath + 4, ((e[at + DirEntry.inoHi] & 0x00ffffff) | (entryDev << 24)) >>> 0, true);
     n++;
     // offset + n stays far below 2^53: two halves, no BigInt per entry.
     const next = offset + n;
@@ -669,20 +718,15 @@ const readdir: Handler = (c, comm, req) => {
     v.setUint32(p + R.dirent.offset + 4, Math.floor(next / 0x100000000), true);
     // gVisor's clients get the QID type, as the seed sends; a standard
     // 9P2000.L client (Linux) hands the field to readdir as d_type.
-    comm.u8[p + R.dirent.type] = plain ? dtype : qtype;
-    v.setUint16(p + R.dirent.name, nameLen, true);
-    copyName(comm.u8, p + R.dirent.name + 2, names, nameStart, nameEnd);
+    out[p + R.dirent.type] = plain ? dtype : qtype;
+    v.setUint16(p + R.dirent.name, nameEnd - nameStart, true);
+    copyName(out, p + R.dirent.name + 2, names, nameStart, nameEnd);
     p += size;
-    return true;
-  });
-  if (rc < 0) {
-    f.lastDirentOffset = -1;
-    return rc;
   }
-  f.lastDirentOffset = offset + n;
-  v.setUint32(comm.bodyOff, p - start, true);
-  return p - comm.bodyOff;
-};
+  direntsOut.p = p;
+  direntsOut.n = n;
+  return i;
+}
 
 /** QID type of a dirent's d_type, as qidType() of the mode. */
 function direntQidType(dtype: number): number {
