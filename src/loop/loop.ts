@@ -66,6 +66,15 @@ const timeoutBuf = new BigInt64Array(libc.pinnedBytes(2 * 8).buffer);
 const POLLER_START_MS = 10_000;
 /** How long the loop must have been idle before it collects garbage. */
 const IDLE_GC_MS = 500;
+/** Wakes served between two young-generation collections while busy. Left
+ * alone, JSC lets a fresh heap grow to its 32 MiB first-cycle budget before
+ * it collects, and every page of that growth is touched for the first time
+ * by a request: a page fault each, about one per request here (5 KB of
+ * garbage per request), expensive under virtualization. Collecting every
+ * few hundred wakes keeps the heap's pages the same few hot ones: a pinned,
+ * freshly started gofer's walk+getattr+clunk went from 204 to 145 µs and a
+ * 4 KiB read from 44 to 29 µs (docs/event-loop.md). */
+const WAKES_PER_GC = 512;
 const idleTimeout = new BigInt64Array(libc.pinnedBytes(2 * 8).buffer);
 const idleTimeoutAddr = libc.addr(idleTimeout);
 function waitFor(words: Int32Array, i: number, ms: number): boolean {
@@ -100,8 +109,9 @@ export class EventLoop {
   /** Number of channels watched in the kernel wait (at most 127). */
   private inKernel = 0;
   /** Counters for tests and logs. */
-  readonly stats = { channelWakes: 0, socketWakes: 0, blocks: 0, idleCollections: 0 };
+  readonly stats = { channelWakes: 0, socketWakes: 0, blocks: 0, idleCollections: 0, busyCollections: 0 };
   private workSinceGc = false;
+  private wakesSinceGc = 0;
   private pollerStartedAt = 0;
   private idleTasks: (() => void)[] = [];
   /** Until the first channel, the main thread polls the sockets itself: no
@@ -289,6 +299,7 @@ export class EventLoop {
         if (!c.watch.pending()) continue;
         busy = true;
         this.stats.channelWakes++;
+        this.countWake();
         c.watch.onReady();
         if (c.helper && this.channels[i] === c) {
           Atomics.store(c.helper.words, Watcher.ack, 1);
@@ -302,6 +313,7 @@ export class EventLoop {
         busy = true;
         if (Atomics.load(this.words, Poller.arm) === 0) {
           this.stats.socketWakes++;
+          this.countWake();
           const n = this.words[Poller.nfds];
           for (let i = 0; i < n; i++) {
             const revents = this.words[Poller.fds + 2 * i + 1] >>> 16;
@@ -374,6 +386,7 @@ export class EventLoop {
     if (rc < 0) return; // EINTR
     this.stats.socketWakes++;
     this.workSinceGc = true;
+    this.countWake();
     for (let i = 0; i < watches.length; i++) {
       const revents = v.getUint16(i * Pollfd.size + Pollfd.revents, true);
       // A handler may have closed (and the kernel reused) a later FD.
@@ -381,6 +394,15 @@ export class EventLoop {
       watches[i].onReady(revents);
       if (this.stopped || !this.direct) return;
     }
+  }
+
+  /** Asks for a young-generation collection every WAKES_PER_GC wakes
+   * (asynchronous: JSC's collector thread does the marking). */
+  private countWake(): void {
+    if (++this.wakesSinceGc < WAKES_PER_GC) return;
+    this.wakesSinceGc = 0;
+    this.stats.busyCollections++;
+    Bun.gc(false);
   }
 
   /** An absolute CLOCK_MONOTONIC deadline `ms` from now, for futex_waitv. */

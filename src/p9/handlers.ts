@@ -64,37 +64,49 @@ function putQid(c: P9Connection, comm: P9Comm, off: number): number {
   return 0;
 }
 
-/** Linux's new_encode_dev, as struct stat's st_rdev carries it. */
-function encodeDev(major: number, minor: number): bigint {
-  const lo = (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12);
-  const hi = (major & ~0xfff) >>> 0;
-  return (BigInt(hi) << 32n) | BigInt(lo >>> 0);
+/** Writes a u64 that is a 32-bit number (the high word 0). */
+function putU32AsU64(v: DataView, p: number, x: number): number {
+  v.setUint32(p, x >>> 0, true);
+  v.setUint32(p + 4, 0, true);
+  return p + 8;
 }
 
-/** Writes p9.Attr of the file in lastStat at `off`. */
+/** Copies the 8 bytes of statx field `at` (u64 or s64, same bytes). */
+function copyStat64(v: DataView, p: number, at: number): number {
+  v.setUint32(p, sv.getUint32(at, true), true);
+  v.setUint32(p + 4, sv.getUint32(at + 4, true), true);
+  return p + 8;
+}
+
+/** Writes p9.Attr of the file in lastStat at `off`. Word by word: a getattr
+ * is among the commonest requests, and BigInts would be garbage per field. */
 function putAttr(comm: P9Comm, off: number): void {
   const v = comm.view;
   v.setUint32(off, lastStat.mode(), true);
   v.setUint32(off + 4, lastStat.uid(), true);
   v.setUint32(off + 8, lastStat.gid(), true);
-  let p = off + 12;
-  const u64 = (x: number | bigint) => {
-    v.setBigUint64(p, BigInt(x), true);
-    p += 8;
-  };
-  const time = (at: number) => {
-    u64(sv.getBigInt64(at, true));
-    u64(sv.getUint32(at + 8, true));
-  };
-  u64(sv.getUint32(Statx.nlink, true));
-  u64(encodeDev(sv.getUint32(Statx.rdevMajor, true), sv.getUint32(Statx.rdevMinor, true)));
-  u64(sv.getBigUint64(Statx.fileSize, true));
-  u64(sv.getUint32(Statx.blksize, true));
-  u64(sv.getBigUint64(Statx.blocks, true));
-  time(Statx.atime);
-  time(Statx.mtime);
-  time(Statx.ctime);
+  let p = putU32AsU64(v, off + 12, sv.getUint32(Statx.nlink, true));
+  // rdev as Linux's new_encode_dev puts it in struct stat's st_rdev.
+  const major = sv.getUint32(Statx.rdevMajor, true);
+  const minor = sv.getUint32(Statx.rdevMinor, true);
+  v.setUint32(p, ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0, true);
+  v.setUint32(p + 4, (major & ~0xfff) >>> 0, true);
+  p += 8;
+  p = copyStat64(v, p, Statx.fileSize);
+  p = putU32AsU64(v, p, sv.getUint32(Statx.blksize, true));
+  p = copyStat64(v, p, Statx.blocks);
+  for (let i = 0; i < STAT_TIMES.length; i++) {
+    p = copyStat64(v, p, STAT_TIMES[i]);
+    p = putU32AsU64(v, p, sv.getUint32(STAT_TIMES[i] + 8, true));
+  }
   comm.u8.fill(0, p, off + ATTR_SIZE); // btime, gen, data version: not valid
+}
+
+const STAT_TIMES = [Statx.atime, Statx.mtime, Statx.ctime] as const;
+
+/** Writes the getattr valid mask (a constant below 2^32). */
+function putValid(comm: P9Comm, off: number): void {
+  putU32AsU64(comm.view, off, ATTR_VALID);
 }
 
 function putStr(comm: P9Comm, off: number, s: string): number {
@@ -236,7 +248,7 @@ const walkgetattr: Handler = (c, comm, req) => {
   const file = walkNames(c, comm, f, names, off + R.walkgetattr.qids + 2);
   if (typeof file === "number") return file;
   c.insert(req.newFid, new Fid(file));
-  comm.view.setBigUint64(off + R.walkgetattr.valid, BigInt(ATTR_VALID), true);
+  putValid(comm, off + R.walkgetattr.valid);
   putAttr(comm, off + R.walkgetattr.attr);
   comm.view.setUint16(off + R.walkgetattr.qids, names.length, true);
   return R.walkgetattr.qids + 2 + names.length * QID_SIZE;
@@ -448,7 +460,7 @@ const getattr: Handler = (c, comm, req) => {
   const off = comm.bodyOff;
   rc = putQid(c, comm, off + R.getattr.qid);
   if (rc < 0) return rc;
-  comm.view.setBigUint64(off + R.getattr.valid, BigInt(ATTR_VALID), true);
+  putValid(comm, off + R.getattr.valid);
   putAttr(comm, off + R.getattr.attr);
   return R.getattr.size;
 };
@@ -777,7 +789,7 @@ const bind: Handler = (c, comm, req) => {
   if (q >= 0) q = putQid(c, comm, comm.bodyOff + R.bind.qid);
   c.insert(req.newFid, nf);
   if (q < 0) return q;
-  comm.view.setBigUint64(comm.bodyOff + R.bind.valid, BigInt(ATTR_VALID), true);
+  putValid(comm, comm.bodyOff + R.bind.valid);
   putAttr(comm, comm.bodyOff + R.bind.attr);
   return R.bind.size;
 };
@@ -807,7 +819,7 @@ const multigetattr: Handler = (c, comm, req) => {
       const p = off + n * R.fullStat.size;
       const q = putQid(c, comm, p + R.fullStat.qid);
       if (q < 0) err = q;
-      comm.view.setBigUint64(p + R.fullStat.valid, BigInt(ATTR_VALID), true);
+      putValid(comm, p + R.fullStat.valid);
       putAttr(comm, p + R.fullStat.attr);
       n++;
     },

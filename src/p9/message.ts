@@ -504,12 +504,13 @@ export type Decoder = (u8: Uint8Array, view: DataView, off: number, len: number)
 
 const MAX_EXACT = 0x200000; // high word below this: the u64 fits a double exactly
 
+/** Bytes as a string, one char per byte (names round-trip exactly). */
 export function byteString(u8: Uint8Array, off: number, len: number): string {
-  let s = "";
-  for (let i = 0; i < len; i += 8192)
-    s += String.fromCharCode.apply(null, u8.subarray(off + i, off + Math.min(len, i + 8192)) as unknown as number[]);
-  return s;
+  return latin1Slice.call(u8, off, off + len);
 }
+
+// Buffer's latin1 decoder works on any Uint8Array: no view per string.
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (start: number, end: number) => string }).latin1Slice;
 
 function readU64(view: DataView, p: number): number | bigint {
   const h = view.getUint32(p + 4, true);
@@ -534,6 +535,19 @@ function readQid(u8: Uint8Array, view: DataView, p: number): Decoded {
   return { type: u8[p], version: view.getUint32(p + 1, true), path: readU64(view, p + 5) };
 }
 
+/** Where the string readStr last read ends. */
+let strEnd = 0;
+
+/** The 9P string (u16 length, bytes) at p, or null if it passes `end`;
+ * strEnd is set past it. */
+function readStr(u8: Uint8Array, view: DataView, p: number, end: number): string | null {
+  if (end - p < 2) return null;
+  const n = view.getUint16(p, true);
+  if (end - p - 2 < n) return null;
+  strEnd = p + 2 + n;
+  return byteString(u8, p + 2, n);
+}
+
 /**
  * Decodes a message body at u8[off, off+len) by `layout`; null if the body is
  * too short for it (trailing bytes are ignored, as gVisor's buffer does).
@@ -543,15 +557,9 @@ export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: numb
   const end = off + len;
   let p = off;
   const out: Decoded = {};
-  const str = (): string | null => {
-    if (end - p < 2) return null;
-    const n = view.getUint16(p, true);
-    if (end - p - 2 < n) return null;
-    const s = byteString(u8, p + 2, n);
-    p += 2 + n;
-    return s;
-  };
-  for (const [name, kind] of layout) {
+  for (let f = 0; f < layout.length; f++) {
+    const name = layout[f][0];
+    const kind = layout[f][1];
     switch (kind) {
       case "u8":
         if (end - p < 1) return null;
@@ -573,9 +581,10 @@ export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: numb
         p += 8;
         break;
       case "str": {
-        const s = str();
+        const s = readStr(u8, view, p, end);
         if (s === null) return null;
         out[name] = s;
+        p = strEnd;
         break;
       }
       case "strs": {
@@ -584,9 +593,10 @@ export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: numb
         p += 2;
         const arr = new Array<string>(n);
         for (let i = 0; i < n; i++) {
-          const s = str();
+          const s = readStr(u8, view, p, end);
           if (s === null) return null;
           arr[i] = s;
+          p = strEnd;
         }
         out[name] = arr;
         break;
