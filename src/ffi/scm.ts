@@ -60,7 +60,7 @@ export function closeReceivedFds(): number {
 
 /** Sends one SCM_RIGHTS message carrying `fds` and `len` bytes at `bufAddr`
  * (len may be 0 on a SOCK_SEQPACKET socket). Returns bytes sent or -errno. */
-export function sendWithFds(fd: number, bufAddr: number, len: number, fds: number[]): number {
+export function sendWithFds(fd: number, bufAddr: number, len: number, fds: readonly number[]): number {
   const n = Math.min(fds.length, MAX_SEND_FDS);
   const controlLen = n > 0 ? cmsgSpace(4 * n) : 0;
   setupMsg(bufAddr, len, controlLen);
@@ -76,7 +76,7 @@ export function sendWithFds(fd: number, bufAddr: number, len: number, fds: numbe
 }
 
 
-function closeAll(fds: number[]): void {
+function closeAll(fds: readonly number[]): void {
   for (const fd of fds) libc.close(fd);
 }
 
@@ -86,9 +86,12 @@ function closeAll(fds: number[]): void {
  * FDs that go with its first byte, to be sent when the socket is writable
  * again. Our copies of donated FDs are closed once sent or dropped.
  */
+/** No FDs to send: shared, so a reply without FDs allocates no array. */
+export const NO_FDS: readonly number[] = Object.freeze([]);
+
 export class Outbox {
   private rest: Uint8Array | null = null;
-  private restFds: number[] = [];
+  private restFds: readonly number[] = NO_FDS;
 
   constructor(private readonly sock: number) {}
 
@@ -99,7 +102,7 @@ export class Outbox {
 
   /** Sends bytes [0, len) of `buf` (at address `bufAddr`) with `fds`.
    * false: the connection is broken. */
-  send(buf: Uint8Array, bufAddr: number, len: number, fds: number[]): boolean {
+  send(buf: Uint8Array, bufAddr: number, len: number, fds: readonly number[]): boolean {
     const n = sendWithFds(this.sock, bufAddr, len, fds);
     if (n === -C.EAGAIN) {
       this.rest = buf.slice(0, len);
@@ -120,7 +123,7 @@ export class Outbox {
     const n = sendWithFds(this.sock, libc.addr(rest), rest.byteLength, this.restFds);
     if (n === -C.EAGAIN) return false;
     closeAll(this.restFds);
-    this.restFds = [];
+    this.restFds = NO_FDS;
     if (n < 0) return "broken";
     this.rest = n < rest.byteLength ? rest.slice(n) : null;
     return this.rest === null;
@@ -129,7 +132,7 @@ export class Outbox {
   /** Drops what is left (the connection is closing). */
   clear(): void {
     closeAll(this.restFds);
-    this.restFds = [];
+    this.restFds = NO_FDS;
     this.rest = null;
   }
 }

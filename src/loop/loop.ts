@@ -95,6 +95,8 @@ function waitFor(words: Int32Array, i: number, ms: number): boolean {
 export class EventLoop {
   readonly mode: LoopMode;
   private sockets = new Map<number, SocketWatch>();
+  /** The sockets in pollfd order (direct mode); null after a change. */
+  private pollOrder: SocketWatch[] | null = null;
   private channels: WatchedChannel[] = [];
   private idleWatchers: ChannelWatcher[] = [];
   private watcherCount = 0;
@@ -134,6 +136,7 @@ export class EventLoop {
   addSocket(w: SocketWatch): void {
     if (this.sockets.size >= Poller.maxFds) throw new Error("too many sockets");
     this.sockets.set(w.fd, w);
+    this.pollOrder = null;
   }
 
   /** Changes the poll events of a socket (e.g. to wait for POLLOUT). */
@@ -144,6 +147,7 @@ export class EventLoop {
 
   removeSocket(fd: number): void {
     this.sockets.delete(fd);
+    this.pollOrder = null;
   }
 
   addChannel(watch: ChannelWatch): void {
@@ -367,13 +371,15 @@ export class EventLoop {
       this.pollfdsView = new DataView(this.pollfds.buffer);
     }
     const v = this.pollfdsView;
-    const watches: SocketWatch[] = [];
-    for (const w of this.sockets.values()) {
-      const o = watches.length * Pollfd.size;
+    // The same array every round until the socket set changes: one request
+    // per round is the common case, and the loop should leave no garbage.
+    const watches = (this.pollOrder ??= [...this.sockets.values()]);
+    for (let i = 0; i < watches.length; i++) {
+      const w = watches[i];
+      const o = i * Pollfd.size;
       v.setInt32(o + Pollfd.fd, w.fd, true);
       v.setInt16(o + Pollfd.events, w.events, true);
       v.setInt16(o + Pollfd.revents, 0, true);
-      watches.push(w);
     }
     this.stats.blocks++;
     const timed = this.workSinceGc || this.idleTasks.length > 0;

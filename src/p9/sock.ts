@@ -8,7 +8,7 @@
 import * as C from "../ffi/constants";
 import { cmsgSpace } from "../ffi/layout";
 import * as libc from "../ffi/libc";
-import { closeReceivedFds, MAX_RECV_FDS, msgAddr, Outbox, setupMsg } from "../ffi/scm";
+import { closeReceivedFds, MAX_RECV_FDS, msgAddr, NO_FDS, Outbox, setupMsg } from "../ffi/scm";
 import { Header, MAX_MESSAGE_SIZE } from "./message";
 import type { P9Comm } from "./comm";
 
@@ -18,6 +18,8 @@ export type SockEvent =
   | { kind: "message"; type: number; tag: number; bodyLen: number }
   | { kind: "wait" }
   | { kind: "closed"; reason: string };
+
+const WAIT: SockEvent = { kind: "wait" };
 
 export class P9Sock implements P9Comm {
   u8: Uint8Array;
@@ -122,13 +124,13 @@ export class P9Sock implements P9Comm {
       }
       if (this.drained) {
         this.drained = false;
-        return { kind: "wait" };
+        return WAIT;
       }
       // As much as the buffer holds: usually the whole request in one call.
       const ask = this.u8.byteLength - this.have;
       setupMsg(this.addr + this.have, ask, cmsgSpace(4 * MAX_RECV_FDS));
       const n = libc.recvmsg(this.fd, msgAddr, C.MSG_DONTWAIT | C.MSG_CMSG_CLOEXEC);
-      if (n === -C.EAGAIN || n === -C.EINTR) return { kind: "wait" };
+      if (n === -C.EAGAIN || n === -C.EINTR) return WAIT;
       if (n < 0) return { kind: "closed", reason: `recvmsg: errno ${-n}` };
       if (closeReceivedFds() > 0) return { kind: "closed", reason: "client sent FDs" };
       if (n === 0) return { kind: "closed", reason: "EOF" };
@@ -147,13 +149,16 @@ export class P9Sock implements P9Comm {
 
   /** The request now at the start of the work buffer. */
   private message(size: number): SockEvent {
-    return {
-      kind: "message",
-      type: this.u8[Header.type],
-      tag: this.view.getUint16(Header.tag, true),
-      bodyLen: size - Header.size,
-    };
+    const m = this.nextMessage;
+    m.type = this.u8[Header.type];
+    m.tag = this.view.getUint16(Header.tag, true);
+    m.bodyLen = size - Header.size;
+    return m;
   }
+
+  /** The event receive() returns for a request, reused: it is read before
+   * the next receive(). */
+  private readonly nextMessage = { kind: "message" as const, type: 0, tag: 0, bodyLen: 0 };
 
   /** Makes the next receive() read the socket even after a short read (the
    * peer hung up: nothing more can arrive, but what it sent is served). */
@@ -169,6 +174,7 @@ export class P9Sock implements P9Comm {
     this.u8[Header.type] = type;
     this.view.setUint16(Header.tag, tag, true);
     const fds = this.fd_;
+    if (fds.length === 0) return this.out.send(this.u8, this.addr, total, NO_FDS);
     this.fd_ = [];
     return this.out.send(this.u8, this.addr, total, fds);
   }
