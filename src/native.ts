@@ -50,7 +50,7 @@ export function nativeMain(argv: string[]): void {
     process.stdout.write(`listening on ${where}\n`);
   }
   server.run();
-  log.info("all clients gone; exiting");
+  log.info({ loop: server.loop.stats }, "all clients gone; exiting");
   // _exit, not process.exit: the loop's helper Workers may still sit in a
   // syscall, and Bun's orderly exit tears them down unreliably (seen as
   // SIGILL). Logs are written synchronously, so nothing is lost.

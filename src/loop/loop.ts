@@ -69,8 +69,8 @@ const IDLE_GC_MS = 500;
 /** Wakes served between two young-generation collections while busy. Left
  * alone, JSC lets a fresh heap grow to its 32 MiB first-cycle budget before
  * it collects, and every page of that growth is touched for the first time
- * by a request: a page fault each, about one per request here (5 KB of
- * garbage per request), expensive under virtualization. Collecting every
+ * by a request: a page fault each, about one per request here (several KB
+ * of garbage per request), expensive under virtualization. Collecting every
  * few hundred wakes keeps the heap's pages the same few hot ones. Pinned, in
  * a freshly started gofer: 9P walk+getattr+clunk 204 → 145 µs, 4 KiB read
  * 44 → 29 µs; lisafs Walk+Close 84–94 → 42–61 µs, FStat 23–26 → 16–17 µs.
