@@ -71,3 +71,64 @@ describe("pinned memory", () => {
     expect(bad).toEqual([]);
   });
 });
+
+// libc calls go straight to bun:ffi's native trampolines (libc.ts `direct`),
+// which read 32-bit arguments as int32 values and 64-bit ones as numbers or
+// BigInts: every kind of argument must still arrive with the right bits.
+describe("libc arguments", () => {
+  const os = require("node:os") as typeof import("node:os");
+  const C = require("../src/ffi/constants") as typeof import("../src/ffi/constants");
+
+  test("64-bit offsets above 2^32 (numbers and BigInts) reach the kernel intact", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gofer-ffi-"));
+    try {
+      const file = path.join(dir, "sparse");
+      const fd = libc.openat(C.AT_FDCWD, file, C.O_RDWR | C.O_CREAT | C.O_CLOEXEC, 0o600);
+      expect(fd).toBeGreaterThanOrEqual(0);
+      const far = 5 * 2 ** 32 + 3; // 20 GiB and a bit: a sparse file
+      const buf = libc.pinnedBytes(4);
+      buf.set([1, 2, 3, 4]);
+      expect(libc.pwrite(fd, libc.addr(buf), 4, far)).toBe(4);
+      expect(fs.statSync(file).size).toBe(far + 4);
+      buf.fill(0);
+      expect(libc.pread(fd, libc.addr(buf), 4, BigInt(far))).toBe(4);
+      expect([...buf]).toEqual([1, 2, 3, 4]);
+      expect(libc.lseek(fd, BigInt(2 ** 40), 0)).toBe(2 ** 40);
+      expect(libc.ftruncate(fd, 2 ** 33)).toBe(0);
+      expect(fs.statSync(file).size).toBe(2 ** 33);
+      libc.close(fd);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a u32 above 2^31 keeps its bits: fchownat with uid and gid 0xFFFFFFFF changes nothing", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gofer-ffi-"));
+    try {
+      const before = fs.statSync(dir);
+      const fd = libc.openat(C.AT_FDCWD, dir, C.O_PATH | C.O_CLOEXEC);
+      // (uid_t)-1 means "leave it": any other bits would chown the directory.
+      expect(libc.fchownat(fd, "", 0xffffffff, 0xffffffff, C.AT_EMPTY_PATH)).toBe(0);
+      const after = fs.statSync(dir);
+      expect([after.uid, after.gid]).toEqual([before.uid, before.gid]);
+      libc.close(fd);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a libc call allocates nothing (bun:ffi's own wrapper made objects per argument)", () => {
+    const { heapStats } = require("bun:jsc") as typeof import("bun:jsc");
+    const buf = libc.pinnedBytes(8);
+    const call = () => libc.pread(-1, libc.addr(buf), 8, 2 ** 33);
+    for (let i = 0; i < 2000; i++) call();
+    const count = () => {
+      const t = heapStats().objectTypeCounts as Record<string, number>;
+      return (t.Function ?? 0) + (t.BigInt ?? 0);
+    };
+    const before = count();
+    for (let i = 0; i < 10_000; i++) call();
+    // bun:ffi's wrapper: 4 functions and 2 BigInts a call here, 60,000.
+    expect(count() - before).toBeLessThan(500);
+  });
+});

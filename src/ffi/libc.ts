@@ -24,13 +24,30 @@ function bindOnUse<D extends Symbols>(defs: D): ConvertFns<D> {
   for (const name of Object.keys(defs)) {
     Object.defineProperty(unbound, name, {
       get() {
-        const fn = dlopen("libc.so.6", { [name]: defs[name] }).symbols[name];
+        const sym = dlopen("libc.so.6", { [name]: defs[name] }).symbols[name];
+        const fn = direct(sym, defs[name].args ?? []);
         Object.defineProperty(syms, name, { value: fn, enumerable: true });
         return fn;
       },
     });
   }
   return syms;
+}
+
+/**
+ * The symbol's native trampoline behind an argument coercion of our own.
+ * bun:ffi's own wrapper allocates on every call (a function object per
+ * argument, and a BigInt per 64-bit argument: ~15 objects for a 9P walk);
+ * the trampoline takes numbers for 64-bit and pointer arguments as they are,
+ * and needs 32-bit arguments as int32 values, which `| 0` makes (the same
+ * bits for a u32 above 2^31).
+ */
+function direct(sym: (...a: any[]) => any, args: readonly unknown[]): any {
+  const native = (sym as { native?: (...a: any[]) => any }).native;
+  if (typeof native !== "function") return sym;
+  const names = args.map((_, i) => `a${i}`);
+  const pass = args.map((t, i) => (t === i32 || t === u32 ? `a${i} | 0` : `a${i}`));
+  return new Function("native", `return (${names.join(", ")}) => native(${pass.join(", ")});`)(native);
 }
 
 // Everything the gofer calls, on every thread (each Worker loads its own
