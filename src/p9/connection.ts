@@ -24,6 +24,8 @@ export class Fid {
   /** Readdir: the offset the directory position stands at (the seed's
    * lastDirentOffset); any other offset rewinds and skips. */
   lastDirentOffset = 0;
+  /** Readdir: the device index of the opened directory (-1: not yet known). */
+  direntDev = -1;
   /** Made by Tbind: the bound socket the fid's file is. */
   bound: BoundSocket | null = null;
   constructor(public file: HostFile) {}

@@ -647,10 +647,16 @@ const readdir: Handler = (c, comm, req) => {
   const offset = Number(req.offset);
   const budget = Math.min(req.count as number, comm.maxBody() - R.read.data);
   if (!comm.reserve(R.read.data + Math.max(0, budget))) return -C.ENOMEM;
-  let rc = f.file.stat();
-  if (rc < 0) return rc;
-  const dev = c.deviceIndex(lastStat.devMajor(), lastStat.devMinor());
-  if (dev < 0) return dev;
+  // An open directory stays on its device: stat it once per open fid.
+  let dev = f.direntDev;
+  if (dev < 0) {
+    const rc = f.file.stat();
+    if (rc < 0) return rc;
+    dev = c.deviceIndex(lastStat.devMajor(), lastStat.devMinor());
+    if (dev < 0) return dev;
+    f.direntDev = dev;
+  }
+  let rc: number;
   let skip = 0;
   if (f.lastDirentOffset !== offset || offset === 0) {
     rc = f.open.rewind();
