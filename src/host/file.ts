@@ -5,10 +5,11 @@
 // Every lookup is one name at a time, relative to an FD we hold, with
 // O_NOFOLLOW; names are checked before use; no path is ever resolved from "/"
 // except the mount point itself, which the user named on the command line.
+import { byteString } from "../ffi/bytestring";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { Dirent64, Statfs, Statx } from "../ffi/layout";
-import { latin1, mountPointsIn, openMountinfo } from "./mounts";
+import { mountPointsIn, openMountinfo } from "./mounts";
 import { Node } from "./node";
 
 /** Negative errno. */
@@ -691,8 +692,7 @@ export class HostFile {
     for (let p = 0; p < n; ) {
       let e = p;
       while (e < n && xattrList[e] !== 0) e++;
-      let name = "";
-      for (let i = p; i < e; i++) name += String.fromCharCode(xattrList[i]);
+      const name = byteString(xattrList, p, e);
       if (name.startsWith("user.")) names.push(name);
       p = e + 1;
     }
@@ -846,13 +846,13 @@ export class OpenFile {
    * the first `skip` names (`dirBatch.skipped` says how many were); an entry
    * whose d_type is unknown (some filesystems) or that is a mount point is
    * stat'ed (its `statted` slot is 1 and its device is in the devMajor and
-   * devMinor slots), and left out if it is gone. Returns the number of entries, or -errno;
-   * `dirBatch.end` is set at the end of the directory. The position moves
-   * past the whole batch; `unreadFrom` puts back entries the caller did not
-   * use. A batch rather than a callback per entry: the caller's encoding
-   * loop stays one monomorphic loop the JIT compiles well (a callback
-   * listing ran 1.2–4.5 ms per 10,000 entries depending on what the JIT made
-   * of it).
+   * devMinor slots), and left out if it is gone. Returns the number of
+   * entries, or -errno; `dirBatch.end` is set at the end of the directory.
+   * The position moves past the whole batch; `unreadFrom` puts back entries
+   * the caller did not use. A batch rather than a callback per entry: the
+   * caller's encoding loop stays one monomorphic loop the JIT compiles well
+   * (a callback listing ran 1.2–4.5 ms per 10,000 entries depending on what
+   * the JIT made of it).
    */
   readDirBatch(skip: number, sizeHint: number): number {
     const mounts = (this.mountPoints ??= mountPointsIn(procSelfFd, this.fd));
@@ -888,7 +888,7 @@ export class OpenFile {
           let statted = 0;
           let devMajor = 0;
           let devMinor = 0;
-          if (dtype === DT_UNKNOWN || (mounts.size > 0 && mounts.has(latin1(direntBuf, nameStart, end)))) {
+          if (dtype === DT_UNKNOWN || (mounts.size > 0 && mounts.has(byteString(direntBuf, nameStart, end)))) {
             present = statAtAddr(this.fd, direntAddr + nameStart) === 0;
             if (present) {
               statted = 1;

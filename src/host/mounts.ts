@@ -5,6 +5,7 @@
 // mountinfo, re-read only when the kernel says the mount table changed: a
 // mountinfo FD polls POLLPRI after any mount or unmount in our namespace.
 // Reading it costs ~0.4 ms here; the poll, one syscall.
+import { byteString } from "../ffi/bytestring";
 import * as C from "../ffi/constants";
 import { Pollfd } from "../ffi/layout";
 import * as libc from "../ffi/libc";
@@ -47,7 +48,7 @@ export function mountPointsIn(procSelfFd: number, dirFd: number): ReadonlySet<st
   if (t.size === 0) return NONE;
   const n = libc.readlinkat(procSelfFd, String(dirFd), pathAddr, pathBuf.byteLength);
   if (n <= 0 || n >= pathBuf.byteLength) return NONE;
-  return t.get(latin1(pathBuf, 0, n)) ?? NONE;
+  return t.get(byteString(pathBuf, 0, n)) ?? NONE;
 }
 
 function mountTable(): Map<string, Set<string>> {
@@ -101,10 +102,5 @@ function readWhole(fd: number): string | null {
     if (got === 0) break;
     len += got;
   }
-  return latin1(buf, 0, len);
-}
-
-/** Bytes as a string of the same code units (paths need not be UTF-8). */
-export function latin1(buf: Uint8Array, start: number, end: number): string {
-  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString("latin1");
+  return byteString(buf, 0, len);
 }

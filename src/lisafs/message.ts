@@ -2,6 +2,7 @@
 // once as data. The server's decoders and encoders, the test client and the
 // fuzzer all use these tables. All integers are little-endian; structs are
 // packed.
+import { byteString } from "../ffi/bytestring";
 import { Statx as LinuxStatx } from "../ffi/layout";
 
 /** Message IDs. */
@@ -246,19 +247,6 @@ export type Decoded = Record<string, any>;
 
 const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
-/** Decodes bytes [off, end) of `u8` as a byte string. */
-export function byteString(u8: Uint8Array, off: number, len: number): string {
-  if (len <= 64) {
-    let s = "";
-    for (let i = 0; i < len; i++) s += String.fromCharCode(u8[off + i]);
-    return s;
-  }
-  let s = "";
-  for (let i = 0; i < len; i += 8192)
-    s += String.fromCharCode.apply(null, u8.subarray(off + i, off + Math.min(len, i + 8192)) as unknown as number[]);
-  return s;
-}
-
 /** A decoder compiled from one layout (see compileDecoder). */
 export type Decoder = (u8: Uint8Array, view: DataView, off: number, len: number) => Decoded | null;
 
@@ -294,7 +282,7 @@ function fieldSource(kind: Kind, v: string): string {
     }
     case "str":
       return `${need("2")} const ${v}n = view.getUint16(p, true); p += 2; ${need(`${v}n`)}
-        const ${v} = byteString(u8, p, ${v}n); p += ${v}n;`;
+        const ${v} = byteString(u8, p, p + ${v}n); p += ${v}n;`;
     case "raw16":
       return `${need("2")} const ${v}n = view.getUint16(p, true); p += 2; ${need(`${v}n`)}
         const ${v} = { off: p, len: ${v}n }; p += ${v}n;`;
@@ -306,7 +294,7 @@ function fieldSource(kind: Kind, v: string): string {
         const ${v} = new Array(${v}c);
         for (let j = 0; j < ${v}c; j++) {
           ${need("2")} const n = view.getUint16(p, true); p += 2; ${need("n")}
-          ${v}[j] = byteString(u8, p, n); p += n;
+          ${v}[j] = byteString(u8, p, p + n); p += n;
         }`;
     case "ids":
       return `${need("2")} const ${v}c = view.getUint16(p, true); p += 2; ${need(`${v}c * 8`)}

@@ -2,6 +2,7 @@
 // version.go), declared once as data. The server's decoders and encoders, the
 // test client and the fuzzer all use these tables. Integers are
 // little-endian; strings are u16 length + bytes.
+import { byteString } from "../ffi/bytestring";
 
 /** Message types (p9.go's MsgType list). T is even, R = T + 1. */
 export const T = {
@@ -504,14 +505,6 @@ export type Decoder = (u8: Uint8Array, view: DataView, off: number, len: number)
 
 const MAX_EXACT = 0x200000; // high word below this: the u64 fits a double exactly
 
-/** Bytes as a string, one char per byte (names round-trip exactly). */
-export function byteString(u8: Uint8Array, off: number, len: number): string {
-  return latin1Slice.call(u8, off, off + len);
-}
-
-// Buffer's latin1 decoder works on any Uint8Array: no view per string.
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (start: number, end: number) => string }).latin1Slice;
-
 function readU64(view: DataView, p: number): number | bigint {
   const h = view.getUint32(p + 4, true);
   return h < MAX_EXACT ? h * 0x100000000 + view.getUint32(p, true) : view.getBigUint64(p, true);
@@ -545,7 +538,7 @@ function readStr(u8: Uint8Array, view: DataView, p: number, end: number): string
   const n = view.getUint16(p, true);
   if (end - p - 2 < n) return null;
   strEnd = p + 2 + n;
-  return byteString(u8, p + 2, n);
+  return byteString(u8, p + 2, strEnd);
 }
 
 /**
@@ -673,7 +666,7 @@ export function decodeDirents(u8: Uint8Array, view: DataView, off: number, len: 
       qid: readQid(u8, view, p),
       offset: readU64(view, p + R.dirent.offset),
       type: u8[p + R.dirent.type],
-      name: byteString(u8, p + R.dirent.name + 2, n),
+      name: byteString(u8, p + R.dirent.name + 2, p + R.dirent.name + 2 + n),
     });
     p += R.dirent.name + 2 + n;
   }
