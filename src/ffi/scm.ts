@@ -75,9 +75,34 @@ export function sendWithFds(fd: number, bufAddr: number, len: number, fds: reado
   return libc.sendmsg(fd, msgAddr, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
 }
 
-
-function closeAll(fds: readonly number[]): void {
+export function closeAll(fds: readonly number[]): void {
   for (const fd of fds) libc.close(fd);
+}
+
+/** No FDs to send: shared, so a reply without FDs allocates no array. */
+export const NO_FDS: readonly number[] = Object.freeze([]);
+
+/** The FDs donated with the response being built: ours until they are sent
+ * or dropped. */
+export class DonatedFds {
+  private fds: number[] = [];
+
+  add(fd: number): void {
+    this.fds.push(fd);
+  }
+
+  /** Hands the FDs over (the taker closes them); NO_FDS when there are none,
+   * the common case, which allocates nothing. */
+  take(): readonly number[] {
+    if (this.fds.length === 0) return NO_FDS;
+    const fds = this.fds;
+    this.fds = [];
+    return fds;
+  }
+
+  discard(): void {
+    closeAll(this.take());
+  }
 }
 
 /**
@@ -86,9 +111,6 @@ function closeAll(fds: readonly number[]): void {
  * FDs that go with its first byte, to be sent when the socket is writable
  * again. Our copies of donated FDs are closed once sent or dropped.
  */
-/** No FDs to send: shared, so a reply without FDs allocates no array. */
-export const NO_FDS: readonly number[] = Object.freeze([]);
-
 export class Outbox {
   private rest: Uint8Array | null = null;
   private restFds: readonly number[] = NO_FDS;

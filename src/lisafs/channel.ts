@@ -6,7 +6,7 @@ import * as libc from "../ffi/libc";
 import { ConnState, ServerEndpoint } from "../flipcall/flipcall";
 import type { Comm } from "./comm";
 import { ChannelHeader } from "./message";
-import { sendWithFds } from "../ffi/scm";
+import { closeAll, DonatedFds, sendWithFds } from "../ffi/scm";
 
 export class ChannelComm implements Comm {
   readonly u8: Uint8Array;
@@ -14,7 +14,7 @@ export class ChannelComm implements Comm {
   readonly addr: number;
   readonly payloadOff = ChannelHeader.size;
   readonly name: string;
-  private fds: number[] = [];
+  private readonly donated = new DonatedFds();
   dead = false;
 
   constructor(
@@ -34,7 +34,7 @@ export class ChannelComm implements Comm {
   }
 
   donate(fd: number): void {
-    this.fds.push(fd);
+    this.donated.add(fd);
   }
 
   /** The state word says the client handed us the packet (or shut down). */
@@ -57,15 +57,14 @@ export class ChannelComm implements Comm {
    * header says how many made it. */
   respond(mid: number, payloadLen: number): boolean {
     let sent = 0;
-    const fds = this.fds;
-    this.fds = [];
+    const fds = this.donated.take();
     if (fds.length <= 255) {
       for (const fd of fds) {
         if (sendWithFds(this.fdSock, 0, 0, [fd]) < 0) break;
         sent++;
       }
     }
-    for (const fd of fds) libc.close(fd);
+    closeAll(fds);
     this.view.setUint16(ChannelHeader.message, mid, true);
     this.u8[ChannelHeader.numFDs] = sent;
     this.u8[ChannelHeader.numFDs + 1] = 0;
@@ -73,8 +72,7 @@ export class ChannelComm implements Comm {
   }
 
   discardFds(): void {
-    for (const fd of this.fds) libc.close(fd);
-    this.fds = [];
+    this.donated.discard();
   }
 
   /** Shuts the channel down; the caller unregisters it from the loop before

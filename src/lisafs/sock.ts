@@ -8,7 +8,7 @@
 import * as C from "../ffi/constants";
 import { cmsgSpace } from "../ffi/layout";
 import * as libc from "../ffi/libc";
-import { closeReceivedFds, MAX_RECV_FDS, msgAddr, Outbox, setupMsg } from "../ffi/scm";
+import { closeReceivedFds, DonatedFds, MAX_RECV_FDS, msgAddr, Outbox, setupMsg } from "../ffi/scm";
 import type { Comm } from "./comm";
 import { SockHeader } from "./message";
 
@@ -26,7 +26,7 @@ export class SockComm implements Comm {
   readonly payloadOff = SockHeader.size;
   readonly name: string;
   private have = 0;
-  private fds: number[] = [];
+  private readonly donated = new DonatedFds();
   /** Bytes of a response not yet accepted by the socket. */
   private readonly out: Outbox;
 
@@ -57,7 +57,7 @@ export class SockComm implements Comm {
   }
 
   donate(fd: number): void {
-    this.fds.push(fd);
+    this.donated.add(fd);
   }
 
   /** True while a response is waiting for the socket to drain. */
@@ -100,9 +100,7 @@ export class SockComm implements Comm {
     this.view.setUint16(SockHeader.message, mid, true);
     this.view.setUint16(SockHeader.message + 2, 0, true);
     const total = SockHeader.size + payloadLen;
-    const fds = this.fds;
-    this.fds = [];
-    return this.out.send(this.u8, this.addr, total, fds);
+    return this.out.send(this.u8, this.addr, total, this.donated.take());
   }
 
   /** Continues a partial send; true when nothing is pending any more. */
@@ -112,8 +110,7 @@ export class SockComm implements Comm {
 
   /** Drops FDs collected for a response that will not be sent. */
   discardFds(): void {
-    for (const fd of this.fds) libc.close(fd);
-    this.fds = [];
+    this.donated.discard();
   }
 
   close(): void {

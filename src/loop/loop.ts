@@ -353,12 +353,7 @@ export class EventLoop {
         }
         rc = libc.futexWait(this.wakeAddr, 0, C.FUTEX_PRIVATE_FLAG, timed ? idleTimeoutAddr : 0);
       }
-      if (timed && rc === -C.ETIMEDOUT) {
-        this.workSinceGc = false;
-        this.stats.idleCollections++;
-        for (const task of this.idleTasks.splice(0)) task();
-        Bun.gc(true);
-      }
+      if (timed && rc === -C.ETIMEDOUT) this.idleCollect();
     }
   }
 
@@ -385,10 +380,7 @@ export class EventLoop {
     const timed = this.workSinceGc || this.idleTasks.length > 0;
     const rc = libc.poll(libc.addr(this.pollfds), n, timed ? IDLE_GC_MS : -1);
     if (rc === 0) {
-      this.workSinceGc = false;
-      this.stats.idleCollections++;
-      for (const task of this.idleTasks.splice(0)) task();
-      Bun.gc(true);
+      this.idleCollect();
       return;
     }
     if (rc < 0) return; // EINTR
@@ -402,6 +394,15 @@ export class EventLoop {
       watches[i].onReady(revents);
       if (this.stopped || !this.direct) return;
     }
+  }
+
+  /** The loop sat idle for IDLE_GC_MS after work: run the idle tasks and one
+   * full collection, when no request can be waiting on it. */
+  private idleCollect(): void {
+    this.workSinceGc = false;
+    this.stats.idleCollections++;
+    for (const task of this.idleTasks.splice(0)) task();
+    Bun.gc(true);
   }
 
   /** Asks for a young-generation collection every WAKES_PER_GC wakes

@@ -8,7 +8,7 @@
 import * as C from "../ffi/constants";
 import { cmsgSpace } from "../ffi/layout";
 import * as libc from "../ffi/libc";
-import { closeReceivedFds, MAX_RECV_FDS, msgAddr, NO_FDS, Outbox, setupMsg } from "../ffi/scm";
+import { closeReceivedFds, DonatedFds, MAX_RECV_FDS, msgAddr, Outbox, setupMsg } from "../ffi/scm";
 import { Header, MAX_MESSAGE_SIZE } from "./message";
 import type { P9Comm } from "./comm";
 
@@ -38,7 +38,7 @@ export class P9Sock implements P9Comm {
    * then, so the next read would most likely be an EAGAIN; poll tells us
    * instead when more arrives. */
   private drained = false;
-  private fd_: number[] = [];
+  private readonly donated = new DonatedFds();
   private readonly out: Outbox;
 
   constructor(
@@ -74,7 +74,7 @@ export class P9Sock implements P9Comm {
   }
 
   donate(fd: number): void {
-    this.fd_.push(fd);
+    this.donated.add(fd);
   }
 
   blocked(): boolean {
@@ -173,10 +173,7 @@ export class P9Sock implements P9Comm {
     this.view.setUint32(Header.length, total, true);
     this.u8[Header.type] = type;
     this.view.setUint16(Header.tag, tag, true);
-    const fds = this.fd_;
-    if (fds.length === 0) return this.out.send(this.u8, this.addr, total, NO_FDS);
-    this.fd_ = [];
-    return this.out.send(this.u8, this.addr, total, fds);
+    return this.out.send(this.u8, this.addr, total, this.donated.take());
   }
 
   /** Continues a partial send; true when nothing is pending any more. */
@@ -185,8 +182,7 @@ export class P9Sock implements P9Comm {
   }
 
   discardFds(): void {
-    for (const fd of this.fd_) libc.close(fd);
-    this.fd_ = [];
+    this.donated.discard();
   }
 
   close(): void {
