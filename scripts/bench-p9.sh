@@ -10,12 +10,15 @@
 #                            [--version V] [--ours-native V] [--ours-aname A]
 #                            [--load-seconds N] [--load-threads N] [--load-rounds N]
 #                            [--cpu N] [--gofer PATH] [--out FILE] [--update-doc|--doc-only]
+#                            [--metrics REGEXP]
 # Defaults: both servers at plain 9P2000.L (what diod speaks), 4 runs each,
 # 2000 timed iterations per metric per run; ours also at 9P2000.L.Google.13.
 # --cpu -1 runs everything unpinned. --update-doc also puts the report
 # between the "p9-bench" markers of docs/benchmarks-p9.md (pinned runs in
 # the first pair, --cpu -1 runs in the second); --doc-only does only that,
-# from the last report. See docs/benchmarks-p9.md.
+# from the last report. --metrics runs only the rows whose name matches (e.g.
+# readdir). A second table gives the client's and the server's CPU time per
+# iteration. See docs/benchmarks-p9.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/interop/lib.sh"
 
@@ -34,7 +37,7 @@ while [[ $# -gt 0 ]]; do
 	--ours-native=*) native=(--ours-native "${1#--ours-native=}"); shift ;;
 	--update-doc) update_doc=1; shift ;;
 	--doc-only) update_doc=2; shift ;;   # no run: put the existing --out report into the doc
-	-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
 	*) args+=("$1"); shift ;;
 	esac
 done

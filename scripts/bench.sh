@@ -6,8 +6,11 @@
 #
 # Usage: scripts/bench.sh [--only ours|ref] [--rounds N] [--iters N] [--warmup N]
 #                         [--starts N] [--cpu N] [--gofer PATH] [--out FILE]
+#                         [--metrics REGEXP]
 # Defaults: both servers, 4 runs each, 2000 timed iterations per metric per run.
-# --cpu -1 runs client and servers unpinned.
+# --cpu -1 runs client and servers unpinned. --metrics runs only the rows
+# whose name matches. A second table gives the client's and the server's CPU
+# time per iteration (pinned, one side's scheduling can cost the other).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/interop/lib.sh"
 
@@ -20,7 +23,7 @@ while [[ $# -gt 0 ]]; do
 	--out=*) out="${1#--out=}"; shift ;;
 	--cpu) cpu="$2"; shift 2 ;;
 	--cpu=*) cpu="${1#--cpu=}"; shift ;;
-	-h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) args+=("$1"); shift ;;
 	esac
 done

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -78,8 +79,16 @@ func main() {
 		cpu     = flag.Int("cpu", 0, "pin client and server to this CPU (-1: no pinning)")
 		workDir = flag.String("workdir", "", "directory for the fixture (default: a new temp dir)")
 		out     = flag.String("out", "", "also write the markdown report to this file")
+		rows    = flag.String("metrics", "", "run only the rows whose name matches this regexp (e.g. Getdents)")
 	)
 	flag.Parse()
+	if *rows != "" {
+		re, err := regexp.Compile(*rows)
+		if err != nil {
+			fatalf("--metrics: %v", err)
+		}
+		benchkit.Selected = re
+	}
 
 	if *cpu >= 0 {
 		if err := benchkit.PinSelf(*cpu); err != nil {
@@ -139,7 +148,10 @@ func main() {
 		Base:    benchkit.Column{Key: launcher.Ref, Title: "reference"},
 		Others:  []benchkit.Column{{Key: launcher.Ours, Title: "ours", Ratio: "ratio (ours/ref)"}},
 	}
-	if err := benchkit.Output(header+"\n"+table.Render(res), *out); err != nil {
+	cpuTable := table
+	cpuTable.Metrics = benchkit.CPUMetrics(metrics)
+	report := header + "\n" + table.Render(res) + "\n" + benchkit.CPUNote + "\n\n" + cpuTable.Render(res)
+	if err := benchkit.Output(report, *out); err != nil {
 		fatalf("%v", err)
 	}
 }
@@ -268,6 +280,8 @@ func runOnce(cfg config, server string, res benchkit.Results) (retErr error) {
 			return err
 		}
 	}
+	benchkit.ServerPID = s.g.Process.Pid()
+	defer func() { benchkit.ServerPID = 0 }()
 
 	deep := strings.Split(deepPath, "/")
 	if err := res.Time(server, "WalkStat, 5 path components", cfg.warmup, cfg.iters, func() error {

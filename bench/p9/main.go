@@ -131,8 +131,16 @@ func main() {
 		loadRounds  = flag.Int("load-rounds", 2, "diodload runs per server and load type (interleaved)")
 		workDir     = flag.String("workdir", "", "directory for the fixture (default: a new temp dir)")
 		out         = flag.String("out", "", "also write the markdown report to this file")
+		rows        = flag.String("metrics", "", "run only the latency and throughput rows whose name matches this regexp (e.g. readdir)")
 	)
 	flag.Parse()
+	if *rows != "" {
+		re, err := regexp.Compile(*rows)
+		if err != nil {
+			fatalf("--metrics: %v", err)
+		}
+		benchkit.Selected = re
+	}
 	if *cpu >= 0 {
 		if err := benchkit.PinSelf(*cpu); err != nil {
 			fatalf("%v", err)
@@ -227,7 +235,10 @@ func main() {
 	for _, c := range cfg.cols {
 		fmt.Fprintf(&nb, "- negotiated with %s: `%s`\n", c, negotiated[c])
 	}
-	if err := benchkit.Output(header+nb.String()+"\n"+table(cfg).Render(res), *out); err != nil {
+	cpuTable := table(cfg)
+	cpuTable.Metrics = benchkit.CPUMetrics(metrics)
+	report := header + nb.String() + "\n" + table(cfg).Render(res) + "\n" + benchkit.CPUNote + "\n\n" + cpuTable.Render(res)
+	if err := benchkit.Output(report, *out); err != nil {
 		fatalf("%v", err)
 	}
 }
@@ -453,6 +464,8 @@ func runOnce(cfg config, col string, res benchkit.Results) (version string, retE
 			return version, err
 		}
 	}
+	benchkit.ServerPID = s.Pid()
+	defer func() { benchkit.ServerPID = 0 }()
 
 	if err := res.Time(col, "walk (1 component) + getattr + clunk", cfg.warmup, cfg.iters, func() error {
 		f, err := walk1(s.root, readFile)

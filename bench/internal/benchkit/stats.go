@@ -5,7 +5,11 @@ package benchkit
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -16,7 +20,7 @@ type Metric struct {
 	Unit   string
 	Higher bool // higher is better (throughput)
 	Scale  float64
-	// Pct shows "median (p90 x)" instead of just the median.
+	// Pct shows "median (p90 x, p99 y)" instead of just the median.
 	Pct bool
 }
 
@@ -40,15 +44,25 @@ func (r Results) Add(col, metric string, v float64) {
 	r[col][metric] = append(r[col][metric], v)
 }
 
+// Selected, when set, limits Time and Throughput to the metrics whose name
+// it matches (--metrics): the others are not run, and left out of the table.
+var Selected *regexp.Regexp
+
+func skipped(name string) bool { return Selected != nil && !Selected.MatchString(name) }
+
 // Time runs op warmup+iters times and records the timed iterations (ns)
 // as metric name.
 func (r Results) Time(col, name string, warmup, iters int, op func() error) error {
+	if skipped(name) {
+		return nil
+	}
 	for i := 0; i < warmup; i++ {
 		if err := op(); err != nil {
 			return fmt.Errorf("%s (warm-up): %w", name, err)
 		}
 	}
 	samples := make([]float64, 0, iters)
+	client0, server0, cpuOK := cpuNow()
 	for i := 0; i < iters; i++ {
 		t := time.Now()
 		err := op()
@@ -57,6 +71,10 @@ func (r Results) Time(col, name string, warmup, iters int, op func() error) erro
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		samples = append(samples, float64(d.Nanoseconds()))
+	}
+	if client1, server1, ok := cpuNow(); cpuOK && ok && iters > 0 {
+		r.Add(col, CPUName(name, "client"), float64(client1-client0)/float64(iters))
+		r.Add(col, CPUName(name, "server"), float64(server1-server0)/float64(iters))
 	}
 	for _, v := range samples {
 		r.Add(col, name, v)
@@ -67,6 +85,9 @@ func (r Results) Time(col, name string, warmup, iters int, op func() error) erro
 // Throughput runs pass, which reads size bytes, passes times after one
 // untimed warm-up pass and records MB/s as metric name.
 func (r Results) Throughput(col, name string, passes, size int, pass func() error) error {
+	if skipped(name) {
+		return nil
+	}
 	for p := -1; p < passes; p++ {
 		t := time.Now()
 		if err := pass(); err != nil {
@@ -77,6 +98,65 @@ func (r Results) Throughput(col, name string, passes, size int, pass func() erro
 		}
 	}
 	return nil
+}
+
+// ServerPID is the server process the current run measures (0: none):
+// Time also records the CPU time it and this client process use per
+// iteration, so a table can tell which side a latency difference is on
+// (pinned to one CPU, a server can make the client slower, or the reverse).
+var ServerPID int
+
+// CPUName is the metric under which Time records side's ("client" or
+// "server") CPU time per iteration of metric name.
+func CPUName(name, side string) string { return name + ", " + side + " CPU per iteration" }
+
+// CPUNote heads the table of CPUMetrics.
+const CPUNote = "CPU time per iteration: the client's (the benchmark process, all its threads) and the server's (all its threads), the mean over each run's timed iterations (from /proc/PID/task/*/schedstat), median of the runs:"
+
+// CPUMetrics are the rows of the CPU table for the latency metrics of ms.
+func CPUMetrics(ms []Metric) []Metric {
+	var out []Metric
+	for _, m := range ms {
+		if !m.Pct || m.Higher {
+			continue
+		}
+		for _, side := range []string{"client", "server"} {
+			out = append(out, Metric{Name: CPUName(m.Name, side), Unit: m.Unit, Scale: m.Scale})
+		}
+	}
+	return out
+}
+
+// cpuNow reads the CPU time (ns) used so far by every thread of this process
+// and of ServerPID, from /proc/PID/task/TID/schedstat (exact, unlike the
+// tick-sampled utime and stime).
+func cpuNow() (client, server int64, ok bool) {
+	if ServerPID == 0 {
+		return 0, 0, false
+	}
+	client, err1 := threadsCPU(os.Getpid())
+	server, err2 := threadsCPU(ServerPID)
+	return client, server, err1 == nil && err2 == nil
+}
+
+func threadsCPU(pid int) (int64, error) {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(stats) == 0 {
+		return 0, fmt.Errorf("no schedstat for %d", pid)
+	}
+	var sum int64
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // a thread that ended
+		}
+		v, err := strconv.ParseInt(strings.Fields(string(b))[0], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		sum += v
+	}
+	return sum, nil
 }
 
 // Percentile returns the p-quantile (0..1) of v (0 for no samples).
@@ -101,7 +181,7 @@ func Format(v float64) string {
 	}
 }
 
-// Cell renders samples of m: "median unit" or "median unit (p90 x)", or
+// Cell renders samples of m: "median unit" or "median unit (p90 x, p99 y)", or
 // "–" without samples.
 func Cell(m Metric, samples []float64) string {
 	if len(samples) == 0 {
@@ -111,7 +191,7 @@ func Cell(m Metric, samples []float64) string {
 	if !m.Pct {
 		return fmt.Sprintf("%s %s", Format(med), m.Unit)
 	}
-	return fmt.Sprintf("%s %s (p90 %s)", Format(med), m.Unit, Format(Percentile(samples, 0.9)*m.Scale))
+	return fmt.Sprintf("%s %s (p90 %s, p99 %s)", Format(med), m.Unit, Format(Percentile(samples, 0.9)*m.Scale), Format(Percentile(samples, 0.99)*m.Scale))
 }
 
 // Ratio renders the ratio of the medians of x and base, or "–".
@@ -144,7 +224,20 @@ type Table struct {
 	Cell func(m Metric, col string, samples []float64) string
 }
 
-// Render renders the table for res.
+// measured says whether any column has samples of m.
+func (t Table) measured(res Results, m Metric) bool {
+	if len(res[t.Base.Key][m.Name]) > 0 {
+		return true
+	}
+	for _, c := range t.Others {
+		if len(res[c.Key][m.Name]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Render renders the table for res; a row no column measured is left out.
 func (t Table) Render(res Results) string {
 	cell := t.Cell
 	if cell == nil {
@@ -161,6 +254,9 @@ func (t Table) Render(res Results) string {
 	}
 	b.WriteString("\n")
 	for _, m := range t.Metrics {
+		if !t.measured(res, m) {
+			continue // not selected (--metrics) or not measured in this run
+		}
 		base := res[t.Base.Key][m.Name]
 		fmt.Fprintf(&b, "| %s | %s |", m.Label(), cell(m, t.Base.Key, base))
 		for _, c := range t.Others {
