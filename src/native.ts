@@ -2,6 +2,7 @@
 import { CommanderError } from "commander";
 import { helpText, parseArgs, UsageError } from "./cli";
 import * as libc from "./ffi/libc";
+import { confine } from "./confine";
 import { openProcSelfFd } from "./host/file";
 import { makeLogger } from "./log";
 import type { ListenAddr } from "./listen";
@@ -49,6 +50,7 @@ export function nativeMain(argv: string[]): void {
     // The bound address (with the port a tcp:...:0 got), for whoever started us.
     process.stdout.write(`listening on ${where}\n`);
   }
+  confine(log);
   server.run();
   log.info({ loop: server.loop.stats }, "all clients gone; exiting");
   // _exit, not process.exit: the loop's helper Workers may still sit in a

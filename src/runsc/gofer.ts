@@ -136,6 +136,9 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
     log.info({ fd: s.fd, path: s.hostPath, readonly: s.policy.readonly }, "serving");
     server.serve(s);
   }
+  // After the chroot, as runsc's gofer installs its filter.
+  const { confine } = require("../confine") as typeof import("../confine");
+  confine(log);
   server.run();
   log.info("all lisafs servers exited");
   return libc.exitNow(0);
