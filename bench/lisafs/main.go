@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -82,12 +81,8 @@ func main() {
 		rows    = flag.String("metrics", "", "run only the rows whose name matches this regexp (e.g. Getdents)")
 	)
 	flag.Parse()
-	if *rows != "" {
-		re, err := regexp.Compile(*rows)
-		if err != nil {
-			fatalf("--metrics: %v", err)
-		}
-		benchkit.Selected = re
+	if err := benchkit.Select(*rows); err != nil {
+		fatalf("--metrics: %v", err)
 	}
 
 	if *cpu >= 0 {

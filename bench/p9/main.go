@@ -134,12 +134,8 @@ func main() {
 		rows        = flag.String("metrics", "", "run only the latency and throughput rows whose name matches this regexp (e.g. readdir)")
 	)
 	flag.Parse()
-	if *rows != "" {
-		re, err := regexp.Compile(*rows)
-		if err != nil {
-			fatalf("--metrics: %v", err)
-		}
-		benchkit.Selected = re
+	if err := benchkit.Select(*rows); err != nil {
+		fatalf("--metrics: %v", err)
 	}
 	if *cpu >= 0 {
 		if err := benchkit.PinSelf(*cpu); err != nil {

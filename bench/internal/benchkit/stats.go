@@ -50,6 +50,20 @@ var Selected *regexp.Regexp
 
 func skipped(name string) bool { return Selected != nil && !Selected.MatchString(name) }
 
+// Select sets Selected from a --metrics regexp ("" selects every row).
+func Select(expr string) error {
+	if expr == "" {
+		Selected = nil
+		return nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return err
+	}
+	Selected = re
+	return nil
+}
+
 // Time runs op warmup+iters times and records the timed iterations (ns)
 // as metric name.
 func (r Results) Time(col, name string, warmup, iters int, op func() error) error {
