@@ -8,6 +8,7 @@
 // change between releases; a missing entry in an allow-list kills the
 // gofer. A denied call here returns an errno, so a mistake costs one failed
 // call, never the process.
+import * as C from "./constants";
 import * as libc from "./libc";
 
 const arm64 = process.arch === "arm64";
@@ -72,7 +73,8 @@ const SYS_clone3 = 435;
 const SYS_prctl = arm64 ? 167 : 157;
 const SYS_seccomp = arm64 ? 277 : 317;
 const AUDIT_ARCH = arm64 ? 0xc00000b7 : 0xc000003e;
-/** x32 syscalls on x86-64 (nr | 0x40000000) reach the same kernel code. */
+/** On x86-64, a number with this bit set selects the x32 syscall table,
+ * which the x86-64 numbers below would not match. */
 const X32_SYSCALL_BIT = 0x40000000;
 /** CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET. */
 const CLONE_NEW_FLAGS = 0x7e020000;
@@ -85,8 +87,6 @@ const BPF_JSET_K = 0x45;
 const BPF_RET_K = 0x06;
 const SECCOMP_RET_ALLOW = 0x7fff0000;
 const SECCOMP_RET_ERRNO = 0x00050000;
-const EPERM = 1;
-const ENOSYS = 38;
 /** struct seccomp_data: nr, arch, instruction_pointer, args[6]. */
 const SeccompData = { nr: 0, arch: 4, arg0: 16 } as const;
 const PR_SET_NO_NEW_PRIVS = 38;
@@ -124,9 +124,9 @@ export function buildFilter(): Uint8Array {
   labels.allow = prog.length;
   prog.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
   labels.deny = prog.length;
-  prog.push(stmt(BPF_RET_K, SECCOMP_RET_ERRNO | EPERM));
+  prog.push(stmt(BPF_RET_K, SECCOMP_RET_ERRNO | C.EPERM));
   labels.nosys = prog.length;
-  prog.push(stmt(BPF_RET_K, SECCOMP_RET_ERRNO | ENOSYS));
+  prog.push(stmt(BPF_RET_K, SECCOMP_RET_ERRNO | C.ENOSYS));
 
   const out = new Uint8Array(prog.length * 8);
   const v = new DataView(out.buffer);
@@ -164,5 +164,5 @@ export function installFilter(): number {
   fv.setBigUint64(8, BigInt(libc.addr(insns)), true);
   const r = libc.syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, libc.addr(fprog), 0, 0);
   // TSYNC reports a thread it could not synchronise as a positive TID.
-  return r > 0 ? -EPERM : r;
+  return r > 0 ? -C.EPERM : r;
 }
