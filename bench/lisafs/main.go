@@ -143,10 +143,7 @@ func main() {
 		Base:    benchkit.Column{Key: launcher.Ref, Title: "reference"},
 		Others:  []benchkit.Column{{Key: launcher.Ours, Title: "ours", Ratio: "ratio (ours/ref)"}},
 	}
-	cpuTable := table
-	cpuTable.Metrics = benchkit.CPUMetrics(metrics)
-	report := header + "\n" + table.Render(res) + "\n" + benchkit.CPUNote + "\n\n" + cpuTable.Render(res)
-	if err := benchkit.Output(report, *out); err != nil {
+	if err := benchkit.Output(header+"\n"+table.Report(res), *out); err != nil {
 		fatalf("%v", err)
 	}
 }

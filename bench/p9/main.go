@@ -231,10 +231,7 @@ func main() {
 	for _, c := range cfg.cols {
 		fmt.Fprintf(&nb, "- negotiated with %s: `%s`\n", c, negotiated[c])
 	}
-	cpuTable := table(cfg)
-	cpuTable.Metrics = benchkit.CPUMetrics(metrics)
-	report := header + nb.String() + "\n" + table(cfg).Render(res) + "\n" + benchkit.CPUNote + "\n\n" + cpuTable.Render(res)
-	if err := benchkit.Output(report, *out); err != nil {
+	if err := benchkit.Output(header+nb.String()+"\n"+table(cfg).Report(res), *out); err != nil {
 		fatalf("%v", err)
 	}
 }

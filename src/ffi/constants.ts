@@ -110,6 +110,8 @@ export const SYS_futex = arm64 ? 98 : 202;
 export const SYS_futex_waitv = 449; // same number on both (asm-generic table)
 export const SYS_gettid = arm64 ? 178 : 186;
 export const SYS_pivot_root = arm64 ? 41 : 155;
+export const SYS_prctl = arm64 ? 167 : 157;
+export const SYS_seccomp = arm64 ? 277 : 317;
 export const SYS_setuid = arm64 ? 146 : 105;
 export const SYS_setgid = arm64 ? 144 : 106;
 

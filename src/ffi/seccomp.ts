@@ -70,8 +70,6 @@ const DENIED: Record<string, [number, number]> = {
 
 const SYS_clone = arm64 ? 220 : 56;
 const SYS_clone3 = 435;
-const SYS_prctl = arm64 ? 167 : 157;
-const SYS_seccomp = arm64 ? 277 : 317;
 const AUDIT_ARCH = arm64 ? 0xc00000b7 : 0xc000003e;
 /** On x86-64, a number with this bit set selects the x32 syscall table,
  * which the x86-64 numbers below would not match. */
@@ -152,7 +150,7 @@ export function buildFilter(): Uint8Array {
  * kernel's refusal, e.g. EINVAL without CONFIG_SECCOMP_FILTER).
  */
 export function installFilter(): number {
-  const rc = libc.syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  const rc = libc.syscall(C.SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   if (rc < 0) return rc;
   const program = buildFilter();
   const insns = libc.pinnedBytes(program.byteLength);
@@ -162,7 +160,7 @@ export function installFilter(): number {
   const fv = new DataView(fprog.buffer);
   fv.setUint16(0, insns.byteLength / 8, true);
   fv.setBigUint64(8, BigInt(libc.addr(insns)), true);
-  const r = libc.syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, libc.addr(fprog), 0, 0);
+  const r = libc.syscall(C.SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, libc.addr(fprog), 0, 0);
   // TSYNC reports a thread it could not synchronise as a positive TID.
   return r > 0 ? -C.EPERM : r;
 }

@@ -124,11 +124,11 @@ var ServerPID int
 // "server") CPU time per iteration of metric name.
 func CPUName(name, side string) string { return name + ", " + side + " CPU per iteration" }
 
-// CPUNote heads the table of CPUMetrics.
-const CPUNote = "CPU time per iteration: the client's (the benchmark process, all its threads) and the server's (all its threads), the mean over each run's timed iterations (from /proc/PID/task/*/schedstat), median of the runs:"
+// cpuNote heads the table of cpuMetrics.
+const cpuNote = "CPU time per iteration: the client's (the benchmark process, all its threads) and the server's (all its threads), the mean over each run's timed iterations (from /proc/PID/task/*/schedstat), median of the runs:"
 
-// CPUMetrics are the rows of the CPU table for the latency metrics of ms.
-func CPUMetrics(ms []Metric) []Metric {
+// cpuMetrics are the rows of the CPU table for the latency metrics of ms.
+func cpuMetrics(ms []Metric) []Metric {
 	var out []Metric
 	for _, m := range ms {
 		if !m.Pct || m.Higher {
@@ -249,6 +249,14 @@ func (t Table) measured(res Results, m Metric) bool {
 		}
 	}
 	return false
+}
+
+// Report renders the table for res, then the client's and the server's CPU
+// time per iteration of its latency metrics (what Time recorded).
+func (t Table) Report(res Results) string {
+	cpu := t
+	cpu.Metrics = cpuMetrics(t.Metrics)
+	return t.Render(res) + "\n" + cpuNote + "\n\n" + cpu.Render(res)
 }
 
 // Render renders the table for res; a row no column measured is left out.
