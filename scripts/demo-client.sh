@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npm install --no-audit --no-fund --loglevel=error >&2
-bash ../shared/gvisor/setup.sh >&2
+bash scripts/gvisor-setup.sh >&2
 node_modules/.bin/bun run build.ts >&2
 bash tests/interop/build.sh demo >&2
 

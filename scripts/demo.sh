@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 
 npm install --no-audit --no-fund --loglevel=error >&2
-bash ../shared/gvisor/setup.sh >&2
+bash scripts/gvisor-setup.sh >&2
 node_modules/.bin/bun run build.ts >&2
 
 RUNSC=${GVISOR_REF_HOME:-/opt/gvisor-ref}/bin/runsc

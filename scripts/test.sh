@@ -11,11 +11,7 @@ step "npm packages (bun, typescript, commander, pino)"
 npm install --no-audit --no-fund --loglevel=error
 
 step "gVisor reference (Go toolchain, lisafs client, runsc) via ../shared/gvisor/setup.sh"
-if [[ ! -f ../shared/gvisor/setup.sh ]]; then
-  echo "FATAL: ../shared/gvisor/setup.sh not found; check out the project beside ../shared" >&2
-  exit 1
-fi
-bash ../shared/gvisor/setup.sh
+bash scripts/gvisor-setup.sh
 
 step "diod (its 9P client tools drive tests/p9-diod.test.ts; the Debian package diod)"
 diod_tools=(diod diodls diodcat diodload)
