@@ -59,6 +59,30 @@ describe("runsc argv", () => {
     expect(a.global.get("root")).toBe("/r");
   });
 
+  test("today's runsc's gofer command line parses (container ID, sync, RPC and pin-ring FDs, sized overlays)", () => {
+    // What today's runsc (release-20260817.0 + 70) passed to its gofer in `runsc do` on this machine.
+    const a = parseRunscArgs([
+      "--root=/tmp/runsc-do2706431662", "--overlay2=all:memory", "--network=none", "--platform=ptrace", "--rootless=false",
+      "gofer", "--bundle", "/tmp/runsc-do2706431662", "--gofer-mount-confs=lisafs:memory,lisafs:self:size=64m,erofs:none",
+      "--spec-fd=3", "--mounts-fd=4", "--rpc-fd=5", "--pin-ring-fd=6", "--sync-sentry-exit-fd=7", "--io-fds=8",
+      "--sync-chroot-fd=9", "--uid=1000", "--gid=1001", "--a-future-flag=1", "--another-future-bool", "runsc-537394",
+    ]);
+    expect(a.containerId).toBe("runsc-537394");
+    expect([a.specFd, a.mountsFd, a.rpcFd, a.pinRingFd, a.sentryExitSyncFd, a.syncChrootFd]).toEqual([3, 4, 5, 6, 7, 9]);
+    expect(a.ioFds).toEqual([8]);
+    expect([a.uid, a.gid]).toEqual([1000, 1001]);
+    expect(a.mountConfs).toEqual([
+      { lower: "lisafs", upper: "memory" },
+      { lower: "lisafs", upper: "self", size: "64m" },
+      { lower: "erofs", upper: "none" },
+    ]);
+    expect(a.unknownFlags).toEqual(["--a-future-flag=1", "--another-future-bool"]);
+    // 20240729's passes no container ID and none of the new FDs.
+    const old = parseRunscArgs(RUNSC_DO);
+    expect(old.containerId).toBeUndefined();
+    expect([old.rpcFd, old.pinRingFd, old.sentryExitSyncFd, old.syncChrootFd]).toEqual([-1, -1, -1, -1]);
+  });
+
   test("the native command line is not mistaken for runsc's", () => {
     expect(isRunscForm(["--io-fd", "3", "--mount", "/srv"])).toBe(false);
     expect(isRunscForm(["--root=/x", "boot"])).toBe(false);
@@ -73,7 +97,9 @@ describe("runsc argv", () => {
       [["gofer", "--bundle=/b", "--io-fds=x", "--spec-fd=3", "--gofer-mount-confs=lisafs:none"], /not an integer/],
       [["gofer", "--bundle=/b", "--io-fds=5", "--spec-fd=3", "--gofer-mount-confs=lisafs"], /mount config/],
       [["gofer", "--bundle=/b", "--io-fds=5", "--spec-fd=3", "--gofer-mount-confs=none:none"], /mount config/],
-      [["gofer", "--bundle=/b", "--io-fds=5", "--spec-fd=3", "--gofer-mount-confs=lisafs:none", "--nope=1"], /not defined: -nope/],
+      [["gofer", "--bundle=/b", "--io-fds=5", "--spec-fd=3", "--gofer-mount-confs=lisafs:none", "id1", "id2"], /at most one argument/],
+      [["gofer", "--bundle=/b", "--io-fds=5", "--spec-fd=3", "--gofer-mount-confs=lisafs:none:4g"], /mount config format/],
+      [["gofer", "--bundle=/b", "--io-fds=5", "--spec-fd=3", "--gofer-mount-confs=lisafs:self:size=1g:x"], /mount config format/],
       [["gofer", "--bundle=/b", "--io-fds=5", "--spec-fd=3", "--gofer-mount-confs=lisafs:none", "--apply-caps=maybe"], /boolean/],
     ];
     for (const [argv, re] of bad) expect(() => parseRunscArgs(argv)).toThrow(re);
@@ -82,8 +108,11 @@ describe("runsc argv", () => {
 
   test("mount options map to mount(2) flags as runsc maps them", () => {
     expect(optionsToFlags(["rbind", "ro", "nosuid"])).toBe(C.MS_BIND | C.MS_REC | C.MS_RDONLY | C.MS_NOSUID);
-    // runsc toggles for "clear" options, so "rw" on nothing sets MS_RDONLY.
-    expect(optionsToFlags(["bind", "rw"])).toBe(C.MS_BIND | C.MS_RDONLY);
+    // "Clear" options clear, as today's runsc has it (20240729's toggled, so
+    // "rw" on nothing set MS_RDONLY; a remount with that would be wrong).
+    expect(optionsToFlags(["bind", "rw"])).toBe(C.MS_BIND);
+    expect(optionsToFlags(["ro", "rw"])).toBe(0);
+    expect(optionsToFlags(["noexec", "exec", "nodev"])).toBe(C.MS_NODEV);
     expect(optionsToFlags(["defaults", "shared"])).toBe(0);
   });
 });

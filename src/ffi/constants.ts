@@ -105,6 +105,12 @@ export const STATX_BASIC_STATS = 0x7ff;
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
 
+// renameat2(2) flags.
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const RENAME_WHITEOUT = 4;
+export const STATX_BTIME = 0x800;
+
 // Syscalls called through syscall(2) because glibc has no wrapper.
 export const SYS_futex = arm64 ? 98 : 202;
 export const SYS_futex_waitv = 449; // same number on both (asm-generic table)
@@ -114,6 +120,18 @@ export const SYS_prctl = arm64 ? 167 : 157;
 export const SYS_seccomp = arm64 ? 277 : 317;
 export const SYS_setuid = arm64 ? 146 : 105;
 export const SYS_setgid = arm64 ? 144 : 106;
+// Per-thread credential changes (raw syscalls: glibc's wrappers would change
+// every thread's; ConnectWithCreds changes only the serving thread's, briefly).
+export const SYS_setreuid = arm64 ? 145 : 113;
+export const SYS_setregid = arm64 ? 143 : 114;
+export const SYS_getuid = arm64 ? 174 : 102;
+export const SYS_geteuid = arm64 ? 175 : 107;
+export const SYS_getgid = arm64 ? 176 : 104;
+export const SYS_getegid = arm64 ? 177 : 108;
+export const SYS_capget = arm64 ? 90 : 125;
+export const SYS_capset = arm64 ? 91 : 126;
+export const SYS_tgkill = arm64 ? 131 : 234;
+export const SYS_mprotect = arm64 ? 226 : 10;
 
 // errno values.
 export const EPERM = 1;
@@ -178,7 +196,12 @@ export const MS_RELATIME = 0x200000;
 export const MS_I_VERSION = 0x800000;
 export const MS_STRICTATIME = 0x1000000;
 export const MNT_DETACH = 2;
+export const R_OK = 4;
+export const F_OK = 0;
 export const PR_CAPBSET_READ = 23;
 export const PR_CAPBSET_DROP = 24;
+export const PR_CAP_AMBIENT = 47;
+export const PR_CAP_AMBIENT_RAISE = 2;
+export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 export const PR_SET_PDEATHSIG = 1;
 export const RLIMIT_NOFILE = 7;

@@ -85,6 +85,7 @@ const S = bindOnUse({
   symlinkat: { args: [P, i32, P], returns: i32 },
   linkat: { args: [i32, P, i32, P, i32], returns: i32 },
   renameat: { args: [i32, P, i32, P], returns: i32 },
+  renameat2: { args: [i32, P, i32, P, u32], returns: i32 },
   unlinkat: { args: [i32, P, i32], returns: i32 },
   readlinkat: { args: [i32, P, P, u64], returns: ssize },
   fgetxattr: { args: [i32, P, P, u64], returns: ssize },
@@ -197,6 +198,8 @@ export const linkat = (olddir: number, oldname: string, newdir: number, newname:
   r(S.linkat(olddir, oldname === "" ? EMPTY : cstr(oldname, 0), newdir, cstr(newname, 1), flags));
 export const renameat = (olddir: number, oldname: string, newdir: number, newname: string) =>
   r(S.renameat(olddir, cstr(oldname, 0), newdir, cstr(newname, 1)));
+export const renameat2 = (olddir: number, oldname: string, newdir: number, newname: string, flags: number) =>
+  r(S.renameat2(olddir, cstr(oldname, 0), newdir, cstr(newname, 1), flags));
 export const unlinkat = (dirfd: number, name: string, flags: number) =>
   r(S.unlinkat(dirfd, cstr(name), flags));
 export const readlinkat = (dirfd: number, name: string, buf: number, len: number) =>
@@ -269,6 +272,14 @@ export function socketType(fd: number): number {
   return rc < 0 ? rc : v[0];
 }
 
+/** SO_PEERCRED of a Unix socket: the peer's pid, uid, gid, or -errno. */
+export function peerCred(fd: number): { pid: number; uid: number; gid: number } | number {
+  const v = new Int32Array(4);
+  v[3] = 12;
+  const rc = r(S.getsockopt(fd, 1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, addr(v), addr(v) + 12));
+  return rc < 0 ? rc : { pid: v[0], uid: v[1] >>> 0, gid: v[2] >>> 0 };
+}
+
 export const futexWait = (uaddr: number, val: number, flags: number, timeout = 0) =>
   r(S.syscall(SYS_futex, uaddr, flags /* FUTEX_WAIT | private */, val, timeout, 0, 0));
 export const futexWake = (uaddr: number, n: number, flags: number) =>
@@ -295,6 +306,8 @@ const openSetup = () =>
     pipe2: { args: [P, i32], returns: i32 },
     waitpid: { args: [i32, P, i32], returns: i32 },
     geteuid: { args: [], returns: u32 },
+    sigaction: { args: [i32, P, P], returns: i32 },
+    access: { args: [P, i32], returns: i32 },
   }).symbols;
 const X = () => (setupSyms ??= openSetup());
 
@@ -314,6 +327,10 @@ export const mount = (source: string | null, target: string, fstype: string | nu
   r(X().mount(optStr(source), cstring(target), optStr(fstype), flags, optStr(data)));
 export const umount2 = (target: string, flags: number) => r(X().umount2(cstring(target), flags));
 export const chroot = (path: string) => r(X().chroot(cstring(path)));
+export const access = (path: string, mode: number) => r(X().access(cstring(path), mode));
+/** move_mount(2) of the detached tree `fromFd` onto the file `toFd` is open on. */
+export const moveMount = (fromFd: number, toFd: number) =>
+  r(S.syscall(429 /* SYS_move_mount, both ABIs */, fromFd, EMPTY, toFd, EMPTY, 0x4 /* F_EMPTY_PATH */ | 0x40 /* T_EMPTY_PATH */));
 export const chdir = (path: string) => r(X().chdir(cstring(path)));
 export const prctl = (op: number, a = 0, b = 0, c = 0, d = 0) => r(X().prctl(op, a, b, c, d));
 export function pivotRoot(newRoot: string, putOld: string): number {
@@ -325,6 +342,8 @@ export function pivotRoot(newRoot: string, putOld: string): number {
   return rc;
 }
 export const geteuid = () => X().geteuid() as number;
+/** sigaction(2) with glibc's struct sigaction at `act` / `old` (addresses, 0 for NULL). */
+export const sigaction = (sig: number, act: number, old: number) => r(X().sigaction(sig, act, old));
 /** setrlimit(resource, {cur, max}). */
 export function setrlimit(resource: number, cur: number, max: number): number {
   const lim = new BigUint64Array([BigInt(cur), BigInt(max)]);

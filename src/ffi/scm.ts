@@ -37,25 +37,40 @@ export function setupMsg(bufAddr: number, len: number, controlLen: number): void
   }
 }
 
-/** Closes any FDs that came with the last recvmsg: gofer clients never send
- * FDs, and a hostile one must not make us hold its FDs. Returns how many
- * there were. */
-export function closeReceivedFds(): number {
+/** The FDs that came with the last recvmsg, in order. */
+function receivedFds(): readonly number[] {
   const controlLen = msgView.getUint32(Msghdr.controllen, true);
-  let closed = 0;
+  // The common case, every message of a well-behaved client: no garbage.
+  if (controlLen < Cmsghdr.data) return NO_FDS;
+  const fds: number[] = [];
   let off = 0;
   while (off + Cmsghdr.data <= controlLen) {
     const len = Number(ctlView.getBigUint64(off + Cmsghdr.len, true));
     if (len < Cmsghdr.data) break;
     if (ctlView.getInt32(off + Cmsghdr.level, true) === C.SOL_SOCKET && ctlView.getInt32(off + Cmsghdr.type, true) === C.SCM_RIGHTS) {
-      for (let p = off + Cmsghdr.data; p + 4 <= off + len && p + 4 <= controlLen; p += 4) {
-        libc.close(ctlView.getInt32(p, true));
-        closed++;
-      }
+      for (let p = off + Cmsghdr.data; p + 4 <= off + len && p + 4 <= controlLen; p += 4) fds.push(ctlView.getInt32(p, true));
     }
     off += (len + 7) & ~7;
   }
-  return closed;
+  return fds;
+}
+
+/** Closes any FDs that came with the last recvmsg: gofer clients never send
+ * FDs, and a hostile one must not make us hold its FDs. Returns how many
+ * there were. */
+export function closeReceivedFds(): number {
+  const fds = receivedFds();
+  closeAll(fds);
+  return fds.length;
+}
+
+/** One recvmsg of up to `len` bytes into `bufAddr`, taking up to
+ * MAX_RECV_FDS FDs (close-on-exec) with it: for the few peers that do send
+ * FDs (runsc's RPC replies, the sandbox's pidfd). */
+export function recvWithFds(fd: number, bufAddr: number, len: number, flags: number): { n: number; fds: readonly number[] } {
+  setupMsg(bufAddr, len, cmsgSpace(4 * MAX_RECV_FDS));
+  const n = libc.recvmsg(fd, msgAddr, flags | C.MSG_CMSG_CLOEXEC);
+  return { n, fds: n >= 0 ? receivedFds() : [] };
 }
 
 /** Sends one SCM_RIGHTS message carrying `fds` and `len` bytes at `bufAddr`

@@ -6,7 +6,12 @@
 
 export class RunscUsageError extends Error {}
 
-export type GoferMountConf = { lower: "none" | "lisafs" | "erofs"; upper: "none" | "memory" | "self" | "anon" };
+export type GoferMountConf = {
+  lower: "none" | "lisafs" | "erofs";
+  upper: "none" | "memory" | "self" | "anon";
+  /** Today's runsc: the overlay's size limit (`:size=N`), for the sandbox; the gofer only carries it. */
+  size?: string;
+};
 
 export interface RunscArgs {
   /** Global flags, as given (name -> last value; bare booleans are "true"). */
@@ -22,6 +27,21 @@ export interface RunscArgs {
   syncUsernsFd: number;
   syncNvproxyFd: number;
   procMountSyncFd: number;
+  /** Today's runsc: closed by runsc once it has finished the container's filesystem (filestores) in our mount namespace. */
+  syncChrootFd: number;
+  /** Today's runsc: a socket to runsc (urpc) that opens mount sources we cannot open ourselves. */
+  rpcFd: number;
+  /** Today's runsc: a disabled io_uring pinning sandbox FDs; held open, never used. */
+  pinRingFd: number;
+  /** Today's runsc: a socket on which runsc sends a pidfd of the sandbox; we wait on it before exiting. */
+  sentryExitSyncFd: number;
+  /** Today's runsc: the IDs to become once user namespace mappings exist. */
+  uid: number;
+  gid: number;
+  /** Today's runsc passes the container ID as the one positional argument; 20240729's passes none. */
+  containerId: string | undefined;
+  /** Gofer flags we do not know (a newer runsc's), kept to be logged. */
+  unknownFlags: string[];
   /** Profiling FDs runsc may pass (we write no profiles, but keep them open). */
   profileFds: number[];
   /** The argv this process was started with, for re-executing itself. */
@@ -44,6 +64,7 @@ const GLOBAL_VALUE_FLAGS = new Set([
 const GOFER_BOOL = new Set(["apply-caps", "setup-root"]);
 const GOFER_INT = new Set([
   "dev-io-fd", "spec-fd", "mounts-fd", "sync-userns-fd", "sync-nvproxy-fd", "proc-mount-sync-fd",
+  "sync-chroot-fd", "rpc-fd", "pin-ring-fd", "sync-sentry-exit-fd", "uid", "gid",
   "profile-block-fd", "profile-cpu-fd", "profile-heap-fd", "profile-mutex-fd", "trace-fd",
 ]);
 const GOFER_STRING = new Set(["bundle", "io-fds", "gofer-mount-confs"]);
@@ -85,12 +106,16 @@ function parseInt32(name: string, v: string): number {
 }
 
 function parseMountConf(v: string): GoferMountConf {
-  const [lower, upper, extra] = v.split(":");
-  if (extra !== undefined || upper === undefined) throw new RunscUsageError(`invalid gofer mount config format: ${JSON.stringify(v)}`);
+  const parts = v.split(":");
+  const [lower, upper, sizeArg] = parts;
+  if (parts.length < 2 || parts.length > 3) throw new RunscUsageError(`invalid gofer mount config format: ${JSON.stringify(v)}`);
+  if (sizeArg !== undefined && !sizeArg.startsWith("size=")) throw new RunscUsageError(`invalid gofer mount config format: ${JSON.stringify(v)}`);
   if (!["none", "lisafs", "erofs"].includes(lower)) throw new RunscUsageError(`invalid gofer mount config lower layer type: ${lower}`);
   if (!["none", "memory", "self", "anon"].includes(upper)) throw new RunscUsageError(`invalid gofer mount config upper layer type: ${upper}`);
   if (lower === "none" && upper === "none") throw new RunscUsageError(`invalid gofer mount config: ${JSON.stringify(v)}`);
-  return { lower, upper } as GoferMountConf;
+  const conf = { lower, upper } as GoferMountConf;
+  if (sizeArg !== undefined) conf.size = sizeArg.slice("size=".length);
+  return conf;
 }
 
 export const usesLisafs = (c: GoferMountConf) => c.lower === "lisafs";
@@ -122,14 +147,30 @@ export function parseRunscArgs(argv: string[]): RunscArgs {
     syncUsernsFd: -1,
     syncNvproxyFd: -1,
     procMountSyncFd: -1,
+    syncChrootFd: -1,
+    rpcFd: -1,
+    pinRingFd: -1,
+    sentryExitSyncFd: -1,
+    uid: 0,
+    gid: 0,
+    containerId: undefined,
+    unknownFlags: [],
     profileFds: [],
     argv,
   };
   const ints = new Map<string, number>();
+  const positional: string[] = [];
   for (let i = sub + 1; i < argv.length; i++) {
     const a = argv[i];
-    if (a === "--") break;
-    if (!a.startsWith("-") || a === "-") throw new RunscUsageError(`unexpected argument ${JSON.stringify(a)} after "gofer"`);
+    // As Go's flag package: the first non-flag argument ends the flags.
+    if (a === "--") {
+      positional.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith("-") || a === "-") {
+      positional.push(...argv.slice(i));
+      break;
+    }
     let { name, value } = splitFlag(a);
     if (GOFER_BOOL.has(name)) {
       const b = value === undefined ? true : parseGoBool(name, value);
@@ -137,7 +178,12 @@ export function parseRunscArgs(argv: string[]): RunscArgs {
       else out.setupRoot = b;
       continue;
     }
-    if (!GOFER_INT.has(name) && !GOFER_STRING.has(name)) throw new RunscUsageError(`flag provided but not defined: -${name}`);
+    if (!GOFER_INT.has(name) && !GOFER_STRING.has(name)) {
+      // A newer runsc's flag: runsc writes gofer flags it adds as
+      // `--name=value` or bare booleans, so neither takes the next word.
+      out.unknownFlags.push(a);
+      continue;
+    }
     if (value === undefined) {
       if (i + 1 >= argv.length) throw new RunscUsageError(`flag needs an argument: -${name}`);
       value = argv[++i];
@@ -153,6 +199,14 @@ export function parseRunscArgs(argv: string[]): RunscArgs {
   out.syncUsernsFd = ints.get("sync-userns-fd") ?? -1;
   out.syncNvproxyFd = ints.get("sync-nvproxy-fd") ?? -1;
   out.procMountSyncFd = ints.get("proc-mount-sync-fd") ?? -1;
+  out.syncChrootFd = ints.get("sync-chroot-fd") ?? -1;
+  out.rpcFd = ints.get("rpc-fd") ?? -1;
+  out.pinRingFd = ints.get("pin-ring-fd") ?? -1;
+  out.sentryExitSyncFd = ints.get("sync-sentry-exit-fd") ?? -1;
+  out.uid = ints.get("uid") ?? 0;
+  out.gid = ints.get("gid") ?? 0;
+  if (positional.length > 1) throw new RunscUsageError(`gofer takes at most one argument, the container ID; got ${JSON.stringify(positional)}`);
+  out.containerId = positional[0];
   for (const [name, fd] of ints) if ((name.startsWith("profile-") || name === "trace-fd") && fd >= 0) out.profileFds.push(fd);
   if (out.bundle === "" || out.ioFds.length < 1 || out.specFd < 0)
     throw new RunscUsageError("gofer needs --bundle, --spec-fd and at least one --io-fds (this form is meant to be started by runsc)");

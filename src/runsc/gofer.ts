@@ -1,8 +1,10 @@
 // Acting as runsc's gofer: started by runsc (or through its
-// RUNSC_GOFER_OVERRIDE hook) with runsc's argv and FDs. The order of steps
-// is runsc's own (runsc/cmd/gofer.go): read the spec; set up the root;
-// re-execute with fewer capabilities; resolve and report the mounts; open
-// our /proc/self/fd; have /proc unmounted; chroot; serve.
+// RUNSC_GOFER_OVERRIDE hook) with runsc's argv and FDs, runsc 20240729's or
+// today's. The order of steps is today's runsc/cmd/gofer.go: read the spec;
+// wait for runsc's filesystem work; set up the root; resolve and report the
+// mounts; open our /proc/self/fd; unmount /proc; drop capabilities on every
+// thread; chroot; serve; outlive the sandbox. A re-exec replaces the
+// in-place drop only where a user namespace makes it necessary.
 import type { Logger } from "../log";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
@@ -10,9 +12,12 @@ import type { Policy } from "../host/file";
 import { makeLogger } from "../log";
 import type { ServeSpec } from "../server";
 import { parseRunscArgs, type RunscArgs, runscConfig, type RunscConfig, RunscUsageError, usesLisafs, usesOverlay } from "./args";
-import { checkProcUmounter, GOFER_CAPS, PrivilegeError, reexec, restrictCapabilities, signalProcUmounter, spawnProcUmounter } from "./privileges";
+import { HostRpc, waitSandboxExit } from "./hostrpc";
+import { checkProcUmounter, goferCaps, PrivilegeError, reexec as reexec_, restrictCapabilities, signalProcUmounter, spawnProcUmounter } from "./privileges";
 import { haveSmallUmounter, libraryPath, PROC_FD_BIND, SELF_IN_NEW_ROOT, SetupError, setupRootFs, UMOUNTER_IN_NEW_ROOT } from "./setup";
-import { isGoferMount, isReadonlyMount, readSpec, resolveMounts, type Spec, writeMounts } from "./spec";
+import { hasMountConfig, isReadonlyMount, readSpec, resolveMounts, type Spec, writeMounts } from "./spec";
+import { applyCapsToAllThreads, inPlaceCapsSupported } from "./threadcaps";
+
 
 // runsc's util.Fatalf exit status.
 const FATAL_EXIT = 128;
@@ -62,63 +67,95 @@ export function runscMain(argv: string[]): never {
 }
 
 function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
+  // Today's runsc names the container; 20240729's does not.
+  const today = args.containerId !== undefined;
+  if (args.unknownFlags.length > 0) log.warn({ flags: args.unknownFlags }, "ignoring gofer flags this gofer does not know (a newer runsc?)");
   const spec = readSpec(args.specFd, args.bundle);
+  // runsc creates the overlay filestores in our mount namespace first.
+  if (args.syncChrootFd >= 0) waitForClose(args.syncChrootFd, "chroot sync");
   if (args.syncNvproxyFd >= 0) waitForClose(args.syncNvproxyFd, "nvproxy sync");
+  // A user namespace's IDs are set on this thread only: that needs the
+  // re-exec, as runsc's own gofer does then. As root, capabilities are
+  // dropped on every thread in place (today's runsc does the same).
+  // GOFER_RUNSC_REEXEC=1 forces the re-exec, the path arm64 takes.
+  const reexec = args.applyCaps && (args.syncUsernsFd >= 0 || !inPlaceCapsSupported() || process.env.GOFER_RUNSC_REEXEC === "1");
   if (args.syncUsernsFd >= 0) {
     waitForClose(args.syncUsernsFd, "userns sync");
-    // Now root in the user namespace runsc mapped for us.
-    if (libc.syscall(C.SYS_setuid, 0) < 0 || libc.syscall(C.SYS_setgid, 0) < 0) fatal("cannot become root in the user namespace");
+    // Now root (or --uid/--gid) in the user namespace runsc mapped for us.
+    if (libc.syscall(C.SYS_setuid, args.uid) < 0 || libc.syscall(C.SYS_setgid, args.gid) < 0) fatal("cannot set the UID/GID in the user namespace");
   }
+  const rpc = args.rpcFd >= 0 ? new HostRpc(args.rpcFd) : null;
   let procMountSyncFd = args.procMountSyncFd;
   if (args.setupRoot) {
-    setupRootFs({ spec, mountConfs: args.mountConfs, serveDev: args.devIoFd >= 0, inPlace: conf.unsafeNonroot, log });
-    if (!conf.unsafeNonroot) {
+    setupRootFs({
+      spec,
+      mountConfs: args.mountConfs,
+      serveDev: args.devIoFd >= 0,
+      inPlace: conf.unsafeNonroot,
+      reexec,
+      today,
+      openMount: rpc ? (m, flags) => rpc.openMount(m, flags) : undefined,
+      containerId: args.containerId,
+      bundle: args.bundle,
+      log,
+    });
+    if (reexec && !conf.unsafeNonroot) {
       if (procMountSyncFd >= 0) fatal("--proc-mount-sync-fd is set together with --setup-root");
       procMountSyncFd = spawnProcUmounter(SELF_IN_NEW_ROOT, haveSmallUmounter ? UMOUNTER_IN_NEW_ROOT : null, libraryPath, conf.debugLogFd);
     }
   }
-  if (args.applyCaps) {
-    restrictCapabilities(GOFER_CAPS);
+  const caps = goferCaps(today, conf.hostUds === "open" || conf.hostUds === "all");
+  if (reexec) {
+    restrictCapabilities(caps.bounding);
     const again = [
-      ...args.argv,
+      ...args.argv.slice(0, args.argv.length - (args.containerId !== undefined ? 1 : 0)),
       "--apply-caps=false",
       "--setup-root=false",
       `--proc-mount-sync-fd=${procMountSyncFd}`,
-      `--sync-userns-fd=-1`,
-      `--sync-nvproxy-fd=-1`,
+      "--sync-userns-fd=-1",
+      "--sync-nvproxy-fd=-1",
+      "--sync-chroot-fd=-1",
+      // Closed by the exec, as runsc's: the RPC is for set-up only.
+      "--rpc-fd=-1",
+      ...(args.containerId !== undefined ? [args.containerId] : []),
     ];
     // Bun marks every inherited FD above 3 close-on-exec when it starts;
     // the ones runsc handed us must survive the re-exec.
     for (const fd of inheritedFds(args, conf, procMountSyncFd)) libc.fcntl(fd, C.F_SETFD, 0);
     log.info("re-executing with the gofer's capabilities");
-    reexec(again, libraryPath);
+    reexec_(again, libraryPath);
   }
+  rpc?.close();
 
   log.debug({ sinceStartMs: Math.round(performance.now()) }, "serving stage");
-  if (conf.fdLimit > -1) {
-    const rc = libc.setrlimit(C.RLIMIT_NOFILE, conf.fdLimit, conf.fdLimit);
-    if (rc === -C.EPERM) log.warn({ limit: conf.fdLimit }, "FD limit is higher than the hard limit or system maximum");
-    else if (rc < 0) fatal(`failed to set RLIMIT_NOFILE: errno ${-rc}`);
-  }
   const root = conf.unsafeNonroot ? spec.root.path : "/root";
   const served = (_m: unknown, idx: number) => {
     const c = args.mountConfs[idx];
     if (!c) throw new RunscUsageError(`--gofer-mount-confs has ${args.mountConfs.length} entries but the spec has more gofer mounts`);
     return usesLisafs(c);
   };
-  spec.mounts = resolveMounts(spec.mounts ?? [], served, root);
+  spec.mounts = resolveMounts(spec.mounts ?? [], served, root, today);
   if (args.mountsFd >= 0) writeMounts(args.mountsFd, spec.mounts);
   // Modes arrive with the sandbox's umask already applied.
   libc.umask(0);
-  const serveSpecs = connections(spec, args, conf);
+  const serveSpecs = connections(spec, args, conf, today);
   const procFd = conf.unsafeNonroot ? "/proc/self/fd" : PROC_FD_BIND;
-  // Loaded only now: the first stage (which re-executes) never serves.
+  // Loaded only now: a first stage that re-executes never serves.
   const { openProcSelfFd } = require("../host/file") as typeof import("../host/file");
   const { Server } = require("../server") as typeof import("../server");
   const rc = openProcSelfFd(procFd);
   if (rc < 0) fatal(`failed to open ${procFd}: errno ${-rc}`);
+  // Our threads, found through /proc before it goes.
+  const taskDirFd = args.applyCaps ? libc.openat(C.AT_FDCWD, "/proc/self/task", C.O_RDONLY | C.O_DIRECTORY | C.O_CLOEXEC) : -1;
+  if (args.applyCaps && taskDirFd < 0) fatal(`opening /proc/self/task: errno ${-taskDirFd}`);
   const server = new Server({ protocol: "lisafs", loopMode: "auto", log });
-  if (procMountSyncFd >= 0) {
+  if (args.setupRoot && !conf.unsafeNonroot && procMountSyncFd < 0) {
+    // No re-exec: we still hold CAP_SYS_ADMIN, so /proc goes now.
+    const urc = libc.umount2("/proc", C.MNT_DETACH);
+    if (urc < 0) fatal(`error umounting /proc: errno ${-urc}`);
+    if (libc.access("/proc/self", C.F_OK) !== -C.ENOENT) fatal("/proc is still accessible");
+    log.debug("/proc unmounted");
+  } else if (procMountSyncFd >= 0) {
     signalProcUmounter(procMountSyncFd);
     const check = () => {
       const r = checkProcUmounter();
@@ -127,6 +164,17 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
       log.debug("/proc unmounted");
     };
     server.loop.whenIdle(check);
+  }
+  if (taskDirFd >= 0) {
+    applyCapsToAllThreads(caps, taskDirFd);
+    libc.close(taskDirFd);
+    log.info({ caps }, "capabilities applied to all threads");
+  }
+  // Only now: a re-executing first stage must not limit what it hands on.
+  if (conf.fdLimit > -1) {
+    const rc = libc.setrlimit(C.RLIMIT_NOFILE, conf.fdLimit, conf.fdLimit);
+    if (rc === -C.EPERM) log.warn({ limit: conf.fdLimit }, "FD limit is higher than the hard limit or system maximum");
+    else if (rc < 0) fatal(`failed to set RLIMIT_NOFILE: errno ${-rc}`);
   }
   const chrootRc = libc.chroot(root);
   if (chrootRc < 0) fatal(`failed to chroot to ${root}: errno ${-chrootRc}`);
@@ -141,12 +189,17 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
   confine(log);
   server.run();
   log.info("all lisafs servers exited");
+  // Today's runsc: stay until the sandbox process is gone (its FDs on our
+  // files are released asynchronously otherwise).
+  if (args.sentryExitSyncFd >= 0 && !waitSandboxExit(args.sentryExitSyncFd, 500)) {
+    log.warn("sandbox still running 500ms after its gofer connections closed; exiting anyway");
+  }
   return libc.exitNow(0);
 }
 
 /** One connection per io-fd: the root first (when lisafs serves it), then
  * each gofer mount runsc gave an FD, then /dev. Paths are as seen after chroot. */
-function connections(spec: Spec, args: RunscArgs, conf: RunscConfig): ServeSpec[] {
+function connections(spec: Spec, args: RunscArgs, conf: RunscConfig, today: boolean): ServeSpec[] {
   const policy = (readonly: boolean): Policy => ({
     readonly,
     hostUds: conf.hostUds,
@@ -162,7 +215,7 @@ function connections(spec: Spec, args: RunscArgs, conf: RunscConfig): ServeSpec[
   }
   let idx = 1;
   for (const m of spec.mounts ?? []) {
-    if (!isGoferMount(m)) continue;
+    if (!hasMountConfig(m, today)) continue;
     const mc = args.mountConfs[idx++];
     if (!usesLisafs(mc)) continue;
     const fd = fds.shift();
@@ -178,6 +231,17 @@ function connections(spec: Spec, args: RunscArgs, conf: RunscConfig): ServeSpec[
 }
 
 function inheritedFds(args: RunscArgs, conf: RunscConfig, procMountSyncFd: number): number[] {
-  const fds = [args.specFd, args.mountsFd, args.devIoFd, procMountSyncFd, conf.logFd, conf.debugLogFd, ...args.ioFds, ...args.profileFds];
+  const fds = [
+    args.specFd,
+    args.mountsFd,
+    args.devIoFd,
+    procMountSyncFd,
+    args.pinRingFd,
+    args.sentryExitSyncFd,
+    conf.logFd,
+    conf.debugLogFd,
+    ...args.ioFds,
+    ...args.profileFds,
+  ];
   return fds.filter((fd) => fd >= 0);
 }

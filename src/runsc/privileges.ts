@@ -10,10 +10,22 @@
 // and unmounts /proc when told to.
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
+import type { CapSets } from "./threadcaps";
 
 // CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID,
 // CAP_SYS_CHROOT: what runsc's gofer keeps to serve files.
 export const GOFER_CAPS = [0, 1, 2, 3, 4, 18];
+const CAP_SETGID = 6;
+const CAP_SETUID = 7;
+
+/** The capability sets each runsc's gofer keeps (runsc/cmd/gofer.go):
+ * 20240729's in bounding, effective and permitted; today's in all five,
+ * plus SETUID/SETGID in the first three when host sockets may be opened. */
+export function goferCaps(today: boolean, udsOpen: boolean): CapSets {
+  if (!today) return { bounding: GOFER_CAPS, effective: GOFER_CAPS, permitted: GOFER_CAPS, inheritable: [], ambient: [] };
+  const withUds = udsOpen ? [...GOFER_CAPS, CAP_SETGID, CAP_SETUID] : GOFER_CAPS;
+  return { bounding: withUds, effective: withUds, permitted: withUds, inheritable: GOFER_CAPS, ambient: GOFER_CAPS };
+}
 
 const PR_CAP_AMBIENT = 47;
 const PR_CAP_AMBIENT_CLEAR_ALL = 4;

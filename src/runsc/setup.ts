@@ -10,9 +10,10 @@ import { dirname, join } from "node:path";
 import { dlopen } from "bun:ffi";
 import type { Logger } from "../log";
 import * as C from "../ffi/constants";
+import { Statfs } from "../ffi/layout";
 import * as libc from "../ffi/libc";
 import { type GoferMountConf, usesLisafs, usesOverlay } from "./args";
-import { isGoferMount, isReadonlyMount, resolveSymlinks, type Spec } from "./spec";
+import { hasMountConfig, isIdMappedMount, resolveSymlinks, type Spec, type SpecMount } from "./spec";
 import { umounterElf } from "./umounter-elf";
 
 export class SetupError extends Error {}
@@ -67,8 +68,10 @@ function toFlags(opts: string[], table: Record<string, [boolean, number]>): numb
   for (const o of opts) {
     const m = table[o];
     if (!m) continue;
-    // As runsc: "set" options OR in, "clear" options toggle.
-    v = m[0] ? v | m[1] : v ^ m[1];
+    // "set" options OR in, "clear" options clear (20240729's runsc toggled
+    // them instead; only a remount can tell, and that runsc never remounted
+    // with these flags).
+    v = m[0] ? v | m[1] : v & ~m[1];
   }
   return v >>> 0;
 }
@@ -95,14 +98,19 @@ export function safeMount(src: string | null, dst: string, fstype: string | null
   }
 }
 
-/** Creates the mount point (a directory, or a file for a file source) and mounts. */
-function safeSetupAndMount(src: string, dst: string, fstype: string | null, flags: number, procPath: string): void {
+/** Creates the mount point: a directory, or a file for a file source. */
+function makeMountPoint(src: string, dst: string): void {
   if (statSync(src).isDirectory()) {
     mkdirSync(dst, { recursive: true, mode: 0o777 });
   } else {
     mkdirSync(dirname(dst), { recursive: true, mode: 0o777 });
     closeSync(openSync(dst, "a", 0o777));
   }
+}
+
+/** Creates the mount point and mounts. */
+function safeSetupAndMount(src: string, dst: string, fstype: string | null, flags: number, procPath: string): void {
+  makeMountPoint(src, dst);
   safeMount(src, dst, fstype, flags, procPath);
 }
 
@@ -112,14 +120,31 @@ export interface SetupOptions {
   serveDev: boolean;
   /** --TESTONLY-unsafe-nonroot: no new root; mount in place. */
   inPlace: boolean;
+  /** The process will re-execute itself inside the new root: bring what that needs. */
+  reexec: boolean;
+  /** Today's runsc: erofs mounts have a mount conf; CreateContainer hooks run here. */
+  today: boolean;
+  /** Today's runsc: opens a mount source we cannot (or an id-mapped one) and returns its FD. */
+  openMount?: (m: SpecMount, flags: number) => number;
+  containerId?: string;
+  bundle: string;
   log: Logger;
+}
+
+/** A mount's remount, run once every mount point exists (a read-only mount
+ * made earlier would stop later mount points from being created). */
+interface PendingRemount {
+  dst: string;
+  fd: number;
+  flags: number;
 }
 
 export function setupRootFs(o: SetupOptions): void {
   const { spec, log } = o;
   // Nothing we mount may propagate back to the host's namespace.
   safeMount(null, "/", null, C.MS_SLAVE | C.MS_REC, "/proc");
-  let root = spec.root.path;
+  let goferRoot = spec.root.path;
+  let containerRoot = spec.root.path;
   let procPath = "/proc";
   if (!o.inPlace) {
     const flags = C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC;
@@ -134,45 +159,170 @@ export function setupRootFs(o: SetupOptions): void {
     } catch (err) {
       log.warn({ err: (err as Error).message }, "cannot copy /etc/localtime; UTC will be used");
     }
-    root = "/proc/fs/root";
+    goferRoot = "/proc/fs/root";
     procPath = "/proc/fs/proc";
   }
   const rootConf = o.mountConfs[0];
   if (usesLisafs(rootConf)) {
-    safeMount(spec.root.path, root, "bind", C.MS_BIND | C.MS_REC, procPath);
+    // The rootfs is prepared in place (hooks expect it at root.path), as a
+    // mount point of its own, then bound into the new root.
+    check(libc.mount(containerRoot, containerRoot, null, C.MS_BIND | C.MS_REC), `self-bind the rootfs ${containerRoot}`);
     let prop = C.MS_SLAVE | C.MS_REC;
     if (spec.linux?.rootfsPropagation) prop = propagationToFlags([spec.linux.rootfsPropagation]);
-    safeMount(null, root, null, prop, procPath);
+    check(libc.mount(null, containerRoot, null, prop), `set the rootfs's propagation (${prop.toString(16)})`);
+  } else {
+    // No gofer root: mounts go straight into the new root's empty directory.
+    containerRoot = goferRoot;
   }
+  const pending: PendingRemount[] = [];
+  try {
+    setupMounts(o, containerRoot, procPath, pending);
+  } finally {
+    applyRemounts(pending, o, log);
+  }
+  if (o.serveDev) mkdirSync(join(containerRoot, "dev"), { recursive: true, mode: 0o777 });
+  const cwd = spec.process?.cwd;
+  if (cwd) mkdirSync(resolveSymlinks(containerRoot, cwd), { recursive: true, mode: 0o755 });
+  if (usesLisafs(rootConf)) {
+    if (o.today) runCreateContainerHooks(o);
+    safeMount(containerRoot, goferRoot, null, C.MS_BIND | C.MS_REC, procPath);
+    if (spec.root.readonly || usesOverlay(rootConf)) {
+      log.info({ root: goferRoot }, "remounting root read-only");
+      safeMount(goferRoot, goferRoot, "bind", C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV, procPath);
+    }
+  }
+  if (!o.inPlace) {
+    if (o.reexec) libraryPath = bindLoaderFiles(PROC_FD_BIND, log);
+    pivotRoot(PROC_FD_BIND);
+  }
+}
+
+/** Binds each gofer mount at its symlink-resolved destination under `root`. */
+function setupMounts(o: SetupOptions, root: string, procPath: string, pending: PendingRemount[]): void {
   let idx = 1;
-  for (const m of spec.mounts ?? []) {
-    if (!isGoferMount(m)) continue;
+  for (const m of o.spec.mounts ?? []) {
+    if (!hasMountConfig(m, o.today)) continue;
     const conf = o.mountConfs[idx++];
     if (!conf || !usesLisafs(conf)) continue;
     const dst = resolveSymlinks(root, m.destination);
     let flags = optionsToFlags(m.options ?? []) | C.MS_BIND;
     // Writes go to the sandbox's overlay, never here.
     if (usesOverlay(conf)) flags |= C.MS_RDONLY;
-    log.info({ src: m.source, dst, flags }, "mounting");
-    safeSetupAndMount(m.source as string, dst, m.type ?? null, flags, procPath);
+    const idMapped = o.today && isIdMappedMount(m);
+    o.log.info({ src: m.source, dst, flags, idMapped }, "mounting");
+    let src = m.source as string;
+    let srcFd = -1;
+    if (idMapped || (o.today && libc.access(src, C.R_OK) < 0)) {
+      if (!o.openMount) throw new SetupError(`cannot access mount source ${src} (or it is id-mapped) and runsc gave no --rpc-fd to open it`);
+      srcFd = o.openMount(m, flags);
+      src = `${procPath}/self/fd/${srcFd}`;
+    }
+    try {
+      if (idMapped) safeSetupAndMoveMount(srcFd, src, dst, procPath);
+      else safeSetupAndMount(src, dst, m.type ?? null, flags, procPath);
+    } finally {
+      if (srcFd >= 0) libc.close(srcFd);
+    }
+    const fd = libc.openat(C.AT_FDCWD, dst, C.O_PATH | C.O_CLOEXEC);
+    check(fd, `open ${dst} after mounting`);
+    pending.push({ dst, fd, flags });
     const prop = propagationToFlags(m.options ?? []);
     if (prop !== 0) safeMount(null, dst, null, prop, procPath);
-    // A bind mount ignores MS_RDONLY (and runsc's option table even turns
-    // "rw" into it); runsc leaves the bind writable and relies on the
-    // protocol check. For a mount served read-only we also make the host
-    // refuse, where the kernel lets us.
-    if (isReadonlyMount(m) || usesOverlay(conf)) remountReadonly(dst, flags, procPath, log);
   }
-  if (o.serveDev) mkdirSync(join(root, "dev"), { recursive: true, mode: 0o777 });
-  const cwd = spec.process?.cwd;
-  if (cwd) mkdirSync(resolveSymlinks(root, cwd), { recursive: true, mode: 0o755 });
-  if (usesLisafs(rootConf) && (spec.root.readonly || usesOverlay(rootConf))) {
-    log.info({ root }, "remounting root read-only");
-    safeMount(root, root, "bind", C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV, procPath);
+}
+
+// statfs f_flags (ST_*) that the kernel keeps locked on a bind, with the
+// mount flag that keeps each.
+const LOCKED_FLAGS: [number, number][] = [
+  [1 /* ST_RDONLY */, C.MS_RDONLY],
+  [8 /* ST_NOEXEC */, C.MS_NOEXEC],
+  [4 /* ST_NODEV */, C.MS_NODEV],
+  [1024 /* ST_NOATIME */, C.MS_NOATIME],
+  [2048 /* ST_NODIRATIME */, C.MS_NODIRATIME],
+  [4096 /* ST_RELATIME */, C.MS_RELATIME],
+];
+
+/** A plain bind ignores the mount's options: remount each bind with them
+ * (read-only included), nosuid always, keeping the flags its source locks. */
+function applyRemounts(pending: PendingRemount[], o: SetupOptions, log: Logger): void {
+  for (const p of pending.reverse()) {
+    try {
+      const st = new BigInt64Array(Statfs.size / 8);
+      check(libc.fstatfs(p.fd, libc.addr(st)), `statfs ${p.dst}`);
+      const stFlags = Number(st[Statfs.flags / 8]);
+      let locked = 0;
+      for (const [stf, ms] of LOCKED_FLAGS) if ((stFlags & stf) === stf) locked |= ms;
+      if ((locked & (C.MS_NOATIME | C.MS_RELATIME)) === 0) locked |= C.MS_STRICTATIME;
+      const flags = (p.flags | locked | C.MS_NOSUID | C.MS_REMOUNT) >>> 0;
+      const rc = libc.mount(null, `/proc/self/fd/${p.fd}`, null, flags);
+      if (rc < 0) {
+        // 20240729's runsc did not remount; today's fails the start.
+        if (o.today) throw new SetupError(`remount ${p.dst} (flags ${flags.toString(16)}): errno ${-rc}`);
+        log.info({ dst: p.dst, errno: -rc }, "remount of a bind with its options refused; the gofer still refuses writes to read-only mounts");
+      }
+    } finally {
+      libc.close(p.fd);
+    }
   }
-  if (!o.inPlace) {
-    libraryPath = bindLoaderFiles(PROC_FD_BIND, log);
-    pivotRoot(PROC_FD_BIND);
+  pending.length = 0;
+}
+
+/** Today's runsc: an id-mapped mount arrives as a detached tree (open_tree
+ * by runsc, mapping applied); it is moved into place, never re-bound. */
+function safeSetupAndMoveMount(treeFd: number, src: string, dst: string, procPath: string): void {
+  makeMountPoint(src, dst);
+  const fd = libc.openat(C.AT_FDCWD, dst, C.O_PATH | C.O_CLOEXEC);
+  check(fd, `open ${dst} for moving a mount`);
+  try {
+    const target = readlinkSync(join(procPath, "self/fd", String(fd)));
+    if (target !== dst) throw new SetupError(`failed to safely move mount: expected to open ${dst}, but found ${target}`);
+    check(libc.moveMount(treeFd, fd), `move_mount onto ${dst}`);
+  } finally {
+    libc.close(fd);
+  }
+}
+
+interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+/** The spec's CreateContainer hooks, as today's runsc's gofer runs them:
+ * once the rootfs is prepared at root.path, with the OCI state on stdin. */
+function runCreateContainerHooks(o: SetupOptions): void {
+  const hooks = ((o.spec.hooks as { createContainer?: Hook[] } | undefined)?.createContainer ?? []) as Hook[];
+  if (hooks.length === 0) return;
+  const state = JSON.stringify({
+    ociVersion: "1.1.0",
+    id: o.containerId ?? "",
+    status: "creating",
+    pid: -1,
+    bundle: o.bundle,
+    annotations: o.spec.annotations ?? undefined,
+  });
+  for (const h of hooks) {
+    if (typeof h.path !== "string" || h.path.trim() === "") throw new SetupError("error executing CreateContainer hooks: empty path for hook");
+    if (!h.path.startsWith("/")) throw new SetupError(`error executing CreateContainer hooks: path for hook is not absolute: ${JSON.stringify(h.path)}`);
+    // As runsc: NVIDIA's hooks do not understand gVisor's split.
+    if (h.path.endsWith("/nvidia-container-runtime-hook")) continue;
+    if (h.path.endsWith("/nvidia-cdi-hook") && (h.args ?? []).includes("disable-device-node-modification")) continue;
+    o.log.debug({ hook: h }, "executing CreateContainer hook");
+    const args = h.args && h.args.length > 0 ? h.args : [h.path];
+    const r = Bun.spawnSync([h.path, ...args.slice(1)], {
+      argv0: args[0],
+      env: Object.fromEntries((h.env ?? []).map((e) => [e.slice(0, Math.max(0, e.indexOf("="))), e.slice(e.indexOf("=") + 1)])),
+      stdin: Buffer.from(state),
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: h.timeout && h.timeout > 0 ? h.timeout * 1000 : undefined,
+    });
+    if (!r.success) {
+      throw new SetupError(
+        `error executing CreateContainer hooks: ${h.path}: exit ${r.exitCode ?? r.signalCode}, stdout: ${r.stdout?.toString() ?? ""}, stderr: ${r.stderr?.toString() ?? ""}`,
+      );
+    }
   }
 }
 
@@ -270,16 +420,6 @@ function elfInterpreter(path: string): string {
     return Buffer.from(elf.subarray(off, off + size)).toString("latin1").replace(/\0.*$/s, "");
   }
   return "";
-}
-
-function remountReadonly(dst: string, flags: number, procPath: string, log: Logger): void {
-  const keep = flags & (C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC);
-  try {
-    safeMount(null, dst, null, C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | keep, procPath);
-  } catch (err) {
-    // Flags locked by the source mount (e.g. nosuid) make the kernel refuse.
-    log.info({ dst, err: (err as Error).message }, "read-only bind remount refused; the gofer still refuses writes");
-  }
 }
 
 /** Makes `dir` the root: pivot_root(".", ".") stacks the old root on the new

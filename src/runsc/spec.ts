@@ -63,6 +63,17 @@ export function isGoferMount(m: SpecMount): boolean {
   return bind && !!m.source;
 }
 
+/** A mount runsc gives a --gofer-mount-confs entry: a gofer mount, and in
+ * today's runsc also an erofs image (runsc's HasMountConfig). */
+export function hasMountConfig(m: SpecMount, today: boolean): boolean {
+  return isGoferMount(m) || (today && m.type === "erofs");
+}
+
+/** Today's runsc: a mount with both uid and gid mappings is id-mapped. */
+export function isIdMappedMount(m: SpecMount): boolean {
+  return Array.isArray(m.uidMappings) && m.uidMappings.length > 0 && Array.isArray(m.gidMappings) && m.gidMappings.length > 0;
+}
+
 export const isReadonlyMount = (m: SpecMount) => (m.options ?? []).includes("ro");
 
 /** Walks `rel` under `root`, following symlinks as if `root` were `/`, so a
@@ -97,28 +108,29 @@ export function resolveSymlinks(root: string, rel: string, follow = 255, base = 
 
 const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
 const NFS_SUPER_MAGIC = 0x6969;
+const FUSE_SUPER_MAGIC = 0x65735546;
 
 /** Options the sandbox needs to know about the host filesystem under a mount. */
-export function adjustMountOptions(path: string, opts: string[]): string[] {
+export function adjustMountOptions(path: string, opts: string[], today: boolean): string[] {
   const out = [...opts];
   const type = Number(statfsSync(path).type);
   if (type === OVERLAYFS_SUPER_MAGIC) out.push("overlayfs_stale_read");
-  // The sandbox shares host FDs between its files; NFS flushes on close(2),
-  // so sharing must be off there.
-  else if (type === NFS_SUPER_MAGIC) out.push("disable_file_handle_sharing");
+  // The sandbox shares host FDs between its files; NFS (and, for today's
+  // runsc, FUSE) flushes on close(2), so sharing must be off there.
+  else if (type === NFS_SUPER_MAGIC || (today && type === FUSE_SUPER_MAGIC)) out.push("disable_file_handle_sharing");
   return out;
 }
 
 /** The spec's mounts with each gofer mount's destination resolved inside
  * `root` (the mounts are in place by now), as the sandbox must see them. */
-export function resolveMounts(mounts: SpecMount[], served: (m: SpecMount, goferIdx: number) => boolean, root: string): SpecMount[] {
+export function resolveMounts(mounts: SpecMount[], served: (m: SpecMount, goferIdx: number) => boolean, root: string, today: boolean): SpecMount[] {
   let idx = 1; // 0 is the root
   return mounts.map((m) => {
-    if (!isGoferMount(m)) return m;
+    if (!hasMountConfig(m, today)) return m;
     if (!served(m, idx++)) return m;
     const dst = resolveSymlinks(root, m.destination);
     const rel = relative(root, dst);
-    const opts = adjustMountOptions(join(root, rel), m.options ?? []);
+    const opts = adjustMountOptions(join(root, rel), m.options ?? [], today);
     const out: SpecMount = { ...m, destination: join("/", rel) };
     if (opts.length > 0) out.options = opts;
     return out;
