@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite (what CI runs): installs what it needs, builds
-# dist/gofer, type-checks, runs the bun tests and the interop tests against
+# The whole test suite (what CI runs): installs what it needs (gVisor
+# 20240729 and today's), builds dist/gofer, type-checks, runs the bun tests
+# (tests/e2e: real sandboxes under both runscs) and the interop tests against
 # gVisor's real Go client. A missing toolchain fails the run; nothing skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +11,8 @@ step() { printf '\n== %s\n' "$*" >&2; }
 step "npm packages (bun, typescript, commander, pino)"
 npm install --no-audit --no-fund --loglevel=error
 
-step "gVisor reference (Go toolchain, lisafs client, runsc) via ../shared/gvisor/setup.sh"
-bash scripts/gvisor-setup.sh
+step "gVisor references: 20240729 (Go toolchain, lisafs client, runsc) and today's (runsc-latest) via ../shared/gvisor/setup-latest.sh"
+bash scripts/gvisor-setup.sh --latest
 
 step "diod (its 9P client tools drive tests/p9-diod.test.ts; the Debian package diod)"
 diod_tools=(diod diodls diodcat diodload)
@@ -32,7 +33,7 @@ step "build dist/gofer"
 step "type-check"
 node_modules/.bin/tsc --noEmit -p .
 
-step "bun test (unit, hostile input, event loop paths, CLI, runsc form; tests/e2e: real sandboxes under runsc)"
+step "bun test (unit, hostile input, event loop paths, CLI, runsc form; tests/e2e: real sandboxes under runsc 20240729 and today's)"
 "$BUN" test
 
 step "interop: gVisor's Go lisafs client against dist/gofer"

@@ -43,6 +43,11 @@ function program(): Command {
     .option("--donate-mount-fd", "donate the mount point's host FD to the client (directfs)", false)
     .option("--xattr-user", "extension: let the sandbox set, list and remove user.* xattrs", false)
     .addOption(
+      new Option("--lisafs <semantics>", "gVisor release whose lisafs semantics clients get (auto: 20240729's until a client sends a message only today's send)")
+        .choices(["auto", "today"])
+        .default("auto"),
+    )
+    .addOption(
       new Option("--event-loop <mode>", "how the loop waits (auto picks futex_waitv when the kernel has it)")
         .choices(["auto", "waitv", "threads"])
         .default(process.env.GOFER_EVENT_LOOP ?? "auto"),
@@ -126,8 +131,9 @@ export function parseArgs(argv: string[]): Config {
     readonly: mounts[i].readonly,
     hostUds: o.hostUds as HostUds,
     hostFifo: o.hostFifo as HostFifo,
-    xattrUser: Boolean(o.xattrUser),
+    xattr: o.xattrUser ? "user" : "none",
     donateMountFd: Boolean(o.donateMountFd),
+    lisafs: o.lisafs as "auto" | "today",
   });
   const specs = fds.map((fd, i) => ({ fd, hostPath: mounts[i].path, policy: policyFor(i) }));
   return {

@@ -13,12 +13,15 @@ import { TRANSPORTS, openSession, useSession } from "./lib/session";
 
 const fx = useFixture();
 
-// runsc/fsgofer/lisafs.go SupportedMessages (gVisor 20240729), by name.
+// runsc/fsgofer/lisafs.go SupportedMessages (gVisor 20240729), by name,
+// plus today's ConnectWithCreds and RenameAt2 (which a 20240729 client
+// ignores; today's gofer also lists FListXattr and FRemoveXattr: ours only
+// with --xattr-user, docs/lisafs-today.md).
 const GVISOR_SUPPORTED = [
   "Mount", "Channel", "FStat", "SetStat", "Walk", "WalkStat", "OpenAt", "OpenCreateAt", "Close",
   "FSync", "PWrite", "PRead", "MkdirAt", "MknodAt", "SymlinkAt", "LinkAt", "FStatFS", "FAllocate",
   "ReadLinkAt", "Connect", "UnlinkAt", "RenameAt", "Getdents64", "FGetXattr", "FSetXattr", "BindAt",
-  "Listen", "Accept",
+  "Listen", "Accept", "ConnectWithCreds", "RenameAt2",
 ] as const;
 const midsOf = (names: readonly string[]) => names.map((n) => MID[n as keyof typeof MID]);
 
@@ -175,7 +178,7 @@ describe.each(TRANSPORTS)("dispatch over %s", (transport) => {
   const UNKNOWN = 987654;
 
   test("unknown message IDs get EOPNOTSUPP", () => {
-    for (const mid of [32, 33, 64, 100, 1000, 65535]) {
+    for (const mid of [34, 64, 100, 1000, 65535]) {
       const r = s.c.raw(mid, new Uint8Array(16));
       expect(r.mid).toBe(MID.Error);
       expect(r.bytes.byteLength).toBe(4);

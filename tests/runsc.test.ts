@@ -224,6 +224,73 @@ describe("runsc form, in place (--TESTONLY-unsafe-nonroot --setup-root=false --a
     expect(await g.proc.exited).toBe(0);
   });
 
+  test("today's runsc (a container ID): every xattr namespace but trusted.*, a symlink's by path, today's lisafs", async () => {
+    const root = path.join(fx.mount, "rootfs-today");
+    fs.mkdirSync(root, { recursive: true });
+    fs.writeFileSync(path.join(root, "f"), "x");
+    fs.symlinkSync("f", path.join(root, "sym"));
+    const spec = { root: { path: root, readonly: false } };
+    const bundle = fs.mkdtempSync(path.join(fx.root, "bundle-"));
+    fs.writeFileSync(path.join(bundle, "config.json"), JSON.stringify(spec));
+    const specFd = fs.openSync(path.join(bundle, "config.json"), "r");
+    const pair = libc.socketpair(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0) as [number, number];
+    const log = fs.openSync(path.join(fx.logs, "runsc-form-today.log"), "a");
+    const argv = [
+      GOFER, "--TESTONLY-unsafe-nonroot", "--network=none", "--debug", "--debug-log-fd=2",
+      "gofer", "--bundle", bundle, "--gofer-mount-confs=lisafs:none", "--spec-fd=3", "--io-fds=4",
+      "--apply-caps=false", "--setup-root=false", "runsc-test-id",
+    ];
+    const proc = Bun.spawn(argv, { stdio: ["ignore", log, log, specFd, pair[1]] });
+    fs.closeSync(log);
+    fs.closeSync(specFd);
+    libc.close(pair[1]);
+    const c = new Client(pair[0]);
+    const r = c.mount();
+    for (const f of r.fds) libc.close(f);
+    const f = c.walkTo(r.root.id, "f");
+    const errnoOf = (fn: () => unknown): number => {
+      try {
+        fn();
+        return 0;
+      } catch (e) {
+        return (e as LisafsError).errno;
+      }
+    };
+    const hostGet = (p: string, name: string): string | number => {
+      const buf = new Uint8Array(256);
+      const n = libc.lgetxattr(p, name, libc.addr(buf), buf.length);
+      return n < 0 ? n : Buffer.from(buf.subarray(0, n)).toString();
+    };
+    // The gofer here runs with every capability, so only its own rule can refuse trusted.*.
+    expect(errnoOf(() => c.fsetxattr(f.id, "trusted.overlay.opaque", new TextEncoder().encode("y")))).toBe(C.EPERM);
+    expect(hostGet(path.join(root, "f"), "trusted.overlay.opaque")).toBe(-C.ENODATA);
+    c.fsetxattr(f.id, "user.k", new TextEncoder().encode("v1"));
+    c.fsetxattr(f.id, "security.k", new TextEncoder().encode("v2"));
+    expect(hostGet(path.join(root, "f"), "user.k")).toBe("v1");
+    expect(hostGet(path.join(root, "f"), "security.k")).toBe("v2");
+    expect(c.flistxattr(f.id, 0).sort()).toEqual(["security.k", "user.k"]);
+    c.fremovexattr(f.id, "security.k");
+    expect(hostGet(path.join(root, "f"), "security.k")).toBe(-C.ENODATA);
+    // A symlink's xattrs by path (its O_PATH FD cannot): the kernel's
+    // answer for the link itself, not EBADF, and never the target's.
+    const sym = c.walkTo(r.root.id, "sym");
+    expect(errnoOf(() => c.fgetxattr(sym.id, "user.k", 100))).toBe(C.ENODATA);
+    expect(errnoOf(() => c.fsetxattr(sym.id, "trusted.x", new TextEncoder().encode("y")))).toBe(C.EPERM);
+    // Today's default --character-device-policy (emulated-only): host
+    // character devices are not opened for the sandbox.
+    expect(Bun.spawnSync(["mknod", path.join(root, "null"), "c", "1", "3"]).exitCode).toBe(0);
+    const dev = c.walkTo(r.root.id, "null");
+    expect(errnoOf(() => c.openAt(dev.id, C.O_RDONLY))).toBe(C.EPERM);
+    // Today's semantics from the first message: a deleted file can be opened.
+    fs.writeFileSync(path.join(root, "gone"), "still here");
+    const gone = c.walkTo(r.root.id, "gone");
+    c.unlinkAt(r.root.id, "gone", 0);
+    const o = c.openAt(gone.id, C.O_RDONLY);
+    expect(Buffer.from(c.pread(o.id, 0, 100)).toString()).toBe("still here");
+    c.disconnect();
+    expect(await proc.exited).toBe(0);
+  });
+
   test("--directfs=false donates no mount point FD", async () => {
     const root = path.join(fx.mount, "rootfs2");
     fs.mkdirSync(root, { recursive: true });

@@ -63,6 +63,8 @@ type config struct {
 	starts  int
 	idle    time.Duration
 	cpu     int
+	// serverCPU pins the servers (-1: not pinned); the client follows cpu.
+	serverCPU int
 }
 
 func main() {
@@ -76,6 +78,7 @@ func main() {
 		starts  = flag.Int("starts", 5, "extra start-to-Mount measurements per run")
 		idle    = flag.Duration("idle", time.Second, "idle time before reading the server's RSS")
 		cpu     = flag.Int("cpu", 0, "pin client and server to this CPU (-1: no pinning)")
+		srvCPU  = flag.Int("server-cpu", -2, "pin the servers to this CPU instead (the \"split\" mode: --cpu 0 --server-cpu 1; -1: servers not pinned)")
 		workDir = flag.String("workdir", "", "directory for the fixture (default: a new temp dir)")
 		out     = flag.String("out", "", "also write the markdown report to this file")
 		rows    = flag.String("metrics", "", "run only the rows whose name matches this regexp (e.g. Getdents)")
@@ -90,7 +93,10 @@ func main() {
 			fatalf("%v", err)
 		}
 	}
-	cfg := config{rounds: *rounds, iters: *iters, warmup: *warmup, starts: *starts, idle: *idle, cpu: *cpu}
+	if *srvCPU == -2 {
+		*srvCPU = *cpu
+	}
+	cfg := config{rounds: *rounds, iters: *iters, warmup: *warmup, starts: *starts, idle: *idle, cpu: *cpu, serverCPU: *srvCPU}
 	switch *only {
 	case "":
 		cfg.servers = []string{launcher.Ref, launcher.Ours}
@@ -123,7 +129,7 @@ func main() {
 	if err := populate(root); err != nil {
 		fatalf("fixture: %v", err)
 	}
-	cfg.opts = launcher.Options{OursBin: bin, RefBin: *refBin, MountDir: root, CPU: *cpu}
+	cfg.opts = launcher.Options{OursBin: bin, RefBin: *refBin, MountDir: root, CPU: cfg.serverCPU}
 
 	res := benchkit.Results{}
 	header := describe(cfg, tmpfs)
@@ -267,8 +273,8 @@ func runOnce(cfg config, server string, res benchkit.Results) (retErr error) {
 			retErr = err
 		}
 	}()
-	if cfg.cpu >= 0 {
-		if err := benchkit.CheckPinned(s.g.Process, cfg.cpu); err != nil {
+	if cfg.serverCPU >= 0 {
+		if err := benchkit.CheckPinned(s.g.Process, cfg.serverCPU); err != nil {
 			return err
 		}
 	}
@@ -425,8 +431,15 @@ func describe(cfg config, tmpfs bool) string {
 	b.WriteString(benchkit.Header("lisafs benchmark: ours vs reference gofer"))
 	fmt.Fprintf(&b, "- fixture: %s; client: gVisor lisafs.Client over flipcall channels (StartChannels)\n", benchkit.FixtureKind(tmpfs))
 	pin := "not pinned"
-	if cfg.cpu >= 0 {
+	switch {
+	case cfg.cpu >= 0 && cfg.serverCPU == cfg.cpu:
 		pin = fmt.Sprintf("client and server pinned to CPU %d (taskset -c %d)", cfg.cpu, cfg.cpu)
+	case cfg.cpu >= 0 && cfg.serverCPU >= 0:
+		pin = fmt.Sprintf("split: client pinned to CPU %d, server to CPU %d", cfg.cpu, cfg.serverCPU)
+	case cfg.cpu >= 0:
+		pin = fmt.Sprintf("client pinned to CPU %d, server not pinned", cfg.cpu)
+	case cfg.serverCPU >= 0:
+		pin = fmt.Sprintf("client not pinned, server pinned to CPU %d", cfg.serverCPU)
 	}
 	fmt.Fprintf(&b, "- %s; %d interleaved runs per server (%s); %d timed iterations per latency metric per run after %d warm-up\n",
 		pin, cfg.rounds, strings.Join(order(cfg), ""), cfg.iters, cfg.warmup)

@@ -92,6 +92,9 @@ const S = bindOnUse({
   fsetxattr: { args: [i32, P, P, u64, i32], returns: i32 },
   flistxattr: { args: [i32, P, u64], returns: ssize },
   fremovexattr: { args: [i32, P], returns: i32 },
+  lgetxattr: { args: [P, P, P, u64], returns: ssize },
+  lsetxattr: { args: [P, P, P, u64, i32], returns: i32 },
+  llistxattr: { args: [P, P, u64], returns: ssize },
   socket: { args: [i32, i32, i32], returns: i32 },
   socketpair: { args: [i32, i32, i32, P], returns: i32 },
   bind: { args: [i32, P, u32], returns: i32 },
@@ -210,6 +213,14 @@ export const fsetxattr = (fd: number, name: string, value: number, len: number, 
   r(S.fsetxattr(fd, cstr(name), value, len, flags));
 export const flistxattr = (fd: number, buf: number, len: number) => r(S.flistxattr(fd, buf, len));
 export const fremovexattr = (fd: number, name: string) => r(S.fremovexattr(fd, cstr(name)));
+// By path, not following a last symlink (paths are byte strings, slot 1).
+export const lgetxattr = (path: string, name: string, buf: number, len: number) =>
+  r(S.lgetxattr(cstr(path, 1), cstr(name), buf, len));
+export const lsetxattr = (path: string, name: string, value: number, len: number, flags: number) =>
+  r(S.lsetxattr(cstr(path, 1), cstr(name), value, len, flags));
+export const llistxattr = (path: string, buf: number, len: number) => r(S.llistxattr(cstr(path, 1), buf, len));
+export const lremovexattr = (path: string, name: string) =>
+  r(S.syscall(process.arch === "arm64" ? 15 : 198 /* SYS_lremovexattr */, cstr(path, 1), cstr(name), 0, 0, 0));
 export const socket = (domain: number, type: number, proto: number) => r(S.socket(domain, type, proto));
 export const bind = (fd: number, sa: number, len: number) => r(S.bind(fd, sa, len));
 export const listen = (fd: number, backlog: number) => r(S.listen(fd, backlog));

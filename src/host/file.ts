@@ -18,14 +18,33 @@ export type Errno = number;
 export type HostUds = "none" | "open" | "create" | "all";
 export type HostFifo = "none" | "open";
 
+export type XattrPolicy = "none" | "user" | "all";
+
 export interface Policy {
   readonly: boolean;
   hostUds: HostUds;
   hostFifo: HostFifo;
-  /** Extension (off by default): allow setting/listing/removing user.* xattrs. */
-  xattrUser: boolean;
+  /**
+   * Which xattrs the client may set, list and remove (getting is always
+   * allowed): "none", as 20240729's gofer; "user", the native form's
+   * --xattr-user extension (user.* only); "all", as today's runsc's gofer
+   * (every namespace the kernel lets us have, never trusted.*).
+   */
+  xattr: XattrPolicy;
+  /**
+   * Which gVisor release's lisafs semantics a connection gets where today's
+   * differ in a way a 20240729 client would notice (docs/lisafs-today.md).
+   * "auto" (the default): 20240729's until the client sends a message only
+   * today's clients know (ConnectWithCreds, RenameAt2); "today": today's
+   * from the first message.
+   */
+  lisafs?: "auto" | "today";
   /** Donate the mount point's host FD (directfs). */
   donateMountFd: boolean;
+  /** Host character devices: "open" them for the client (the default, as
+   * 20240729's gofer) or "refuse" with EPERM (today's runsc's gofer unless
+   * --character-device-policy allows passthrough). */
+  charDevices?: "open" | "refuse";
 }
 
 const udsOpen = (p: Policy) => p.hostUds === "open" || p.hostUds === "all";
@@ -49,8 +68,11 @@ const statAddr = libc.addr(statBuf);
 
 /**
  * The stat of the last successful statFd/walk/create, as a Linux statx record
- * normalized to what the reference gofer reports (fstat-derived: basic stats,
- * no btime, no attributes). Valid until the next host call that stats.
+ * as today's reference gofer reports it (statx of the basic stats and btime:
+ * the kernel's mask and btime, no attributes). 20240729's gofer reported an
+ * fstat (mask STATX_BASIC_STATS, no btime): lisafs's putStat rewrites those
+ * two fields for its clients (docs/lisafs-today.md). Valid until the next
+ * host call that stats.
  */
 export const lastStat = {
   bytes: statBuf,
@@ -65,20 +87,22 @@ export const lastStat = {
 };
 
 export function statFd(fd: number): Errno {
-  return normalizeStat(libc.statxAddr(fd, libc.EMPTY, C.AT_SYMLINK_NOFOLLOW | C.AT_EMPTY_PATH, C.STATX_BASIC_STATS, statAddr));
+  return normalizeStat(libc.statxAddr(fd, libc.EMPTY, C.AT_SYMLINK_NOFOLLOW | C.AT_EMPTY_PATH, STAT_MASK, statAddr));
 }
 
 /** statx of dirfd/<NUL-terminated name at nameAddr>, not following symlinks. */
 function statAtAddr(dirfd: number, nameAddr: number): Errno {
-  return normalizeStat(libc.statxAddr(dirfd, nameAddr, C.AT_SYMLINK_NOFOLLOW, C.STATX_BASIC_STATS, statAddr));
+  return normalizeStat(libc.statxAddr(dirfd, nameAddr, C.AT_SYMLINK_NOFOLLOW, STAT_MASK, statAddr));
 }
+
+/** What every stat asks for (today's gofer: STATX_BASIC_STATS|STATX_BTIME). */
+const STAT_MASK = C.STATX_BASIC_STATS | C.STATX_BTIME;
 
 function normalizeStat(rc: number): Errno {
   if (rc < 0) return rc;
-  statView.setUint32(Statx.mask, C.STATX_BASIC_STATS, true);
+  // Neither reference reports attributes.
   statView.setBigUint64(Statx.attributes, 0n, true);
   statView.setBigUint64(Statx.attributesMask, 0n, true);
-  statBuf.fill(0, Statx.btime, Statx.btime + 16);
   return 0;
 }
 
@@ -227,6 +251,10 @@ export interface SetStatArgs {
    * for a directory, EBADF for an O_PATH one), as gVisor's 9P gofer does,
    * instead of reopening it for writing (lisafs). */
   truncateHeldFd?: boolean;
+  /** A symlink's mode cannot change (Linux refuses it): EOPNOTSUPP without a
+   * host call, as today's gVisor gofer; otherwise the O_PATH FD's fchmod
+   * answers (EBADF), as 20240729's. */
+  symlinkModeNotSupported?: boolean;
 }
 
 const xattrList = libc.pinnedBytes(65536);
@@ -307,7 +335,9 @@ export class HostFile {
       failureMask |= bits;
       failureErrno = -rc;
     };
-    if (a.mask & C.STATX_MODE) {
+    if (a.mask & C.STATX_MODE && a.symlinkModeNotSupported && this.isSymlink()) {
+      fail(C.STATX_MODE, -C.EOPNOTSUPP);
+    } else if (a.mask & C.STATX_MODE) {
       const mode = a.mode & ~C.S_IFMT & 0xffff;
       // fchmod refuses O_PATH FDs (how sockets are held); the FD's /proc
       // link reaches the same inode without resolving its path.
@@ -408,7 +438,7 @@ export class HostFile {
       const name = names[i];
       let rc = checkName(name);
       if (rc < 0) return done(rc);
-      rc = libc.statx(cur, name, C.AT_SYMLINK_NOFOLLOW, C.STATX_BASIC_STATS, statAddr);
+      rc = libc.statx(cur, name, C.AT_SYMLINK_NOFOLLOW, STAT_MASK, statAddr);
       if (rc === -C.ENOENT) break;
       rc = normalizeStat(rc);
       if (rc < 0) return done(rc);
@@ -470,6 +500,7 @@ export class HostFile {
   open(flags: number): { open: OpenFile; donate: number } | Errno {
     if (this.ftype === C.S_IFIFO && this.policy.hostFifo !== "open") return -C.EPERM;
     if (this.ftype === C.S_IFSOCK && !udsOpen(this.policy)) return -C.EPERM;
+    if (this.ftype === C.S_IFCHR && this.policy.charDevices === "refuse") return -C.EPERM;
     // A FIFO open blocks until the other end shows up; gVisor's gofer blocks a
     // goroutine there, ours would block every connection. gVisor's client
     // asks for O_NONBLOCK anyway and retries on ENXIO.
@@ -552,12 +583,16 @@ export class HostFile {
   }
 
   /** Only regular files, as gVisor's gofer: never device nodes, FIFOs or
-   * sockets on the host through mknod. */
-  mknod(mode: number, uid: number, gid: number, name: string): HostFile | Errno {
+   * sockets on the host through mknod. With `whiteouts` (today's gVisor
+   * gofer), also overlayfs whiteouts: a character device 0/0, which Linux
+   * creates without CAP_MKNOD. */
+  mknod(mode: number, uid: number, gid: number, name: string, whiteouts = false, major = 0, minor = 0): HostFile | Errno {
     let rc = this.refuseWrite() || checkName(name);
     if (rc < 0) return rc;
-    if ((mode & C.S_IFMT) !== C.S_IFREG) return -C.EPERM;
-    rc = libc.mknodat(this.fd, name, (mode & 0o7777) | C.S_IFREG, 0);
+    const type = mode & C.S_IFMT;
+    const whiteout = whiteouts && type === C.S_IFCHR && major === 0 && minor === 0;
+    if (type !== C.S_IFREG && !whiteout) return -C.EPERM;
+    rc = libc.mknodat(this.fd, name, (mode & 0o7777) | type, 0);
     if (rc < 0) return rc;
     return this.adopt(name, "try", { uid, gid }, 0);
   }
@@ -659,6 +694,50 @@ export class HostFile {
     return 0;
   }
 
+  /** renameat2 with `flags` (today's RenameAt2: the host decides which flags
+   * it takes, as gVisor's gofer passes them through); keeps the node tree
+   * right, RENAME_EXCHANGE swapping the two entries' nodes. */
+  renameAt2(oldName: string, newDir: HostFile, newName: string, flags: number): Errno {
+    if (flags === 0) return this.renameAt(oldName, newDir, newName);
+    const rc =
+      this.refuseWrite() ||
+      checkName(oldName) ||
+      checkName(newName) ||
+      // Onto itself: success without a host call, whatever the flags (as the
+      // reference's handler).
+      (newDir.node === this.node && oldName === newName ? 0 : libc.renameat2(this.fd, oldName, newDir.fd, newName, flags));
+    if (rc < 0) return rc;
+    if (newDir.node === this.node && oldName === newName) return 0;
+    if (flags & C.RENAME_EXCHANGE) this.node.exchangeChild(oldName, newDir.node, newName);
+    else this.node.renameChild(oldName, newDir.node, newName);
+    return 0;
+  }
+
+  /**
+   * Connect with the effective uid/gid `uid`/`gid` (today's
+   * ConnectWithCreds). As gVisor's gofer: the serving thread's real/effective
+   * gid then uid are switched with raw setregid/setreuid (per thread, not
+   * glibc's all-threads wrappers), each only if it differs from ours; a
+   * refused switch is ignored and the connect goes ahead with our own;
+   * restored right after. Our single serving thread runs nothing else
+   * between the switch and the restore (the call is synchronous), so no
+   * other request ever runs with the client's credentials.
+   */
+  connectWithCreds(sockType: number, uid: number, gid: number): number {
+    if (!udsOpen(this.policy)) return -C.EPERM;
+    const ids = processIds();
+    const gidChanged = gid !== ids.egid && libc.syscall(C.SYS_setregid, ids.rgid, gid) === 0;
+    const uidChanged = uid !== ids.euid && libc.syscall(C.SYS_setreuid, ids.ruid, uid) === 0;
+    try {
+      return this.connect(sockType);
+    } finally {
+      // Failing to restore would leave the gofer running as the client's
+      // user: gVisor's gofer panics; so do we (the process ends).
+      if (uidChanged && libc.syscall(C.SYS_setreuid, ids.ruid, ids.euid) !== 0) credsLost("euid");
+      if (gidChanged && libc.syscall(C.SYS_setregid, ids.rgid, ids.egid) !== 0) credsLost("egid");
+    }
+  }
+
   renameAt(oldName: string, newDir: HostFile, newName: string): Errno {
     const rc =
       this.refuseWrite() ||
@@ -670,57 +749,105 @@ export class HostFile {
     return 0;
   }
 
-  getXattr(name: string, out: number, size: number): number {
+  /** fgetxattr. With `byPath` (today's gofer), a symlink's or socket's
+   * xattrs are reached by path: its O_PATH FD makes f*xattr fail with EBADF. */
+  getXattr(name: string, out: number, size: number, byPath = false): number {
     if (name.indexOf("\0") >= 0) return -C.EINVAL;
     if (this.boundSocket) return -C.EOPNOTSUPP;
+    if (byPath && this.xattrByPath()) return this.viaPath((p) => libc.lgetxattr(p, name, out, size));
     return libc.fgetxattr(this.xattrFd(), name, out, size);
   }
 
-  /** Extension: user.* only, and only when the user enabled it. */
-  setXattr(name: string, value: number, len: number, flags: number): Errno {
+  /** fsetxattr, as the policy allows (see Policy.xattr). */
+  setXattr(name: string, value: number, len: number, flags: number, byPath = false): Errno {
     const rc = this.xattrWriteAllowed(name);
     if (rc < 0) return rc;
-    return libc.fsetxattr(this.xattrFd(), name, value, len, flags & (C.XATTR_CREATE | C.XATTR_REPLACE));
+    flags &= C.XATTR_CREATE | C.XATTR_REPLACE;
+    if (byPath && this.xattrByPath()) return this.viaPath((p) => libc.lsetxattr(p, name, value, len, flags));
+    return libc.fsetxattr(this.xattrFd(), name, value, len, flags);
   }
 
-  /** Extension: the names of this file's user.* xattrs (byte strings). */
-  listXattr(): string[] | Errno {
-    if (!this.policy.xattrUser) return -C.EOPNOTSUPP;
-    const n = libc.flistxattr(this.xattrFd(), xattrListAddr, xattrList.byteLength);
+  /** The names of this file's xattrs the policy shows (byte strings). */
+  listXattr(byPath = false): string[] | Errno {
+    if (this.policy.xattr === "none") return -C.EOPNOTSUPP;
+    const n =
+      byPath && this.xattrByPath()
+        ? this.viaPath((p) => libc.llistxattr(p, xattrListAddr, xattrList.byteLength))
+        : libc.flistxattr(this.xattrFd(), xattrListAddr, xattrList.byteLength);
     if (n < 0) return n;
     const names: string[] = [];
     for (let p = 0; p < n; ) {
       let e = p;
       while (e < n && xattrList[e] !== 0) e++;
       const name = byteString(xattrList, p, e);
-      if (name.startsWith("user.")) names.push(name);
+      if (this.policy.xattr === "all" ? !name.startsWith("trusted.") : name.startsWith("user.")) names.push(name);
       p = e + 1;
     }
     return names;
   }
 
-  removeXattr(name: string): Errno {
+  removeXattr(name: string, byPath = false): Errno {
     const rc = this.xattrWriteAllowed(name);
     if (rc < 0) return rc;
+    if (byPath && this.xattrByPath()) return this.viaPath((p) => libc.lremovexattr(p, name));
     return libc.fremovexattr(this.xattrFd(), name);
   }
 
   private xattrWriteAllowed(name: string): Errno {
-    if (!this.policy.xattrUser) return -C.EOPNOTSUPP;
+    const policy = this.policy.xattr;
+    if (policy === "none") return -C.EOPNOTSUPP;
     if (this.policy.readonly) return -C.EROFS;
-    if (name === "" || name === "user." || name.indexOf("\0") >= 0) return -C.EINVAL;
-    // Other namespaces (trusted., security., system., unknown ones) are not
-    // offered at all: the same answer as with the extension off.
+    if (name === "" || name.indexOf("\0") >= 0) return -C.EINVAL;
+    if (policy === "all") {
+      // Never trusted.*: it would let a sandbox write what the host trusts
+      // (overlayfs's own metadata among it). The kernel says EPERM to a
+      // process without CAP_SYS_ADMIN, which runsc's gofer is.
+      return name.startsWith("trusted.") ? -C.EPERM : 0;
+    }
+    if (name === "user.") return -C.EINVAL;
+    // Other namespaces are not offered by the extension at all: the same
+    // answer as with it off.
     if (!name.startsWith("user.")) return -C.EOPNOTSUPP;
     // As Linux: user xattrs live only on regular files and directories.
     if (!this.isRegular() && !this.isDir()) return -C.EPERM;
     return 0;
   }
 
+  /** Whether this file's FD is an O_PATH one f*xattr cannot use. */
+  private xattrByPath(): boolean {
+    return this.isSymlink() || this.isSocket();
+  }
+
+  /** Runs `op` on this file's path through its parent's FD in our
+   * /proc/self/fd (the last component is never followed by l*xattr). */
+  private viaPath(op: (path: string) => number): number {
+    return this.mount.withParent(this.node, (dirFd, name) => {
+      const rc = libc.fchdir(procSelfFd);
+      return rc < 0 ? rc : op(`${dirFd}/${name}`);
+    });
+  }
+
   // An O_PATH control FD makes f*xattr fail with EBADF, as in gVisor.
   private xattrFd(): number {
     return this.fd;
   }
+}
+
+let ids: { ruid: number; euid: number; rgid: number; egid: number } | null = null;
+/** This thread's real and effective ids, read once (they never change but
+ * for ConnectWithCreds's switch, which restores them). */
+function processIds(): { ruid: number; euid: number; rgid: number; egid: number } {
+  return (ids ??= {
+    ruid: libc.syscall(C.SYS_getuid),
+    euid: libc.syscall(C.SYS_geteuid),
+    rgid: libc.syscall(C.SYS_getgid),
+    egid: libc.syscall(C.SYS_getegid),
+  });
+}
+
+function credsLost(which: string): never {
+  process.stderr.write(`gofer: failed to restore ${which} after ConnectWithCreds\n`);
+  process.exit(128);
 }
 
 function isSockTypeSupported(t: number): boolean {

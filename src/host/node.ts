@@ -141,4 +141,25 @@ export class Node {
     newDir.children.set(newName, moved);
     this.prune();
   }
+
+  /** renameat2(this/oldName, newDir/newName, RENAME_EXCHANGE) succeeded on
+   * the host: the two entries swapped places, so each node known for them
+   * takes the other's parent and name (and every file below goes along). */
+  exchangeChild(oldName: string, newDir: Node, newName: string): void {
+    if (newDir === this && oldName === newName) return;
+    const a = this.children?.get(oldName);
+    const b = newDir.children?.get(newName);
+    if (a) this.children!.delete(oldName);
+    if (b) newDir.children!.delete(newName);
+    if (b) {
+      b.name = oldName;
+      b.parent = this;
+      (this.children ??= new Map()).set(oldName, b);
+    }
+    if (a) {
+      a.name = newName;
+      a.parent = newDir;
+      (newDir.children ??= new Map()).set(newName, a);
+    }
+  }
 }

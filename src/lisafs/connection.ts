@@ -10,7 +10,7 @@ import type { EventLoop } from "../loop/loop";
 import { ChannelComm } from "./channel";
 import type { Comm } from "./comm";
 import { ChannelHeader, MAX_MESSAGE_SIZE, MID, MID_NAMES, RequestDecoders, Resp } from "./message";
-import { handlers } from "./handlers";
+import { handlers, supportedMessages } from "./handlers";
 import { SockComm } from "./sock";
 
 /** gVisor's ControlFD: a walked-to file. Kept alive by its ID and by the open
@@ -72,6 +72,16 @@ export class Connection {
   private channels: { comm: ChannelComm; watch: { stateAddr: number; pending(): boolean; onReady(): void } }[] = [];
   private alloc: PacketWindowAllocator | null = null;
   closed = false;
+  /** The messages this connection advertises on Mount. */
+  readonly supported: number[];
+  private readonly isSupported: boolean[] = [];
+  /**
+   * Whether the client gets today's gVisor semantics where they differ from
+   * 20240729's in a way an old client would notice (docs/lisafs-today.md):
+   * from the start with the policy's `lisafs: "today"`, else from the first
+   * message only today's clients send (ConnectWithCreds, RenameAt2).
+   */
+  today: boolean;
 
   constructor(
     readonly mount: Mount,
@@ -81,6 +91,9 @@ export class Connection {
     private readonly onClose: (c: Connection) => void,
   ) {
     this.sock = new SockComm(sockFd, this.maxMessageSize);
+    this.supported = supportedMessages(mount.policy.xattr);
+    for (const m of this.supported) this.isSupported[m] = true;
+    this.today = mount.policy.lisafs === "today";
     loop.addSocket({
       fd: sockFd,
       events: C.POLLIN | C.POLLRDHUP,
@@ -220,6 +233,13 @@ export class Connection {
     const handler = handlers[mid];
     if (!handler) {
       this.log.warn({ mid }, "unsupported message");
+      return -C.EOPNOTSUPP;
+    }
+    if (mid === MID.ConnectWithCreds || mid === MID.RenameAt2) this.today = true;
+    // Today's server refuses what it did not advertise (Flush, and the xattr
+    // messages without the extension); 20240729's ran the handler anyway.
+    if (this.today && !this.isSupported[mid]) {
+      this.log.warn({ mid }, "message not supported on this connection");
       return -C.EOPNOTSUPP;
     }
     let rc: number;

@@ -3,9 +3,9 @@
 // request, writes its response payload in place into the communicator's
 // buffer and returns its length, or returns -errno for an Error reply.
 import * as C from "../ffi/constants";
-import { Statfs } from "../ffi/layout";
+import { Statfs, Statx as LinuxStatx } from "../ffi/layout";
 import * as libc from "../ffi/libc";
-import { checkName, copyName, lastStat, prepareDonation, type HostFile } from "../host/file";
+import { checkName, copyName, lastStat, prepareDonation, type HostFile, type XattrPolicy } from "../host/file";
 import type { Comm } from "./comm";
 import type { Connection, ControlFD } from "./connection";
 import { Inode, MID, Resp, Statx, WalkStatus, encode, type Decoded } from "./message";
@@ -16,24 +16,40 @@ const ALLOWED_OPEN_FLAGS = C.O_ACCMODE | C.O_TRUNC;
 const SETSTAT_SUPPORTED =
   C.STATX_MODE | C.STATX_UID | C.STATX_GID | C.STATX_SIZE | C.STATX_ATIME | C.STATX_MTIME;
 
-/** What the reference gofer advertises; the xattr extensions add to it. */
+/** What the reference gofer advertises (today's: 20240729's plus
+ * ConnectWithCreds and RenameAt2, which a 20240729 client ignores: it only
+ * sizes its table by the largest MID); the xattr extension adds FListXattr
+ * and FRemoveXattr. Flush is never advertised (neither reference does). */
 const SUPPORTED: number[] = [
   MID.Mount, MID.Channel, MID.FStat, MID.SetStat, MID.Walk, MID.WalkStat, MID.OpenAt,
   MID.OpenCreateAt, MID.Close, MID.FSync, MID.PWrite, MID.PRead, MID.MkdirAt, MID.MknodAt,
   MID.SymlinkAt, MID.LinkAt, MID.FStatFS, MID.FAllocate, MID.ReadLinkAt, MID.Connect,
   MID.UnlinkAt, MID.RenameAt, MID.Getdents64, MID.FGetXattr, MID.FSetXattr, MID.BindAt,
-  MID.Listen, MID.Accept,
+  MID.Listen, MID.Accept, MID.ConnectWithCreds, MID.RenameAt2,
 ];
 
-/** Copies lastStat (a normalized statx) into the payload at `at`. */
-function putStat(comm: Comm, at: number): void {
-  comm.u8.set(lastStat.bytes.subarray(0, Statx.size), comm.payloadOff + at);
+/** The messages a connection advertises: FListXattr and FRemoveXattr when
+ * the mount's policy lets the client change xattrs. */
+export function supportedMessages(xattr: XattrPolicy): number[] {
+  return xattr !== "none" ? [...SUPPORTED, MID.FListXattr, MID.FRemoveXattr] : SUPPORTED;
+}
+
+/** Copies lastStat into the payload at `at`: as today's gofer reports it
+ * (statx: the kernel's mask, btime), or for a 20240729 client as its gofer
+ * did (fstat: mask STATX_BASIC_STATS, no btime). */
+function putStat(c: Connection, comm: Comm, at: number): void {
+  const o = comm.payloadOff + at;
+  comm.u8.set(lastStat.bytes.subarray(0, Statx.size), o);
+  if (!c.today) {
+    comm.view.setUint32(o + LinuxStatx.mask, C.STATX_BASIC_STATS, true);
+    comm.u8.fill(0, o + LinuxStatx.btime, o + LinuxStatx.btime + 16);
+  }
 }
 
 /** Writes an Inode {controlFD, stat from lastStat} at payload offset `at`. */
-function putInode(comm: Comm, at: number, id: number): void {
+function putInode(c: Connection, comm: Comm, at: number, id: number): void {
   comm.view.setBigUint64(comm.payloadOff + at, BigInt(id), true);
-  putStat(comm, at + Inode.stat);
+  putStat(c, comm, at + Inode.stat);
 }
 
 function putU64(comm: Comm, at: number, v: number | bigint): void {
@@ -53,7 +69,7 @@ function createDir(c: Connection, id: number): ControlFD | number {
 function replyInode(c: Connection, comm: Comm, child: HostFile | number): number {
   if (typeof child === "number") return child;
   const fd = c.insertControl(child);
-  putInode(comm, 0, fd.id);
+  putInode(c, comm, 0, fd.id);
   return Inode.size;
 }
 
@@ -72,10 +88,10 @@ handlers[MID.Mount] = (c, comm) => {
     const d = libc.dup(root.fd);
     if (d >= 0) comm.donate(prepareDonation(d));
   }
-  const supported = c.mount.policy.xattrUser ? [...SUPPORTED, MID.FListXattr, MID.FRemoveXattr] : SUPPORTED;
+  const supported = c.supported;
   const len = Resp.Mount.supported + 2 * supported.length;
   if (!comm.reserve(len)) return -C.EIO;
-  putInode(comm, Resp.Mount.root, fd.id);
+  putInode(c, comm, Resp.Mount.root, fd.id);
   const o = comm.payloadOff;
   comm.view.setUint32(o + Resp.Mount.maxMessageSize, c.maxMessageSize, true);
   comm.view.setUint16(o + Resp.Mount.numSupported, supported.length, true);
@@ -101,7 +117,7 @@ handlers[MID.FStat] = (c, comm, req) => {
   else if (fd.kind === "open") rc = fd.file.stat();
   else return -C.EINVAL;
   if (rc < 0) return rc;
-  putStat(comm, 0);
+  putStat(c, comm, 0);
   return Statx.size;
 };
 
@@ -111,6 +127,8 @@ handlers[MID.SetStat] = (c, comm, req) => {
   if (typeof fd === "number") return fd;
   if (req.mask & ~SETSTAT_SUPPORTED) return -C.EPERM;
   // gVisor's gofer allows SetStat on deleted files (SetAttrOnDeleted).
+  // Today's refuses a symlink's mode with EOPNOTSUPP up front.
+  req.symlinkModeNotSupported = c.today;
   const r = fd.file.setStat(req as any);
   comm.view.setUint32(comm.payloadOff + Resp.SetStat.failureMask, r.failureMask, true);
   comm.view.setUint32(comm.payloadOff + Resp.SetStat.failureErrno, r.failureErrno, true);
@@ -150,7 +168,7 @@ handlers[MID.Walk] = (c, comm, req) => {
       return child;
     }
     const fd = c.insertControl(child);
-    putInode(comm, Resp.Walk.inodes + made.length * Inode.size, fd.id);
+    putInode(c, comm, Resp.Walk.inodes + made.length * Inode.size, fd.id);
     made.push(fd.id);
     cur = child;
   }
@@ -172,7 +190,7 @@ handlers[MID.WalkStat] = (c, comm, req) => {
   if (!comm.reserve(Resp.WalkStat.stats + path.length * Statx.size)) return -C.EIO;
   let n = 0;
   const rc = start.file.walkStat(path, () => {
-    putStat(comm, Resp.WalkStat.stats + n * Statx.size);
+    putStat(c, comm, Resp.WalkStat.stats + n * Statx.size);
     n++;
   });
   if (rc < 0) return rc;
@@ -188,7 +206,8 @@ handlers[MID.OpenAt] = (c, comm, req) => {
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   if (fd.file.isDir() && (acc !== C.O_RDONLY || trunc)) return -C.EISDIR;
-  if (fd.file.node.deleted || fd.file.isSymlink()) return -C.EINVAL;
+  // Today's gofer opens deleted files (OpenOnDeleted); 20240729's refused.
+  if ((fd.file.node.deleted && !c.today) || fd.file.isSymlink()) return -C.EINVAL;
   const r = fd.file.open(flags);
   if (typeof r === "number") return r;
   const ofd = c.insertOpen(fd, r.open);
@@ -209,7 +228,7 @@ handlers[MID.OpenCreateAt] = (c, comm, req) => {
   const child = c.insertControl(r.child);
   const ofd = c.insertOpen(child, r.open);
   if (r.donate >= 0) comm.donate(prepareDonation(r.donate));
-  putInode(comm, Resp.OpenCreateAt.child, child.id);
+  putInode(c, comm, Resp.OpenCreateAt.child, child.id);
   putU64(comm, Resp.OpenCreateAt.newFd, ofd.id);
   return Resp.OpenCreateAt.size;
 };
@@ -282,7 +301,8 @@ handlers[MID.MknodAt] = (c, comm, req) => {
   if (bad < 0) return bad;
   const dir = createDir(c, req.dirFd);
   if (typeof dir === "number") return dir;
-  return replyInode(c, comm, dir.file.mknod(req.mode, req.uid, req.gid, req.name));
+  // Today's gofer also creates overlayfs whiteouts (character device 0/0).
+  return replyInode(c, comm, dir.file.mknod(req.mode, req.uid, req.gid, req.name, c.today, req.major, req.minor));
 };
 
 handlers[MID.SymlinkAt] = (c, comm, req) => {
@@ -372,6 +392,17 @@ handlers[MID.Connect] = (c, comm, req) => {
   return 0;
 };
 
+handlers[MID.ConnectWithCreds] = (c, comm, req) => {
+  const fd = c.control(req.fd);
+  if (typeof fd === "number") return fd;
+  if (!fd.file.isSocket()) return -C.ENOTSOCK;
+  if (fd.file.node.deleted) return -C.EINVAL;
+  const sock = fd.file.connectWithCreds(req.sockType, req.uid, req.gid);
+  if (sock < 0) return sock;
+  comm.donate(prepareDonation(sock));
+  return 0;
+};
+
 handlers[MID.UnlinkAt] = (c, _comm, req) => {
   if (c.readonly) return -C.EROFS;
   const bad = checkName(req.name);
@@ -392,6 +423,21 @@ handlers[MID.RenameAt] = (c, _comm, req) => {
   if (!oldDir.file.isDir() || !newDir.file.isDir()) return -C.ENOTDIR;
   if (oldDir.file.node.deleted || newDir.file.node.deleted) return -C.EINVAL;
   return oldDir.file.renameAt(req.oldName, newDir.file, req.newName);
+};
+
+// Today's RenameAt2: RenameAt with renameat2(2) flags, which gVisor's gofer
+// hands to the host as they are (flags 0: exactly RenameAt).
+handlers[MID.RenameAt2] = (c, _comm, req) => {
+  if (c.readonly) return -C.EROFS;
+  const bad = checkName(req.oldName) || checkName(req.newName);
+  if (bad < 0) return bad;
+  const oldDir = c.control(req.oldDir);
+  if (typeof oldDir === "number") return oldDir;
+  const newDir = c.control(req.newDir);
+  if (typeof newDir === "number") return newDir;
+  if (!oldDir.file.isDir() || !newDir.file.isDir()) return -C.ENOTDIR;
+  if (oldDir.file.node.deleted || newDir.file.node.deleted) return -C.EINVAL;
+  return oldDir.file.renameAt2(req.oldName, newDir.file, req.newName, req.flags);
 };
 
 handlers[MID.Getdents64] = (c, comm, req) => {
@@ -443,21 +489,16 @@ handlers[MID.FGetXattr] = (c, comm, req) => {
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   if (fd.file.node.deleted) return -C.EINVAL;
-  // The value's length is a u16 on the wire.
-  const size = Math.min(req.bufSize as number, 0xffff, c.maxMessageSize - 2);
+  // The value's length is a u16 on the wire. A size query (0): lisafs can
+  // only say "n bytes" by sending n bytes; today's gofer reads the whole
+  // value and sends it (20240729's sent whatever its buffer held), and so do
+  // we, for every client. A value too long for the u16 cannot be read:
+  // ERANGE, as a read with a buffer too small gets.
+  const max = Math.min(0xffff, c.maxMessageSize - 2);
+  const size = req.bufSize === 0 ? max : Math.min(req.bufSize as number, max);
   if (!comm.reserve(2 + size)) return -C.EIO;
-  const at = comm.payloadOff + 2;
-  let n = fd.file.getXattr(req.name, comm.addr + at, size);
+  const n = fd.file.getXattr(req.name, comm.addr + comm.payloadOff + 2, size, c.today);
   if (n < 0) return n;
-  if (size === 0) {
-    // A size query. lisafs can only say "n bytes" by sending n bytes (gVisor's
-    // gofer sends whatever its buffer held); we send zeros, never stale data.
-    // A value too long for the u16 could not be read anyway: ERANGE, as a
-    // read with a buffer too small gets.
-    if (n > Math.min(0xffff, c.maxMessageSize - 2)) return -C.ERANGE;
-    if (!comm.reserve(2 + n)) return -C.EIO;
-    comm.u8.fill(0, comm.payloadOff + 2, comm.payloadOff + 2 + n);
-  }
   comm.view.setUint16(comm.payloadOff, n, true);
   return 2 + n;
 };
@@ -468,14 +509,14 @@ handlers[MID.FSetXattr] = (c, comm, req) => {
   if (typeof fd === "number") return fd;
   if (fd.file.node.deleted) return -C.EINVAL;
   const v = req.value as { off: number; len: number };
-  return fd.file.setXattr(req.name, comm.addr + v.off, v.len, req.flags);
+  return fd.file.setXattr(req.name, comm.addr + v.off, v.len, req.flags, c.today);
 };
 
 handlers[MID.FListXattr] = (c, comm, req) => {
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   if (fd.file.node.deleted) return -C.EINVAL;
-  const names = fd.file.listXattr();
+  const names = fd.file.listXattr(c.today);
   if (typeof names === "number") return names;
   let total = 0;
   for (const nm of names) total += nm.length + 1;
@@ -493,10 +534,13 @@ handlers[MID.FRemoveXattr] = (c, _comm, req) => {
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   if (fd.file.node.deleted) return -C.EINVAL;
-  return fd.file.removeXattr(req.name);
+  return fd.file.removeXattr(req.name, c.today);
 };
 
 handlers[MID.BindAt] = (c, comm, req) => {
+  // Today's gofer refuses a read-only mount before anything else;
+  // 20240729's checked the name and the host-uds policy first.
+  if (c.today && c.readonly) return -C.EROFS;
   const bad = checkName(req.name);
   if (bad < 0) return bad;
   const dir = createDir(c, req.dirFd);
@@ -506,7 +550,7 @@ handlers[MID.BindAt] = (c, comm, req) => {
   const child = c.insertControl(r.child);
   const bound = c.insertBound(child, r.socket);
   comm.donate(prepareDonation(r.donate));
-  putInode(comm, Resp.BindAt.child, child.id);
+  putInode(c, comm, Resp.BindAt.child, child.id);
   putU64(comm, Resp.BindAt.boundSocketFd, bound.id);
   return Resp.BindAt.size;
 };

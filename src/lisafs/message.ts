@@ -1,5 +1,5 @@
-// lisafs message layouts (gVisor 20240729, pkg/lisafs/message.go), declared
-// once as data. The server's decoders and encoders, the test client and the
+// lisafs message layouts (gVisor 20240729, pkg/lisafs/message.go, and
+// today's additions: ConnectWithCreds and RenameAt2), declared once as data. The server's decoders and encoders, the test client and the
 // fuzzer all use these tables. All integers are little-endian; structs are
 // packed.
 import { byteString } from "../ffi/bytestring";
@@ -39,6 +39,9 @@ export const MID = {
   BindAt: 29,
   Listen: 30,
   Accept: 31,
+  // Today's gVisor (not in 20240729).
+  ConnectWithCreds: 32,
+  RenameAt2: 33,
 } as const;
 export type MIDName = keyof typeof MID;
 export const MID_NAMES: string[] = Object.keys(MID);
@@ -208,6 +211,22 @@ export const Requests: Record<number, Layout> = {
     ["_", "pad32"],
   ],
   [MID.Accept]: [["fd", "id"]],
+  // ConnectReq followed by the effective uid and gid to connect with.
+  [MID.ConnectWithCreds]: [
+    ["fd", "id"],
+    ["sockType", "u32"],
+    ["_", "pad32"],
+    ["uid", "u32"],
+    ["gid", "u32"],
+  ],
+  // RenameAtReq followed by renameat2(2) flags.
+  [MID.RenameAt2]: [
+    ["oldDir", "id"],
+    ["newDir", "id"],
+    ["oldName", "str"],
+    ["newName", "str"],
+    ["flags", "u32"],
+  ],
 };
 
 // ---- response layouts (fixed parts; offsets into the payload) ---------------

@@ -586,7 +586,7 @@ function xattrFid(c: P9Connection, fid: number, name?: string): Fid | number {
   const f = c.lookup(fid);
   if (!f) return -C.EBADF;
   if (f.deleted) return -C.EINVAL;
-  if (!c.mount.policy.xattrUser) return -C.EOPNOTSUPP;
+  if (c.mount.policy.xattr === "none") return -C.EOPNOTSUPP;
   if (name !== undefined && !name.startsWith("user.")) return -C.EOPNOTSUPP;
   return f;
 }

@@ -59,6 +59,7 @@ const GLOBAL_VALUE_FLAGS = new Set([
   "cpu-num-from-quota", "allow-flag-override", "oci-seccomp", "systemd-cgroup", "metric-server",
   "profiling-metrics", "profiling-metrics-rate-us", "TESTONLY-test-name-env", "pod-init-config",
   "buffer-pooling", "xdp", "iouring", "traceback", "host-settings", "restore-spec-validation",
+  "character-device-policy",
 ]);
 
 const GOFER_BOOL = new Set(["apply-caps", "setup-root"]);
@@ -225,6 +226,9 @@ export interface RunscConfig {
   debugLogFd: number;
   /** --TESTONLY-unsafe-nonroot: serve the bundle's root in place, no pivot_root. */
   unsafeNonroot: boolean;
+  /** Today's --character-device-policy: whether host character devices on
+   * gofer mounts may be opened through the gofer (not emulated-only). */
+  charDevicePassthrough: boolean;
 }
 
 export function runscConfig(global: Map<string, string>): RunscConfig {
@@ -234,7 +238,11 @@ export function runscConfig(global: Map<string, string>): RunscConfig {
   if (!["none", "open", "create", "all"].includes(hostUds)) throw new RunscUsageError(`invalid host UDS type ${JSON.stringify(hostUds)}`);
   const hostFifo = global.get("host-fifo") ?? "none";
   if (!["none", "open"].includes(hostFifo)) throw new RunscUsageError(`invalid host fifo type ${JSON.stringify(hostFifo)}`);
+  const charDev = global.get("character-device-policy") ?? "";
+  if (!["", "emulated-only", "prefer-emulated", "passthrough"].includes(charDev))
+    throw new RunscUsageError(`invalid character device policy ${JSON.stringify(charDev)}`);
   return {
+    charDevicePassthrough: charDev === "prefer-emulated" || charDev === "passthrough",
     directfs: bool("directfs", true),
     hostUds: hostUds as RunscConfig["hostUds"],
     hostFifo: hostFifo as RunscConfig["hostFifo"],

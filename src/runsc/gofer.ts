@@ -200,11 +200,18 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
 /** One connection per io-fd: the root first (when lisafs serves it), then
  * each gofer mount runsc gave an FD, then /dev. Paths are as seen after chroot. */
 function connections(spec: Spec, args: RunscArgs, conf: RunscConfig, today: boolean): ServeSpec[] {
-  const policy = (readonly: boolean): Policy => ({
+  const policy = (readonly: boolean, dev = false): Policy => ({
     readonly,
+    // Today's runsc: host character devices only as --character-device-policy
+    // allows, but always on the /dev connection (the sentry's device proxies).
+    charDevices: !today || dev || conf.charDevicePassthrough ? "open" : "refuse",
     hostUds: conf.hostUds,
     hostFifo: conf.hostFifo,
-    xattrUser: false,
+    // Today's gofer serves every xattr message (the sentry decides);
+    // 20240729's refused changes. Never trusted.* (Policy.xattr).
+    xattr: today ? "all" : "none",
+    // Today's sandbox gets today's lisafs semantics from its first message.
+    lisafs: today ? "today" : "auto",
     donateMountFd: conf.directfs,
   });
   const out: ServeSpec[] = [];
@@ -223,7 +230,7 @@ function connections(spec: Spec, args: RunscArgs, conf: RunscConfig, today: bool
     out.push({ fd, hostPath: m.destination, policy: policy(isReadonlyMount(m) || usesOverlay(mc)) });
   }
   if (fds.length > 0) fatal(`too many FDs passed for mounts. mounts: ${out.length}, FDs: ${args.ioFds.length}`);
-  if (args.devIoFd >= 0) out.push({ fd: args.devIoFd, hostPath: "/dev", policy: policy(false) });
+  if (args.devIoFd >= 0) out.push({ fd: args.devIoFd, hostPath: "/dev", policy: policy(false, true) });
   for (const s of out) {
     if (libc.socketType(s.fd) < 0) fatal(`io FD ${s.fd} is not a socket; runsc passes a connected socket for each lisafs mount`);
   }

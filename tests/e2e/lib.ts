@@ -11,11 +11,73 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 export const REPO = path.resolve(import.meta.dir, "../..");
-/** runsc with the RUNSC_GOFER_OVERRIDE test hook (gVisor 20240729). */
-export const RUNSC = process.env.RUNSC ?? "/opt/gvisor-ref/bin/runsc";
-/** The gofer under test; a relative GOFER_UNDER_TEST is taken from the repo root. */
-export const GOFER = path.resolve(REPO, process.env.GOFER_UNDER_TEST ?? "dist/gofer");
 export const IS_ROOT = process.getuid?.() === 0;
+
+/**
+ * A runsc with the RUNSC_GOFER_OVERRIDE test hook, and which gVisor it is
+ * (the tests' expectations follow each version's reference gofer).
+ */
+export interface Runsc {
+  /** "20240729" or "today": names the describe block and selects the version's expectations. */
+  name: Version;
+  path: string;
+  /** A program that, exec'd with runsc's gofer argv, is this runsc's own gofer (GOFER_UNDER_TEST=reference). */
+  reference: string;
+  /** The gofer under test for this runsc (GOFER_UNDER_TEST, or `reference`). */
+  gofer: string;
+}
+export type Version = "20240729" | "today";
+
+const HOME = process.env.GVISOR_REF_HOME ?? "/opt/gvisor-ref";
+const KNOWN: Record<Version, { path: string; reference: string }> = {
+  // runsc-stock is 20240729's runsc without the hook; it runs its own gofer.
+  "20240729": { path: `${HOME}/bin/runsc`, reference: `${HOME}/bin/runsc-stock` },
+  // Today's hook unsets RUNSC_GOFER_OVERRIDE before the exec, so runsc-latest
+  // exec'd as the gofer runs today's own gofer.
+  today: { path: `${HOME}/bin/runsc-latest`, reference: `${HOME}/bin/runsc-latest` },
+};
+const ALIASES: Record<string, Version> = { "20240729": "20240729", today: "today", latest: "today" };
+
+function realpathOr(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/**
+ * The runscs to test. RUNSC (comma-separated) picks some: a name
+ * (`20240729`, `today` or its alias `latest`), `NAME=PATH` for another build
+ * of that version, or the path of one of the known runscs. Default: both.
+ */
+export function selectRunscs(spec = process.env.RUNSC ?? "", goferSpec = process.env.GOFER_UNDER_TEST): Runsc[] {
+  const items = spec.trim() === "" ? ["20240729", "today"] : spec.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  const out: Runsc[] = [];
+  for (const item of items) {
+    let name: Version | undefined;
+    let p: string | undefined;
+    const eq = item.indexOf("=");
+    if (eq > 0 && ALIASES[item.slice(0, eq)]) {
+      name = ALIASES[item.slice(0, eq)];
+      p = path.resolve(item.slice(eq + 1));
+    } else if (ALIASES[item]) {
+      name = ALIASES[item];
+      p = KNOWN[name].path;
+    } else {
+      const real = realpathOr(path.resolve(item));
+      name = (Object.keys(KNOWN) as Version[]).find((v) => realpathOr(KNOWN[v].path) === real);
+      if (!name) throw new Error(`RUNSC=${item}: not a known runsc; say which version it is, e.g. RUNSC=today=${item} or RUNSC=20240729=${item}`);
+      p = path.resolve(item);
+    }
+    const reference = KNOWN[name].reference;
+    const g = goferSpec ?? "dist/gofer";
+    const gofer = g === "reference" ? reference : path.resolve(REPO, g);
+    out.push({ name, path: p, reference, gofer });
+  }
+  return out;
+}
+
 /** Flags every runsc invocation gets (the state dir --root is added per run). */
 export const BASE_FLAGS = ["--rootless=false", "--network=none", "--platform=ptrace"];
 /** E2E_RUNSC_DEBUG_DIR=/dir: runsc, the sandbox and the gofer write debug logs there (runsc names the files). */
@@ -27,10 +89,10 @@ export type Which = "ref" | "test";
 export const LABEL: Record<Which, string> = { ref: "reference gofer", test: "gofer under test" };
 
 /** Throws unless runsc and the gofer under test are executable files. */
-export function requireTools(): void {
+export function requireTools(rv: Runsc): void {
   for (const [what, p] of [
-    ["runsc", RUNSC],
-    ["gofer under test (GOFER_UNDER_TEST)", GOFER],
+    [`runsc ${rv.name}`, rv.path],
+    ["gofer under test (GOFER_UNDER_TEST)", rv.gofer],
   ]) {
     try {
       fs.accessSync(p, fs.constants.X_OK);
@@ -79,6 +141,16 @@ export class Scratch {
   }
 
   cleanup(): void {
+    // Mounts others made below the scratch root first, deepest first (today's
+    // runsc bind-mounts the gofers' network namespace at STATE/null-netns).
+    const others = fs
+      .readFileSync("/proc/self/mounts", "utf8")
+      .split("\n")
+      .map((l) => l.split(" ")[1] ?? "")
+      .filter((m) => m.startsWith(`${this.root}/`) && !this.mounts.includes(m))
+      .sort()
+      .reverse();
+    for (const m of others) spawnSync("umount", [m]);
     for (const m of this.mounts.reverse()) {
       const r = spawnSync("umount", [m], { encoding: "utf8" });
       if (r.status !== 0) spawnSync("umount", ["-l", m]);
@@ -105,25 +177,26 @@ export function uniqueId(tag: string): string {
   return `e2e-${process.pid}-${++idCounter}-${tag}`;
 }
 
-function envFor(which: Which): Record<string, string> {
+function envFor(rv: Runsc, which: Which): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   delete env.RUNSC_GOFER_OVERRIDE;
-  if (which === "test") env.RUNSC_GOFER_OVERRIDE = GOFER;
+  if (which === "test") env.RUNSC_GOFER_OVERRIDE = rv.gofer;
   return env;
 }
 
 /** Runs runsc with stdout/stderr on pipes (never a file: gVisor would write it from offset 0). */
 export async function spawnRunsc(
+  rv: Runsc,
   which: Which,
   args: string[],
   opts: { cwd?: string; timeoutMs?: number; onStart?: (pid: number) => void } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string; ms: number; timedOut: boolean }> {
-  requireTools();
+  requireTools(rv);
   const t0 = performance.now();
-  const p = Bun.spawn([RUNSC, ...args], {
+  const p = Bun.spawn([rv.path, ...args], {
     cwd: opts.cwd ?? os.tmpdir(),
-    env: envFor(which),
+    env: envFor(rv, which),
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -158,16 +231,25 @@ function exeOf(pid: string): string {
 }
 
 /**
+ * Whether a process is a gofer of `rv`: its argv has the `gofer` subcommand,
+ * or its exe is the gofer under test (unless that is runsc itself, as when
+ * today's runsc validates the harness as its own gofer: then runsc's other
+ * processes would match too).
+ */
+function goferMatcher(rv: Runsc): (argv: string[], exe: string) => boolean {
+  const goferReal = realpathOr(rv.gofer);
+  const exeIsGofer = goferReal !== realpathOr(rv.path);
+  return (argv, exe) => argv.includes("gofer") || (exeIsGofer && exe === goferReal);
+}
+
+/**
  * Live gofer processes for a bundle: argv has `--bundle <bundle>` (or
  * `--bundle=<bundle>`, or a bundle `bundle(b)` accepts) and either the
  * `gofer` subcommand or /proc/PID/exe is the gofer under test.
  */
-export function goferProcesses(bundle: string | ((b: string) => boolean)): string[] {
+export function goferProcesses(rv: Runsc, bundle: string | ((b: string) => boolean)): string[] {
   const match = typeof bundle === "string" ? (b: string) => b === bundle : bundle;
-  let goferReal = GOFER;
-  try {
-    goferReal = fs.realpathSync(GOFER);
-  } catch {}
+  const isGofer = goferMatcher(rv);
   const found: string[] = [];
   for (const pid of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
@@ -179,7 +261,7 @@ export function goferProcesses(bundle: string | ((b: string) => boolean)): strin
     }
     if (b === undefined || !match(b)) continue;
     const exe = exeOf(pid).replace(/ \(deleted\)$/, "");
-    if (argv.includes("gofer") || exe === goferReal) found.push(`pid ${pid} exe=${exe} argv=${argv.join(" ")}`);
+    if (isGofer(argv, exe)) found.push(`pid ${pid} exe=${exe} argv=${argv.join(" ")}`);
   }
   return found;
 }
@@ -208,13 +290,13 @@ function procTable(): Map<number, [number, string]> {
 export class TreeWatch {
   private seen = new Map<number, { start: string; desc: string; gofer: boolean }>();
   private timer: ReturnType<typeof setInterval>;
-  private goferReal: string;
+  private isGofer: (argv: string[], exe: string) => boolean;
 
-  constructor(private rootPid: number) {
-    this.goferReal = GOFER;
-    try {
-      this.goferReal = fs.realpathSync(GOFER);
-    } catch {}
+  constructor(
+    rv: Runsc,
+    private rootPid: number,
+  ) {
+    this.isGofer = goferMatcher(rv);
     this.sample();
     this.timer = setInterval(() => this.sample(), 50);
   }
@@ -231,7 +313,7 @@ export class TreeWatch {
       if (this.seen.get(pid)?.start === start) continue;
       const argv = cmdline(String(pid));
       const exe = exeOf(String(pid)).replace(/ \(deleted\)$/, "");
-      this.seen.set(pid, { start, desc: `pid ${pid} exe=${exe} argv=${argv.join(" ")}`, gofer: exe === this.goferReal || argv.includes("gofer") });
+      this.seen.set(pid, { start, desc: `pid ${pid} exe=${exe} argv=${argv.join(" ")}`, gofer: this.isGofer(argv, exe) });
     }
   }
 
@@ -251,16 +333,17 @@ export class TreeWatch {
  * Polls until no gofer of this run is left (by bundle path and by the
  * watched process tree) or `ms` passes; returns what is left.
  */
-export async function waitNoGofer(bundle: string | ((b: string) => boolean), watch?: TreeWatch, ms = 5000): Promise<string[]> {
+export async function waitNoGofer(rv: Runsc, bundle: string | ((b: string) => boolean), watch?: TreeWatch, ms = 5000): Promise<string[]> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const left = [...new Set([...goferProcesses(bundle), ...(watch?.gofers() ?? [])])];
+    const left = [...new Set([...goferProcesses(rv, bundle), ...(watch?.gofers() ?? [])])];
     if (left.length === 0 || Date.now() > deadline) return left;
     await Bun.sleep(50);
   }
 }
 
 export interface BundleRun {
+  rv: Runsc;
   which: Which;
   bundle: string;
   /** runsc flags before the subcommand, e.g. --directfs=false --overlay2=none. */
@@ -277,24 +360,24 @@ export interface BundleRun {
 export const RUN_TIMEOUT_MS = 50_000;
 
 /** Every container started, so `sweep()` can delete what an abandoned test left. */
-const started: { stateDir: string; id: string; deleted: boolean }[] = [];
+const started: { rv: Runsc; stateDir: string; id: string; deleted: boolean }[] = [];
 
-function deleteForce(stateDir: string, id: string): void {
-  spawnSync(RUNSC, [`--root=${stateDir}`, "delete", "-force", id], { encoding: "utf8", env: envFor("ref") });
+function deleteForce(rv: Runsc, stateDir: string, id: string): void {
+  spawnSync(rv.path, [`--root=${stateDir}`, "delete", "-force", id], { encoding: "utf8", env: envFor(rv, "ref") });
 }
 
 /** `runsc run --bundle B ID`, then checks for leftover gofers, then `delete -force`. */
 export async function runBundle(o: BundleRun): Promise<RunResult> {
   const id = o.id ?? uniqueId(o.which);
   const global = [`--root=${o.stateDir}`, ...BASE_FLAGS, ...(o.flags ?? [])];
-  const entry = { stateDir: o.stateDir, id, deleted: false };
+  const entry = { rv: o.rv, stateDir: o.stateDir, id, deleted: false };
   started.push(entry);
   try {
     let watch: TreeWatch | undefined;
-    const runP = spawnRunsc(o.which, [...global, "run", "--bundle", o.bundle, id], {
+    const runP = spawnRunsc(o.rv, o.which, [...global, "run", "--bundle", o.bundle, id], {
       timeoutMs: o.timeoutMs ?? RUN_TIMEOUT_MS,
       onStart: (pid) => {
-        watch = new TreeWatch(pid);
+        watch = new TreeWatch(o.rv, pid);
       },
     });
     let finished = false;
@@ -309,12 +392,12 @@ export async function runBundle(o: BundleRun): Promise<RunResult> {
       } catch (e) {
         duringErr = e;
         // Don't wait for a container that may never finish on its own.
-        if (!finished) deleteForce(o.stateDir, id);
+        if (!finished) deleteForce(o.rv, o.stateDir, id);
       }
     }
     const r = await runP;
     watch?.stop();
-    const leftovers = await waitNoGofer(o.bundle, watch);
+    const leftovers = await waitNoGofer(o.rv, o.bundle, watch);
     if (r.timedOut) {
       throw new Error(
         `runsc run (${LABEL[o.which]}) did not finish in ${(o.timeoutMs ?? RUN_TIMEOUT_MS) / 1000} s\nstdout:\n${r.stdout}\nstderr (last lines):\n${r.stderr.split("\n").slice(-20).join("\n")}`,
@@ -323,7 +406,7 @@ export async function runBundle(o: BundleRun): Promise<RunResult> {
     if (duringErr) throw duringErr;
     return { which: o.which, code: r.code, stdout: r.stdout, stderr: r.stderr, ms: r.ms, leftovers };
   } finally {
-    deleteForce(o.stateDir, id);
+    deleteForce(o.rv, o.stateDir, id);
     entry.deleted = true;
   }
 }
@@ -334,35 +417,35 @@ export async function runBundle(o: BundleRun): Promise<RunResult> {
  * orphan by then, has to notice its clients are gone and exit by itself.
  * Returns the gofers seen while it ran and those left `ms` after the kill.
  */
-export async function killDetachedSandbox(o: { which: Which; bundle: string; flags?: string[]; stateDir: string; ms?: number }): Promise<{
+export async function killDetachedSandbox(o: { rv: Runsc; which: Which; bundle: string; flags?: string[]; stateDir: string; ms?: number }): Promise<{
   seen: string[];
   leftovers: string[];
 }> {
   const id = uniqueId(`${o.which}-detached`);
-  const entry = { stateDir: o.stateDir, id, deleted: false };
+  const entry = { rv: o.rv, stateDir: o.stateDir, id, deleted: false };
   started.push(entry);
   const global = [`--root=${o.stateDir}`, ...BASE_FLAGS, ...(o.flags ?? [])];
   const run = (args: string[]) => {
-    const r = spawnSync(RUNSC, [...global, ...args], { env: envFor(o.which), stdio: ["ignore", "ignore", "pipe"], encoding: "utf8", timeout: RUN_TIMEOUT_MS });
+    const r = spawnSync(o.rv.path, [...global, ...args], { env: envFor(o.rv, o.which), stdio: ["ignore", "ignore", "pipe"], encoding: "utf8", timeout: RUN_TIMEOUT_MS });
     if (r.status !== 0) throw new Error(`runsc ${args[0]} (${LABEL[o.which]}) failed (${r.status ?? r.signal}):\n${(r.stderr ?? "").split("\n").slice(-15).join("\n")}`);
     return r;
   };
   try {
-    requireTools();
+    requireTools(o.rv);
     run(["create", "--bundle", o.bundle, id]);
     run(["start", id]);
-    const state = spawnSync(RUNSC, [`--root=${o.stateDir}`, "state", id], { encoding: "utf8", env: envFor("ref") });
+    const state = spawnSync(o.rv.path, [`--root=${o.stateDir}`, "state", id], { encoding: "utf8", env: envFor(o.rv, "ref") });
     const sandboxPid = Number(JSON.parse(state.stdout || "{}").pid);
     if (!(sandboxPid > 1)) throw new Error(`runsc state ${id}: no sandbox pid in ${JSON.stringify(state.stdout)} ${state.stderr}`);
     let seen: string[] = [];
     const deadline = Date.now() + 10_000;
-    while ((seen = goferProcesses(o.bundle)).length === 0 && Date.now() < deadline) await Bun.sleep(50);
+    while ((seen = goferProcesses(o.rv, o.bundle)).length === 0 && Date.now() < deadline) await Bun.sleep(50);
     await Bun.sleep(300); // let the container's process start
     process.kill(sandboxPid, "SIGKILL");
-    const leftovers = await waitNoGofer(o.bundle, undefined, o.ms ?? 5000);
+    const leftovers = await waitNoGofer(o.rv, o.bundle, undefined, o.ms ?? 5000);
     return { seen, leftovers };
   } finally {
-    deleteForce(o.stateDir, id);
+    deleteForce(o.rv, o.stateDir, id);
     entry.deleted = true;
   }
 }
@@ -373,7 +456,7 @@ export async function killDetachedSandbox(o: { which: Which; bundle: string; fla
  * dir under `root` (only processes this suite started have those paths).
  */
 export function sweep(root: string): void {
-  for (const e of started) if (!e.deleted) deleteForce(e.stateDir, e.id);
+  for (const e of started) if (!e.deleted) deleteForce(e.rv, e.stateDir, e.id);
   for (const pid of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     if (cmdline(pid).some((a) => a.includes(root))) {
@@ -385,19 +468,19 @@ export function sweep(root: string): void {
 }
 
 /** `runsc do CMD...` (host / as the root, overlaid in memory by default). */
-export async function runDo(o: { which: Which; cmd: string[]; flags?: string[]; stateDir: string; cwd: string }): Promise<RunResult> {
+export async function runDo(o: { rv: Runsc; which: Which; cmd: string[]; flags?: string[]; stateDir: string; cwd: string }): Promise<RunResult> {
   let watch: TreeWatch | undefined;
-  const r = await spawnRunsc(o.which, [`--root=${o.stateDir}`, ...BASE_FLAGS, ...(o.flags ?? []), "do", ...o.cmd], {
+  const r = await spawnRunsc(o.rv, o.which, [`--root=${o.stateDir}`, ...BASE_FLAGS, ...(o.flags ?? []), "do", ...o.cmd], {
     cwd: o.cwd,
     timeoutMs: RUN_TIMEOUT_MS,
     onStart: (pid) => {
-      watch = new TreeWatch(pid);
+      watch = new TreeWatch(o.rv, pid);
     },
   });
   watch?.stop();
   if (r.timedOut) throw new Error(`runsc do (${LABEL[o.which]}) timed out\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   // `runsc do` makes its own bundle dir (runsc-do*) under $TMPDIR; the tree watch finds its gofer.
-  const leftovers = await waitNoGofer(() => false, watch);
+  const leftovers = await waitNoGofer(o.rv, () => false, watch);
   return { which: o.which, code: r.code, stdout: r.stdout, stderr: r.stderr, ms: r.ms, leftovers };
 }
 

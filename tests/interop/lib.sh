@@ -11,13 +11,21 @@
 GOFER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 GVISOR_REF_HOME="${GVISOR_REF_HOME:-/opt/gvisor-ref}"
 GOFER_RUNSC_STOCK="${GOFER_RUNSC_STOCK:-$GVISOR_REF_HOME/bin/runsc-stock}"
+# Today's gVisor (../shared/gvisor/setup-latest.sh): its Go client sources and
+# toolchain, and its runsc (the reference gofer for today's client).
+GVISOR_LATEST_ENV="${GVISOR_LATEST_ENV:-$GVISOR_REF_HOME/latest/env.sh}"
+GOFER_RUNSC_LATEST="${GOFER_RUNSC_LATEST:-$GVISOR_REF_HOME/bin/runsc-latest}"
 
-# gofer_go_env: source gVisor's env.sh and add our GOPATH overlay.
+# gofer_go_env [today]: source gVisor's env.sh (20240729's, or with `today`
+# today's) and add our GOPATH overlay. Call it in a subshell to switch.
 gofer_go_env() {
-	local env_sh="$GVISOR_REF_HOME/env.sh"
+	local env_sh="$GVISOR_REF_HOME/env.sh" setup=setup.sh
+	if [[ "${1:-}" == today ]]; then
+		env_sh="$GVISOR_LATEST_ENV" setup=setup-latest.sh
+	fi
 	if [[ ! -f "$env_sh" ]]; then
 		echo "FATAL: $env_sh not found: the Go toolchain and gVisor sources are missing." >&2
-		echo "       Install them with: bash ../shared/gvisor/setup.sh   (needs root)" >&2
+		echo "       Install them with: bash ../shared/gvisor/$setup   (needs root)" >&2
 		return 2
 	fi
 	# shellcheck disable=SC1090
@@ -39,12 +47,15 @@ gofer_go_env() {
 	export GOPATH="$GOFER_ROOT/build/gopath:$GOPATH"
 }
 
-# gofer_go_build interop|p9|bench|demo|p9bench: vet and build into build/
-# (p9bench: bench/p9, scripts/bench-p9.sh).
+# gofer_go_build interop|interop-today|p9|bench|demo|p9bench: vet and build
+# into build/ (p9bench: bench/p9, scripts/bench-p9.sh; interop-today: the
+# interop test against today's client, built with the gvisor_today tag in the
+# environment of `gofer_go_env today`).
 gofer_go_build() {
-	local pkg out
+	local pkg out tags=()
 	case "$1" in
 	interop) pkg=gofer/tests/interop/lisafs_interop out=lisafs_interop ;;
+	interop-today) pkg=gofer/tests/interop/lisafs_interop out=lisafs_interop_today tags=(-tags gvisor_today) ;;
 	p9) pkg=gofer/tests/interop/p9_interop out=p9_interop ;;
 	bench) pkg=gofer/bench/lisafs out=lisafs_bench ;;
 	demo) pkg=gofer/tests/interop/lisafs_demo out=lisafs_demo ;;
@@ -55,7 +66,7 @@ gofer_go_build() {
 	local unformatted
 	unformatted="$(cd "$GOFER_ROOT" && gofmt -l tests/interop bench 2>/dev/null)"
 	[[ -z "$unformatted" ]] || echo "warning: not gofmt-formatted: $unformatted" >&2
-	(cd "$GOFER_ROOT" && go vet "$pkg" && go build -o "$GOFER_ROOT/build/$out" "$pkg") || {
+	(cd "$GOFER_ROOT" && go vet "${tags[@]}" "$pkg" && go build "${tags[@]}" -o "$GOFER_ROOT/build/$out" "$pkg") || {
 		echo "FATAL: building $pkg failed" >&2
 		return 1
 	}

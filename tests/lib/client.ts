@@ -703,12 +703,25 @@ export class Client {
     return r.fds[0];
   }
 
+  /** Today's ConnectWithCreds: Connect with the effective uid/gid given;
+   * returns the donated, connected host socket. */
+  connectWithCreds(fd: number, sockType: number, uid: number, gid: number): number {
+    const r = this.ok(MID.ConnectWithCreds, { fd, sockType, uid, gid });
+    if (r.fds.length !== 1) throw new Error(`ConnectWithCreds donated ${r.fds.length} FDs`);
+    return r.fds[0];
+  }
+
   unlinkAt(dirFd: number, name: string, flags = 0): void {
     this.ok(MID.UnlinkAt, { dirFd, name, flags });
   }
 
   renameAt(oldDir: number, oldName: string, newDir: number, newName: string): void {
     this.ok(MID.RenameAt, { oldDir, oldName, newDir, newName });
+  }
+
+  /** Today's RenameAt2: RenameAt with renameat2(2) flags. */
+  renameAt2(oldDir: number, oldName: string, newDir: number, newName: string, flags: number): void {
+    this.ok(MID.RenameAt2, { oldDir, oldName, newDir, newName, flags });
   }
 
   getdents64(dirFd: number, count: number): Dirent[] {

@@ -93,8 +93,15 @@ func (r Results) Time(col, name string, warmup, iters int, op func() error) erro
 	for _, v := range samples {
 		r.Add(col, name, v)
 	}
+	r.Add(col, RunName(name, "median"), Percentile(samples, 0.5))
+	r.Add(col, RunName(name, "p99"), Percentile(samples, 0.99))
 	return nil
 }
+
+// RunName is the metric under which Time records one value per run (stat
+// "median" or "p99") of metric name: the per-run spread of the ratios comes
+// from these.
+func RunName(name, stat string) string { return name + ", per-run " + stat }
 
 // Throughput runs pass, which reads size bytes, passes times after one
 // untimed warm-up pass and records MB/s as metric name.
@@ -256,7 +263,62 @@ func (t Table) measured(res Results, m Metric) bool {
 func (t Table) Report(res Results) string {
 	cpu := t
 	cpu.Metrics = cpuMetrics(t.Metrics)
-	return t.Render(res) + "\n" + cpuNote + "\n\n" + cpu.Render(res)
+	out := t.Render(res) + "\n" + cpuNote + "\n\n" + cpu.Render(res)
+	if spread := t.RenderSpread(res); spread != "" {
+		out += "\n" + spreadNote + "\n\n" + spread
+	}
+	return out
+}
+
+// spreadNote heads the table of per-run ratios.
+const spreadNote = "Per-run ratios: each run's median (and p99) against the base column's run of the same round (runs alternate, so round i of both saw the same machine): smallest, lower quartile, median, upper quartile, largest, over the rounds:"
+
+// RenderSpread renders, for each latency metric, the spread of the per-run
+// ratios of each other column to the base column (run i against run i).
+func (t Table) RenderSpread(res Results) string {
+	var b strings.Builder
+	for _, c := range t.Others {
+		for _, m := range t.Metrics {
+			if !m.Pct || m.Higher {
+				continue
+			}
+			for _, stat := range []string{"median", "p99"} {
+				x, base := res[c.Key][RunName(m.Name, stat)], res[t.Base.Key][RunName(m.Name, stat)]
+				n := min(len(x), len(base))
+				if n == 0 {
+					continue
+				}
+				if b.Len() == 0 {
+					b.WriteString("| metric | runs | min | q1 | median | q3 | max |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+				}
+				r := make([]float64, n)
+				for i := range r {
+					r[i] = x[i] / base[i]
+				}
+				fmt.Fprintf(&b, "| %s, %s %s / %s | %d |", m.Name, stat, c.Title, t.Base.Title, n)
+				for _, q := range []float64{0, 0.25, 0.5, 0.75, 1} {
+					fmt.Fprintf(&b, " %.2f× |", Quantile(r, q))
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+// Quantile is the q-quantile of v by linear interpolation (0 for none).
+func Quantile(v []float64, q float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	pos := q * float64(len(s)-1)
+	i := int(pos)
+	if i+1 >= len(s) {
+		return s[len(s)-1]
+	}
+	return s[i] + (pos-float64(i))*(s[i+1]-s[i])
 }
 
 // Render renders the table for res; a row no column measured is left out.

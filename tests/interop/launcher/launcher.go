@@ -63,6 +63,12 @@ type Options struct {
 	Protocol string
 	// Debug turns on server debug logging.
 	Debug bool
+	// Today launches the server for today's gVisor client: ours with
+	// `--lisafs today`; for the reference, RefBin is today's runsc
+	// (runsc-latest), whose gofer command also wants a container ID and a
+	// gofer-to-host RPC socket (--rpc-fd, one end of a socketpair that
+	// nobody answers: with --setup-root=false it is closed unused).
+	Today bool
 
 	// CPU, if >= 0, runs the server under `taskset -c CPU`.
 	CPU int
@@ -118,6 +124,9 @@ func (o *Options) Args(bundleDir string) []string {
 		if o.XattrUser {
 			args = append(args, "--xattr-user")
 		}
+		if o.Today {
+			args = append(args, "--lisafs", "today")
+		}
 		if o.Debug {
 			args = append(args, "--log-level", "debug")
 		}
@@ -135,6 +144,9 @@ func (o *Options) Args(bundleDir string) []string {
 		}
 		args = append(args, "gofer", "--bundle", bundleDir, "--spec-fd=3", "--mounts-fd=4",
 			"--io-fds=5", "--gofer-mount-confs=lisafs:none", "--apply-caps=false", "--setup-root=false")
+		if o.Today {
+			args = append(args, "--rpc-fd=6", "gofer-interop")
+		}
 	}
 	return args
 }
@@ -224,6 +236,15 @@ func (g *Gofer) start() error {
 		return err
 	}
 	extra = append(extra, child) // fd 3 (ours) or 5 (ref)
+	if o.Server == Ref && o.Today {
+		rpc, rpcChild, err := Socketpair()
+		if err != nil {
+			sock.Close()
+			return err
+		}
+		defer rpc.Close()
+		extra = append(extra, rpcChild) // fd 6: today's --rpc-fd
+	}
 
 	argv := o.Args(g.bundleDir)
 	start := time.Now()

@@ -93,7 +93,7 @@ func (s *Suite) checkSetStat() {
 		} else if err := harness.CheckOwner(p, uid, gid); err != nil {
 			e.Add("%v", err)
 		}
-		var st linux.Statx
+		var st statx
 		if err := ctl.StatTo(ctx, &st); err != nil {
 			e.Add("StatTo: %s", harness.ErrName(err))
 		} else if err := compareStat("after SetStat", st, p); err != nil {
@@ -605,7 +605,7 @@ func (s *Suite) checkAllocateMode() {
 		if err != nil {
 			s.Info("Allocate(KEEP_SIZE) -> %s", harness.ErrName(err))
 		}
-		var root linux.Statx
+		var root statx
 		return harness.Wrap("StatTo(root) afterwards", s.root().StatTo(ctx, &root))
 	})
 }
@@ -680,7 +680,7 @@ func (s *Suite) checkUnlinkRename() {
 		if _, err := gone.MkdirAt(ctx, "x", 0o755, uid, gid); harness.WantErrno(err, unix.EINVAL) != nil {
 			e.Add("MkdirAt: %v", harness.WantErrno(err, unix.EINVAL))
 		}
-		var st linux.Statx
+		var st statx
 		if err := gone.StatTo(ctx, &st); err != nil {
 			e.Add("StatTo: %s", harness.ErrName(err))
 		} else if st.Nlink != 0 {
@@ -698,7 +698,7 @@ func (s *Suite) checkUnlinkRename() {
 		return s.withScratch(func(dir lisafs.ClientFD) error {
 			var e harness.Errs
 			before, _ := hostStat(s.fx.Path("scratch/r1.txt"))
-			if err := dir.RenameAt(ctx, "r1.txt", dir.ID(), "r1b.txt"); err != nil {
+			if err := renameAt(&dir, "r1.txt", dir.ID(), "r1b.txt"); err != nil {
 				return harness.Wrap("RenameAt", err)
 			}
 			after, err := hostStat(s.fx.Path("scratch/r1b.txt"))
@@ -710,22 +710,22 @@ func (s *Suite) checkUnlinkRename() {
 				return err
 			}
 			defer s.closeFDs(empty)
-			if err := dir.RenameAt(ctx, "r1b.txt", empty.ID(), "moved.txt"); err != nil {
+			if err := renameAt(&dir, "r1b.txt", empty.ID(), "moved.txt"); err != nil {
 				e.Add("cross-dir: %s", harness.ErrName(err))
 			} else if got := string(harness.ReadHostFile(s.fx.Path("empty/moved.txt"))); got != "r1" {
 				e.Add("cross-dir: host content %q", got)
-			} else if err := empty.RenameAt(ctx, "moved.txt", dir.ID(), "r1.txt"); err != nil {
+			} else if err := renameAt(&empty, "moved.txt", dir.ID(), "r1.txt"); err != nil {
 				e.Add("moving back: %s", harness.ErrName(err))
 			}
-			if err := dir.RenameAt(ctx, "r1.txt", dir.ID(), "r2.txt"); err != nil {
+			if err := renameAt(&dir, "r1.txt", dir.ID(), "r2.txt"); err != nil {
 				e.Add("replace: %s", harness.ErrName(err))
 			} else if got := string(harness.ReadHostFile(s.fx.Path("scratch/r2.txt"))); got != "r1" {
 				e.Add("replace: host content %q", got)
 			}
-			if err := dir.RenameAt(ctx, "r2.txt", dir.ID(), "r2.txt"); err != nil {
+			if err := renameAt(&dir, "r2.txt", dir.ID(), "r2.txt"); err != nil {
 				e.Add("same name: %s", harness.ErrName(err))
 			}
-			if err := dir.RenameAt(ctx, "nope", dir.ID(), "x"); harness.WantErrno(err, unix.ENOENT) != nil {
+			if err := renameAt(&dir, "nope", dir.ID(), "x"); harness.WantErrno(err, unix.ENOENT) != nil {
 				e.Add("missing: %v", harness.WantErrno(err, unix.ENOENT))
 			}
 			return e.Err()
@@ -747,13 +747,13 @@ func (s *Suite) checkUnlinkRename() {
 		defer s.closeFDs(file)
 		return s.withScratch(func(dir lisafs.ClientFD) error {
 			var e harness.Errs
-			if err := dir.RenameAt(ctx, "loop", in.ID(), "x"); harness.WantErrno(err, unix.EINVAL) != nil {
+			if err := renameAt(&dir, "loop", in.ID(), "x"); harness.WantErrno(err, unix.EINVAL) != nil {
 				e.Add("into itself: %v", harness.WantErrno(err, unix.EINVAL))
 			}
-			if err := dir.RenameAt(ctx, "loop", file.ID(), "x"); harness.WantErrno(err, unix.ENOTDIR) != nil {
+			if err := renameAt(&dir, "loop", file.ID(), "x"); harness.WantErrno(err, unix.ENOTDIR) != nil {
 				e.Add("new dir is a file: %v", harness.WantErrno(err, unix.ENOTDIR))
 			}
-			if err := file.RenameAt(ctx, "x", dir.ID(), "y"); harness.WantErrno(err, unix.ENOTDIR) != nil {
+			if err := renameAt(&file, "x", dir.ID(), "y"); harness.WantErrno(err, unix.ENOTDIR) != nil {
 				e.Add("old dir is a file: %v", harness.WantErrno(err, unix.ENOTDIR))
 			}
 			return e.Err()
@@ -792,7 +792,7 @@ func (s *Suite) checkUnlinkRename() {
 		defer o.close()
 
 		if err := s.withScratch(func(dir lisafs.ClientFD) error {
-			return dir.RenameAt(ctx, "rd", dir.ID(), "rd2")
+			return renameAt(&dir, "rd", dir.ID(), "rd2")
 		}); err != nil {
 			return harness.Wrap("RenameAt(rd, rd2)", err)
 		}
@@ -813,7 +813,7 @@ func (s *Suite) checkUnlinkRename() {
 				e.Add("%v", err)
 			}
 		}
-		var st linux.Statx
+		var st statx
 		if err := sub.StatTo(ctx, &st); err != nil {
 			e.Add("StatTo(sub): %s", harness.ErrName(err))
 		} else if err := compareStat("sub", st, nb+"/sub"); err != nil {
@@ -886,15 +886,20 @@ func (s *Suite) checkBadNames(want unix.Errno) {
 				_, err = dir.LinkAt(ctx, target.ID(), n)
 				try("LinkAt", err, want)
 				try("UnlinkAt", dir.UnlinkAt(ctx, n, 0), want)
-				try("RenameAt(old)", dir.RenameAt(ctx, n, dir.ID(), "x"), want)
-				try("RenameAt(new)", dir.RenameAt(ctx, "x", dir.ID(), n), want)
+				try("RenameAt(old)", renameAt(&dir, n, dir.ID(), "x"), want)
+				try("RenameAt(new)", renameAt(&dir, "x", dir.ID(), n), want)
 				// BindAt validates names before anything else, even on a
-				// read-only mount.
+				// read-only mount (20240729); today's refuses a read-only
+				// mount first.
 				_, b, err := dir.BindAt(ctx, unix.SOCK_STREAM, n, 0o755, uid, gid)
 				if b != nil {
 					b.Close(ctx)
 				}
-				try("BindAt", err, unix.EINVAL)
+				if today {
+					try("BindAt", err, want)
+				} else {
+					try("BindAt", err, unix.EINVAL)
+				}
 			}
 			return e.Err()
 		})
@@ -912,7 +917,7 @@ func (s *Suite) checkEBADF() {
 				e.Add("%s: %v", op, harness.WantErrno(err, unix.EBADF))
 			}
 		}
-		var st linux.Statx
+		var st statx
 		try("StatTo", bad.StatTo(ctx, &st))
 		_, _, err := bad.SetStat(ctx, &linux.Statx{Mask: unix.STATX_MODE, Mode: 0o644})
 		try("SetStat", err)
@@ -946,11 +951,11 @@ func (s *Suite) checkEBADF() {
 		try("Allocate", bad.Allocate(ctx, 0, 0, 10))
 		_, err = bad.ReadLinkAt(ctx)
 		try("ReadLinkAt", err)
-		_, err = bad.Connect(ctx, unix.SOCK_STREAM)
+		_, err = connectSock(bad, unix.SOCK_STREAM)
 		try("Connect", err)
 		try("UnlinkAt", bad.UnlinkAt(ctx, "x", 0))
-		try("RenameAt(old dir)", bad.RenameAt(ctx, "x", s.g.Root.ControlFD, "y"))
-		try("RenameAt(new dir)", s.root().RenameAt(ctx, "x", badFDID, "y"))
+		try("RenameAt(old dir)", renameAt(bad, "x", s.g.Root.ControlFD, "y"))
+		try("RenameAt(new dir)", renameAt(s.root(), "x", badFDID, "y"))
 		_, err = bad.Getdents64(ctx, 4096)
 		try("Getdents64", err)
 		_, err = bad.GetXattr(ctx, "user.x", 64)
@@ -981,7 +986,7 @@ func (s *Suite) checkCloseFDs() {
 		}
 		id := ctl.ID()
 		ctl.Close(ctx, true)
-		var st linux.Statx
+		var st statx
 		return harness.WantErrno(s.fd(id).StatTo(ctx, &st), unix.EBADF)
 	})
 	s.Check("CloseBatched: FDs queued with flush=false stay open until the batch is sent", func() error {
@@ -996,7 +1001,7 @@ func (s *Suite) checkCloseFDs() {
 		for _, id := range ids[:9] {
 			s.g.Client.CloseFD(ctx, id, false)
 		}
-		var st linux.Statx
+		var st statx
 		if err := s.fd(ids[0]).StatTo(ctx, &st); err != nil {
 			return fmt.Errorf("queued FD already closed on the server: %s", harness.ErrName(err))
 		}
@@ -1023,7 +1028,7 @@ func (s *Suite) checkCloseFDs() {
 	})
 	s.Check("Close: unknown FD IDs are ignored and the connection stays up", func() error {
 		s.g.Client.CloseFD(ctx, badFDID, true)
-		var st linux.Statx
+		var st statx
 		return harness.Wrap("StatTo(root) afterwards", s.root().StatTo(ctx, &st))
 	})
 	s.Check("Close: server FD count returns to its baseline after 300 walk/open/close cycles", func() error {

@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"golang.org/x/sys/unix"
-	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/lisafs"
 
 	"gofer/tests/interop/harness"
@@ -14,11 +13,11 @@ import (
 
 // walkFrom walks rel from dir and returns the last component's control FD and
 // stat. Intermediate FDs are queued for a batched close.
-func (s *Suite) walkFrom(dir *lisafs.ClientFD, rel string) (lisafs.ClientFD, linux.Statx, error) {
+func (s *Suite) walkFrom(dir *lisafs.ClientFD, rel string) (lisafs.ClientFD, statx, error) {
 	names := harness.Split(rel)
 	status, inodes, err := dir.WalkMultiple(ctx, names)
 	if err != nil {
-		return lisafs.ClientFD{}, linux.Statx{}, fmt.Errorf("walk %q: %w", rel, err)
+		return lisafs.ClientFD{}, statx{}, fmt.Errorf("walk %q: %w", rel, err)
 	}
 	for i := 0; i+1 < len(inodes); i++ {
 		s.g.Client.CloseFD(ctx, inodes[i].ControlFD, false)
@@ -28,16 +27,16 @@ func (s *Suite) walkFrom(dir *lisafs.ClientFD, rel string) (lisafs.ClientFD, lin
 			s.g.Client.CloseFD(ctx, inodes[len(inodes)-1].ControlFD, true)
 		}
 		if len(names) == 0 {
-			return lisafs.ClientFD{}, linux.Statx{}, fmt.Errorf("walk of empty path")
+			return lisafs.ClientFD{}, statx{}, fmt.Errorf("walk of empty path")
 		}
-		return lisafs.ClientFD{}, linux.Statx{}, fmt.Errorf("walk %q: status %d with %d/%d inodes", rel, status, len(inodes), len(names))
+		return lisafs.ClientFD{}, statx{}, fmt.Errorf("walk %q: status %d with %d/%d inodes", rel, status, len(inodes), len(names))
 	}
 	last := inodes[len(inodes)-1]
 	return *s.fd(last.ControlFD), last.Stat, nil
 }
 
 // walk walks rel from the mount root.
-func (s *Suite) walk(rel string) (lisafs.ClientFD, linux.Statx, error) {
+func (s *Suite) walk(rel string) (lisafs.ClientFD, statx, error) {
 	return s.walkFrom(s.root(), rel)
 }
 
@@ -45,7 +44,7 @@ func (s *Suite) walk(rel string) (lisafs.ClientFD, linux.Statx, error) {
 type opened struct {
 	ctl, ofd lisafs.ClientFD
 	hostFD   int
-	stat     linux.Statx
+	stat     statx
 }
 
 func (o *opened) close() {

@@ -51,7 +51,7 @@ func configName(c *Config) string { return c.Name }
 func main() {
 	var (
 		server = flag.String("server", launcher.Ours, "gofer to test: ours|ref")
-		refBin = flag.String("runsc", "/opt/gvisor-ref/bin/runsc-stock", "path of the reference runsc")
+		refBin = flag.String("runsc", defaultRunsc(), "path of the reference runsc (today's for the gvisor_today build)")
 		flags  = harness.DefineFlags(harness.Names(configs, configName))
 	)
 	flag.Parse()
@@ -90,10 +90,20 @@ func main() {
 			HostUDS:       cfg.HostUDS,
 			XattrUser:     cfg.XattrUser,
 			Debug:         *flags.Debug,
+			Today:         today,
 			CPU:           -1,
 		}, session)
 	}
-	session.Finish(fmt.Sprintf("server=%s, configs=%s", *server, *flags.Configs))
+	session.Finish(fmt.Sprintf("client=%s, server=%s, configs=%s", clientGeneration, *server, *flags.Configs))
+}
+
+// defaultRunsc is the reference for this binary's client: runsc-stock
+// (20240729) or runsc-latest (today's gVisor).
+func defaultRunsc() string {
+	if today {
+		return "/opt/gvisor-ref/bin/runsc-latest"
+	}
+	return "/opt/gvisor-ref/bin/runsc-stock"
 }
 
 func fatalf(format string, args ...any) {
@@ -102,7 +112,7 @@ func fatalf(format string, args ...any) {
 }
 
 func runConfig(cfg *Config, server string, opts launcher.Options, session *harness.Session) {
-	fmt.Printf("=== config %s: %s\n", cfg.Name, opts.CommandLine())
+	fmt.Printf("=== config %s (client %s): %s\n", cfg.Name, clientGeneration, opts.CommandLine())
 	s := &Suite{Runner: harness.NewRunner(cfg.Name, session.Totals), cfg: cfg, server: server}
 	opts.Log = s.ServerLog(session.LogFile, fmt.Sprintf("=== config %s (%s)", cfg.Name, server))
 
@@ -123,6 +133,7 @@ func runConfig(cfg *Config, server string, opts launcher.Options, session *harne
 	s.Server = s.g
 	s.checkMount()
 	cfg.Run(s)
+	s.runToday()
 	s.checkClose()
 
 	// Read-only configurations: the server is gone by now; compare the host

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
-	"gvisor.dev/gvisor/pkg/abi/linux"
 	"gvisor.dev/gvisor/pkg/lisafs"
 
 	"gofer/tests/interop/harness"
@@ -37,7 +36,7 @@ const statMaskBasic = unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_INO | unix.
 
 // compareStat compares a lisafs stat with the host's stat of path. Atime is
 // not compared (reads update it); use compareTimes for that.
-func compareStat(what string, got linux.Statx, path string) error {
+func compareStat(what string, got statx, path string) error {
 	want, err := hostStat(path)
 	if err != nil {
 		return fmt.Errorf("%s: host statx(%s): %v", what, path, err)
