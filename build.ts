@@ -15,6 +15,8 @@ const result = await Bun.build({
     execArgv: ["--smol"],
   },
   minify: false,
+  // Not `bytecode: true`: it saved ~20 ms of CPU per start, but a Worker
+  // started after runsc's chroot then never comes up (docs/benchmarks-runsc.md).
   sourcemap: "linked",
 });
 if (!result.success) {

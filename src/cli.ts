@@ -8,6 +8,7 @@ import type { HostFifo, HostUds, Policy } from "./host/file";
 import type { LogLevel } from "./log";
 import type { LoopMode } from "./loop/loop";
 import { type ListenAddr, parseListen } from "./listen";
+import { bytesToText } from "./argv";
 import type { Protocol, ServeSpec } from "./server";
 
 export const VERSION = "0.1.0";
@@ -21,6 +22,8 @@ export interface Config {
   loopMode: LoopMode | "auto";
   logLevel: LogLevel;
   logFd: number;
+  maxConnections: number;
+  fdsPerConnection?: number;
 }
 
 export class UsageError extends Error {}
@@ -56,6 +59,8 @@ function program(): Command {
       new Option("--log-level <level>", "log verbosity").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("warn"),
     )
     .option("--log-fd <fd>", "write logs to this inherited FD instead of stderr")
+    .option("--max-connections <n>", "with --listen: connections served at once; more are closed on arrival", "1024")
+    .option("--fds-per-connection <n>", "host FDs one connection may hold (default: half of what the FD limit leaves)")
     .exitOverride()
     .configureOutput({ writeOut: () => {}, writeErr: () => {} })
     .allowExcessArguments(false);
@@ -75,12 +80,15 @@ function parseMount(v: string): { path: string; readonly: boolean } {
   } else if (v.endsWith(":rw")) {
     path = v.slice(0, -3);
   }
-  if (!path.startsWith("/")) throw new UsageError(`--mount ${JSON.stringify(v)} is not absolute; give the full host path, e.g. --mount ${"/srv/rootfs"}`);
+  if (!path.startsWith("/")) throw new UsageError(`--mount ${JSON.stringify(bytesToText(v))} is not absolute; give the full host path, e.g. --mount ${"/srv/rootfs"}`);
+  // `path` is a byte string (src/argv.ts): node:fs gets it as a Buffer of
+  // those bytes, and gives the resolved path back as bytes.
   try {
-    statSync(path);
-    path = realpathSync(path);
+    const b = Buffer.from(path, "latin1");
+    statSync(b);
+    path = (realpathSync(b, { encoding: "buffer" }) as Buffer).toString("latin1");
   } catch {
-    throw new UsageError(`--mount ${JSON.stringify(path)} does not exist; create it or fix the path`);
+    throw new UsageError(`--mount ${JSON.stringify(bytesToText(path))} does not exist; create it or fix the path`);
   }
   return { path, readonly };
 }
@@ -127,6 +135,12 @@ export function parseArgs(argv: string[]): Config {
     logFd = parseFd("--log-fd", o.logFd);
     if (libc.fcntl(logFd, C.F_GETFD) < 0) throw new UsageError(`--log-fd ${logFd} is not an open FD; pass an inherited, writable FD`);
   }
+  const positive = (flag: string, v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag} ${JSON.stringify(v)} is not a positive integer`);
+    return Number(v);
+  };
+  const maxConnections = positive("--max-connections", o.maxConnections as string);
+  const fdsPerConnection = o.fdsPerConnection === undefined ? undefined : positive("--fds-per-connection", o.fdsPerConnection as string);
   const policyFor = (i: number): Policy => ({
     readonly: mounts[i].readonly,
     hostUds: o.hostUds as HostUds,
@@ -144,6 +158,8 @@ export function parseArgs(argv: string[]): Config {
     loopMode: o.eventLoop as LoopMode | "auto",
     logLevel: o.logLevel as LogLevel,
     logFd,
+    maxConnections,
+    fdsPerConnection,
   };
 }
 

@@ -14,7 +14,7 @@ export function parseListen(v: string, allowRemote: boolean): ListenAddr {
   if (v.startsWith("unix:")) {
     const path = v.slice(5);
     if (!path.startsWith("/")) throw new Error(`--listen ${JSON.stringify(v)}: the socket path must be absolute, e.g. unix:/run/gofer.sock`);
-    if (path.length >= SockaddrUn.pathMax) throw new Error(`--listen ${JSON.stringify(v)}: the socket path is longer than ${SockaddrUn.pathMax - 1} bytes`);
+    if (path.length >= SockaddrUn.pathMax /* bytes: a byte string */) throw new Error(`--listen ${JSON.stringify(v)}: the socket path is longer than ${SockaddrUn.pathMax - 1} bytes`);
     return { kind: "unix", path };
   }
   const m = /^tcp:([^:]+):(\d+)$/.exec(v);
@@ -45,7 +45,8 @@ export function listenOn(a: ListenAddr): { fd: number; where: string } | number 
   if (a.kind === "unix") {
     sa = new Uint8Array(SockaddrUn.size);
     sa[0] = C.AF_UNIX;
-    const p = Buffer.from(a.path);
+    // A byte string (src/argv.ts): its bytes, exactly.
+    const p = Buffer.from(a.path, "latin1");
     sa.set(p, SockaddrUn.path);
     const rc = libc.bind(fd, libc.addr(sa), SockaddrUn.path + p.byteLength + 1);
     if (rc < 0) return fail(rc);

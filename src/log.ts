@@ -40,13 +40,28 @@ class LazyLogger implements Logger {
   ) {
     const min = LEVELS[root.level];
     const make = (level: Exclude<LogLevel, "silent">): Emit =>
-      LEVELS[level] < min ? noop : (a?: unknown, m?: string) => (this.pino ??= this.load())[level](a as object, m);
+      LEVELS[level] < min ? noop : (a?: unknown, m?: string) => this.emit(level, a, m);
     this.trace = make("trace");
     this.debug = make("debug");
     this.info = make("info");
     this.warn = make("warn");
     this.error = make("error");
     this.fatal = make("fatal");
+  }
+
+  /**
+   * Writes one record. Never throws: logging runs inside every error path,
+   * including the one where the process is out of FDs or memory, and a throw
+   * here would end the process (issue 14). If pino cannot be loaded or
+   * fails, the record is written as a JSON line of our own, straight to the
+   * log FD; pino is tried again on the next record.
+   */
+  private emit(level: Exclude<LogLevel, "silent">, a?: unknown, m?: string): void {
+    try {
+      (this.pino ??= this.load())[level](a as object, m);
+    } catch (err) {
+      fallbackWrite(this.root.fd, level, this.bindings, a, m, err);
+    }
   }
 
   private load(): Pino {
@@ -69,6 +84,27 @@ class LazyLogger implements Logger {
 }
 
 const noop: Emit = () => {};
+
+/** One JSON line written with write(2) on `fd`, for when pino cannot be
+ * used: no module to load, no FD to open. */
+function fallbackWrite(fd: number, level: Exclude<LogLevel, "silent">, bindings: Bindings | null, a: unknown, m: string | undefined, why: unknown): void {
+  try {
+    const rec: Record<string, unknown> = { level: LEVELS[level], time: Date.now(), pid: process.pid, ...bindings };
+    if (typeof a === "string") rec.msg = a;
+    else if (a && typeof a === "object") {
+      for (const [k, v] of Object.entries(a)) rec[k] = v instanceof Error ? { message: v.message } : v;
+    }
+    if (m !== undefined) rec.msg = m;
+    rec.logger = `fallback (${why instanceof Error ? why.message : String(why)})`;
+    const line = Buffer.from(`${JSON.stringify(rec, (_k, v) => (typeof v === "bigint" ? String(v) : v))}\n`);
+    // Lazily, so that a gofer that never fails to log does not load libc's
+    // write trampoline for it.
+    const libc = require("./ffi/libc") as typeof import("./ffi/libc");
+    libc.writeFd(fd, libc.addr(line), line.byteLength);
+  } catch {
+    // Nothing left to report with.
+  }
+}
 
 export function makeLogger(level: LogLevel, fd = 2): Logger {
   return new LazyLogger({ level, fd, pino: null }, null);

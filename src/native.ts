@@ -3,7 +3,8 @@ import { CommanderError } from "commander";
 import { helpText, parseArgs, UsageError } from "./cli";
 import * as libc from "./ffi/libc";
 import { confine } from "./confine";
-import { openProcSelfFd } from "./host/file";
+import { MountRoot, openProcSelfFd } from "./host/file";
+import { bytesToText } from "./argv";
 import { makeLogger } from "./log";
 import type { ListenAddr } from "./listen";
 import { Server } from "./server";
@@ -42,13 +43,39 @@ export function nativeMain(argv: string[]): void {
   if (rc < 0) fail(`cannot open /proc/self/fd (errno ${-rc}); mount /proc in the gofer's namespace`, 1);
   // The client sends modes with the sandbox's umask already applied.
   libc.umask(0);
-  const server = new Server({ protocol: config.protocol, loopMode: config.loopMode, log });
+  // `:ro` held by the kernel too, for what we donate (issue 14).
+  for (const spec of config.listenSpec ? [config.listenSpec] : config.specs) {
+    if (!spec.policy.readonly) continue;
+    const ro = MountRoot.openReadonly(spec.hostPath);
+    if (typeof ro !== "number") {
+      spec.root = ro;
+      continue;
+    }
+    if (spec.policy.donateMountFd)
+      fail(
+        `--donate-mount-fd with the read-only mount ${bytesToText(spec.hostPath)} needs the kernel to hold it read-only (a private read-only copy of the mount: open_tree and mount_setattr, CAP_SYS_ADMIN, Linux 5.12), which failed with errno ${-ro}; drop --donate-mount-fd or run with that privilege`,
+        2,
+      );
+    spec.policy = { ...spec.policy, readonlyNotEnforced: true };
+    log.warn(
+      { mount: bytesToText(spec.hostPath), errno: -ro },
+      "read-only mount not enforced by the kernel: its files are served without donating their FDs, FIFOs and devices refused",
+    );
+  }
+  const server = new Server({
+    protocol: config.protocol,
+    loopMode: config.loopMode,
+    log,
+    maxConnections: config.maxConnections,
+    fdsPerConnection: config.fdsPerConnection ?? "share",
+  });
   for (const spec of config.specs) server.serve(spec);
   if (config.listen && config.listenSpec) {
     const where = server.listen(config.listen, config.listenSpec);
     if (typeof where === "number") fail(`cannot listen on ${describe(config.listen)}: errno ${-where}${hint(-where)}`, 1);
     // The bound address (with the port a tcp:...:0 got), for whoever started us.
-    process.stdout.write(`listening on ${where}\n`);
+    // Its bytes as given (a unix: path is a byte string, src/argv.ts).
+    process.stdout.write(Buffer.from(`listening on ${where}\n`, "latin1"));
   }
   confine(log);
   server.run();

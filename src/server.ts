@@ -4,26 +4,50 @@
 import type { Logger } from "./log";
 import * as C from "./ffi/constants";
 import * as libc from "./ffi/libc";
-import { Mount, type Policy } from "./host/file";
+import { Mount, MountRoot, type Policy } from "./host/file";
 import { Node } from "./host/node";
 import { Connection } from "./lisafs/connection";
 import { acceptOne, type ListenAddr, listenOn } from "./listen";
 import { EventLoop, type LoopMode } from "./loop/loop";
-import { P9Connection } from "./p9/connection";
+import { Poller } from "./loop/shared";
+import type { P9Connection } from "./p9/connection";
+
+// 9P is loaded on its first connection: a sandbox's gofer (lisafs) never
+// evaluates it (a few ms of every start, docs/benchmarks-runsc.md).
+let p9: typeof P9Connection | null = null;
+const loadP9 = () => (p9 ??= (require("./p9/connection") as typeof import("./p9/connection")).P9Connection);
 
 export type Protocol = "auto" | "lisafs" | "p9";
 
 export interface ServeSpec {
   fd: number;
+  /** Absolute host path, a byte string (one char per byte). */
   hostPath: string;
   policy: Policy;
+  /** The mount point opened already (shared by --listen's connections);
+   * without it serve() opens it, once. */
+  root?: MountRoot;
 }
 
 export interface ServerOptions {
   protocol: Protocol;
   loopMode: LoopMode | "auto";
   log: Logger;
+  /** Connections served at once; more are accepted and closed at once. */
+  maxConnections?: number;
+  /** Host FDs one connection may hold: a number; "share", half of what
+   * the FD ceiling leaves (the native form's default: its connections may
+   * be different clients); absent, no per-connection limit, only the
+   * process-wide ceiling (runsc's form: every connection is the one
+   * sandbox's, and gVisor's gofer has only the process limit). */
+  fdsPerConnection?: number | "share";
 }
+
+/** FD numbers kept free for the process itself (libc.setFdCeiling): Bun's
+ * Workers (5 each), the logger, accepting and refusing a connection. */
+export const FD_RESERVE = 64;
+/** Default bound on connections served at once (--listen). */
+export const MAX_CONNECTIONS = 1024;
 
 const P9_TVERSION = 100;
 
@@ -43,16 +67,51 @@ export class Server {
     this.loop = new EventLoop(opts.loopMode);
   }
 
+  /** Connections being served now. */
+  private connections = 0;
+  private fdsPerConnection = 0;
+
+  /**
+   * Sets the process-wide FD ceiling (RLIMIT_NOFILE less FD_RESERVE) and the
+   * per-connection share: by default half of what is left above the FDs
+   * the process holds now, so that one client at its limit leaves as much
+   * again for the others. Re-read at each serve(): runsc's form sets the
+   * limit (--fdlimit) after the server is made.
+   */
+  private fdBudget(): number {
+    let lim = libc.nofileLimit();
+    // As Go programs (gVisor's gofer among them) do at start: the soft limit
+    // up to the hard one (runsc's --fdlimit sets both).
+    if (typeof lim !== "number" && lim.soft < lim.hard && libc.setNofileSoft(lim.hard) === 0) lim = libc.nofileLimit();
+    const want = this.opts.fdsPerConnection;
+    const unlimited = Number.MAX_SAFE_INTEGER;
+    if (typeof lim === "number" || lim.soft > 1 << 30) return typeof want === "number" ? want : unlimited;
+    const ceiling = Math.max(lim.soft - FD_RESERVE, 32);
+    libc.setFdCeiling(ceiling);
+    if (typeof want === "number") return want;
+    if (want === undefined) return unlimited;
+    // The lowest free FD number: what the process holds before any client.
+    const probe = libc.eventfd(0, C.EFD_CLOEXEC);
+    if (probe >= 0) libc.close(probe);
+    const lowestFree = probe >= 0 ? Math.min(probe, ceiling) : 0;
+    return Math.max(16, Math.floor((ceiling - lowestFree) / 2));
+  }
+
   /** Starts serving one socket. `tcp`: FDs cannot travel on it. */
   serve(spec: ServeSpec, tcp = false): void {
-    const mount = new Mount(spec.hostPath, spec.policy, this.tree);
+    if (this.fdsPerConnection === 0 || !spec.root) this.fdsPerConnection = this.fdBudget();
+    const root = spec.root ?? MountRoot.open(spec.hostPath);
+    if (root.fd < 0) this.opts.log.warn({ mount: spec.hostPath, errno: -root.fd }, "cannot open the mount point; its clients get this errno");
+    const mount = new Mount(root, spec.policy, this.tree);
+    mount.fdLimit = this.fdsPerConnection;
     const log = this.opts.log.child({ fd: spec.fd, mount: spec.hostPath });
     this.live++;
+    this.connections++;
     if (this.opts.protocol === "lisafs") return this.startLisafs(mount, spec.fd, log);
     if (this.opts.protocol === "p9") return this.startP9(mount, spec.fd, !tcp, log);
     // Wait for the first bytes to choose.
     const peek = new Uint8Array(8);
-    this.loop.addSocket({
+    this.addSocketOrEnd(spec.fd, log, {
       fd: spec.fd,
       events: C.POLLIN | C.POLLRDHUP,
       onReady: () => {
@@ -74,6 +133,15 @@ export class Server {
     });
   }
 
+  /** Watches a socket, or ends that connection if the loop is full (the
+   * connection limit keeps it from being so). */
+  private addSocketOrEnd(fd: number, log: Logger, w: Parameters<EventLoop["addSocket"]>[0]): void {
+    if (this.loop.addSocket(w)) return;
+    log.warn("event loop full; connection closed");
+    libc.close(fd);
+    this.ended();
+  }
+
   private startLisafs(mount: Mount, fd: number, log: Logger): void {
     log.debug("serving lisafs");
     new Connection(mount, fd, this.loop, log, () => {
@@ -84,7 +152,7 @@ export class Server {
 
   private startP9(mount: Mount, fd: number, canDonate: boolean, log: Logger): void {
     log.debug("serving 9P");
-    new P9Connection(mount, fd, canDonate, this.loop, log, () => {
+    new (loadP9())(mount, fd, canDonate, this.loop, log, () => {
       mount.close();
       this.ended();
     });
@@ -99,19 +167,41 @@ export class Server {
     const l = listenOn(addr);
     if (typeof l === "number") return l;
     const tcp = addr.kind === "tcp";
+    // The mount point, once: every connection is served from this FD.
+    const root = template.root ?? MountRoot.open(template.hostPath);
+    this.fdsPerConnection = this.fdBudget();
+    const max = Math.min(this.opts.maxConnections ?? MAX_CONNECTIONS, Poller.maxFds - 64);
+    let refused = 0;
     this.live++;
     this.loop.addSocket({
       fd: l.fd,
       events: C.POLLIN,
       onReady: () => {
-        for (;;) {
+        // At most a backlog's worth per wake: other connections' requests
+        // wait for no more than that.
+        for (let n = 0; n < 128; n++) {
           const fd = acceptOne(l.fd, tcp);
           if (fd < 0) {
-            if (fd !== -C.EAGAIN && fd !== -C.EINTR) this.opts.log.warn({ errno: -fd }, "accept failed");
-            return;
+            if (fd === -C.EAGAIN || fd === -C.EINTR) return;
+            // EMFILE from our FD ceiling means the connection was taken off
+            // the backlog and closed; anything else may leave it there, and
+            // the loop comes back at its next wake.
+            if (fd !== -C.EMFILE) {
+              this.opts.log.warn({ errno: -fd }, "accept failed");
+              return;
+            }
+            if (refused++ % 1000 === 0) this.opts.log.warn({ refused }, "connection refused: out of FDs");
+            continue;
+          }
+          if (this.connections >= max) {
+            // Accepted and closed at once: the client sees EOF rather than
+            // waiting in the backlog, and the backlog cannot fill for good.
+            libc.close(fd);
+            if (refused++ % 1000 === 0) this.opts.log.warn({ max, refused }, "connection refused: connection limit reached");
+            continue;
           }
           this.opts.log.info({ fd, listen: l.where }, "client connected");
-          this.serve({ ...template, fd }, tcp);
+          this.serve({ ...template, fd, root }, tcp);
         }
       },
     });
@@ -120,6 +210,7 @@ export class Server {
   }
 
   private ended(): void {
+    this.connections--;
     if (--this.live === 0) this.loop.stop();
   }
 

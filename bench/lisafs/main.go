@@ -52,6 +52,52 @@ var metrics = []benchkit.Metric{
 	{Name: "Getdents64, full listing of 10,000 entries", Unit: "ms", Scale: 1e-6, Pct: true},
 	{Name: "process start to Mount reply", Unit: "ms", Scale: 1e-6, Pct: true},
 	{Name: "idle RSS of the server (VmRSS)", Unit: "MiB", Scale: 1.0 / 1024},
+	// smaps_rollup, with a second server of the same binary alive: what a
+	// host with many sandboxes pays per gofer (Anonymous is private to it;
+	// PSS shares the executable's pages among the gofers that map them).
+	{Name: "anonymous memory after Mount, idle", Unit: "MiB", Scale: 1.0 / 1024},
+	{Name: "PSS after Mount, idle", Unit: "MiB", Scale: 1.0 / 1024},
+	{Name: "RSS after Mount, idle", Unit: "MiB", Scale: 1.0 / 1024},
+	{Name: "anonymous memory after the workload, idle", Unit: "MiB", Scale: 1.0 / 1024},
+	{Name: "PSS after the workload, idle", Unit: "MiB", Scale: 1.0 / 1024},
+}
+
+// memory records the server's smaps_rollup figures (its whole process tree)
+// under "<what> <suffix>".
+func memory(s *session, server, suffix string, idle time.Duration, res benchkit.Results, withRSS bool) error {
+	runtime.GC()
+	time.Sleep(idle)
+	var anon, pss, rss float64
+	for _, pid := range launcher.ProcTree(s.g.Pid()) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+		if err != nil {
+			if pid == s.g.Pid() {
+				return fmt.Errorf("smaps_rollup: %w", err)
+			}
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			v, _ := strconv.ParseFloat(f[1], 64)
+			switch f[0] {
+			case "Anonymous:":
+				anon += v
+			case "Pss:":
+				pss += v
+			case "Rss:":
+				rss += v
+			}
+		}
+	}
+	res.Add(server, "anonymous memory "+suffix, anon)
+	res.Add(server, "PSS "+suffix, pss)
+	if withRSS {
+		res.Add(server, "RSS "+suffix, rss)
+	}
+	return nil
 }
 
 type config struct {
@@ -62,6 +108,7 @@ type config struct {
 	warmup  int
 	starts  int
 	idle    time.Duration
+	memory  bool
 	cpu     int
 	// serverCPU pins the servers (-1: not pinned); the client follows cpu.
 	serverCPU int
@@ -96,7 +143,7 @@ func main() {
 	if *srvCPU == -2 {
 		*srvCPU = *cpu
 	}
-	cfg := config{rounds: *rounds, iters: *iters, warmup: *warmup, starts: *starts, idle: *idle, cpu: *cpu, serverCPU: *srvCPU}
+	cfg := config{rounds: *rounds, iters: *iters, warmup: *warmup, starts: *starts, idle: *idle, memory: true, cpu: *cpu, serverCPU: *srvCPU}
 	switch *only {
 	case "":
 		cfg.servers = []string{launcher.Ref, launcher.Ours}
@@ -263,6 +310,17 @@ func runOnce(cfg config, server string, res benchkit.Results) (retErr error) {
 			return err
 		}
 	}
+	// A second server of the same binary stays up through the run, so the
+	// memory figures show what gofers share.
+	companion, err := start(cfg, server, &serverLog)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := companion.g.Close(10 * time.Second); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
 	s, err := start(cfg, server, &serverLog)
 	if err != nil {
 		return err
@@ -273,6 +331,11 @@ func runOnce(cfg config, server string, res benchkit.Results) (retErr error) {
 			retErr = err
 		}
 	}()
+	if cfg.memory {
+		if err := memory(s, server, "after Mount, idle", cfg.idle, res, true); err != nil {
+			return err
+		}
+	}
 	if cfg.serverCPU >= 0 {
 		if err := benchkit.CheckPinned(s.g.Process, cfg.serverCPU); err != nil {
 			return err
@@ -423,6 +486,9 @@ func runOnce(cfg config, server string, res benchkit.Results) (retErr error) {
 		return fmt.Errorf("RSS: %w", err)
 	}
 	res.Add(server, "idle RSS of the server (VmRSS)", float64(rss))
+	if cfg.memory {
+		return memory(s, server, "after the workload, idle", 0, res, false)
+	}
 	return nil
 }
 

@@ -117,6 +117,7 @@ export const SYS_futex_waitv = 449; // same number on both (asm-generic table)
 export const SYS_gettid = arm64 ? 178 : 186;
 export const SYS_pivot_root = arm64 ? 41 : 155;
 export const SYS_prctl = arm64 ? 167 : 157;
+export const SYS_prlimit64 = arm64 ? 261 : 302;
 export const SYS_seccomp = arm64 ? 277 : 317;
 export const SYS_setuid = arm64 ? 146 : 105;
 export const SYS_setgid = arm64 ? 144 : 106;
@@ -132,6 +133,17 @@ export const SYS_capget = arm64 ? 90 : 125;
 export const SYS_capset = arm64 ? 91 : 126;
 export const SYS_tgkill = arm64 ? 131 : 234;
 export const SYS_mprotect = arm64 ? 226 : 10;
+// The runsc launch path's calls, as raw system calls: each libc symbol bound
+// through bun:ffi costs a compiled trampoline (~0.4 ms) on every start,
+// syscall(2) is bound already.
+export const SYS_mount = arm64 ? 40 : 165;
+export const SYS_umount2 = arm64 ? 39 : 166;
+export const SYS_chroot = arm64 ? 51 : 161;
+export const SYS_chdir = arm64 ? 49 : 80;
+export const SYS_faccessat = arm64 ? 48 : 269;
+export const SYS_pipe2 = arm64 ? 59 : 293;
+export const SYS_wait4 = arm64 ? 260 : 61;
+export const SYS_execve = arm64 ? 221 : 59;
 
 // errno values.
 export const EPERM = 1;
@@ -205,3 +217,69 @@ export const PR_CAP_AMBIENT_RAISE = 2;
 export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 export const PR_SET_PDEATHSIG = 1;
 export const RLIMIT_NOFILE = 7;
+
+/**
+ * System call numbers of every call the gofer makes through syscall(2)
+ * (src/ffi/libc.ts): one bound libc symbol instead of one compiled
+ * bun:ffi trampoline per call (each ~0.4 ms of CPU and ~35 KiB of memory
+ * per process, docs/benchmarks-runsc.md). x86-64 first, then arm64.
+ */
+export const NR = {
+  openat: arm64 ? 56 : 257,
+  close: arm64 ? 57 : 3,
+  dup: arm64 ? 23 : 32,
+  fcntl: arm64 ? 25 : 72,
+  pread64: arm64 ? 67 : 17,
+  pwrite64: arm64 ? 68 : 18,
+  read: arm64 ? 63 : 0,
+  write: arm64 ? 64 : 1,
+  ppoll: arm64 ? 73 : 271,
+  umask: arm64 ? 166 : 95,
+  fchdir: arm64 ? 50 : 81,
+  getpid: arm64 ? 172 : 39,
+  exit_group: arm64 ? 94 : 231,
+  statx: arm64 ? 291 : 332,
+  fstatfs: arm64 ? 44 : 138,
+  getdents64: arm64 ? 61 : 217,
+  lseek: arm64 ? 62 : 8,
+  fsync: arm64 ? 82 : 74,
+  fallocate: arm64 ? 47 : 285,
+  ftruncate: arm64 ? 46 : 77,
+  fchmod: arm64 ? 52 : 91,
+  fchmodat: arm64 ? 53 : 268,
+  fchownat: arm64 ? 54 : 260,
+  utimensat: arm64 ? 88 : 280,
+  mkdirat: arm64 ? 34 : 258,
+  mknodat: arm64 ? 33 : 259,
+  symlinkat: arm64 ? 36 : 266,
+  linkat: arm64 ? 37 : 265,
+  renameat2: arm64 ? 276 : 316,
+  unlinkat: arm64 ? 35 : 263,
+  readlinkat: arm64 ? 78 : 267,
+  fgetxattr: arm64 ? 10 : 193,
+  fsetxattr: arm64 ? 7 : 190,
+  flistxattr: arm64 ? 13 : 196,
+  fremovexattr: arm64 ? 16 : 199,
+  lgetxattr: arm64 ? 9 : 192,
+  lsetxattr: arm64 ? 6 : 189,
+  llistxattr: arm64 ? 12 : 195,
+  lremovexattr: arm64 ? 15 : 198,
+  socket: arm64 ? 198 : 41,
+  socketpair: arm64 ? 199 : 53,
+  bind: arm64 ? 200 : 49,
+  listen: arm64 ? 201 : 50,
+  accept4: arm64 ? 242 : 288,
+  connect: arm64 ? 203 : 42,
+  shutdown: arm64 ? 210 : 48,
+  getpeername: arm64 ? 205 : 52,
+  recvfrom: arm64 ? 207 : 45,
+  getsockopt: arm64 ? 209 : 55,
+  setsockopt: arm64 ? 208 : 54,
+  getsockname: arm64 ? 204 : 51,
+  sendmsg: arm64 ? 211 : 46,
+  recvmsg: arm64 ? 212 : 47,
+  memfd_create: arm64 ? 279 : 319,
+  mmap: arm64 ? 222 : 9,
+  munmap: arm64 ? 215 : 11,
+  eventfd2: arm64 ? 19 : 290,
+} as const;

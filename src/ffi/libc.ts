@@ -3,7 +3,25 @@
 // failed syscall. Pointers are plain numbers (addresses) so callers can point
 // into any buffer, including shared memory mappings, without copies.
 import { type ConvertFns, dlopen, FFIType as T, ptr, read, type Symbols } from "bun:ffi";
-import { SYS_futex, SYS_futex_waitv, SYS_gettid, SYS_pivot_root } from "./constants";
+import {
+  AT_FDCWD,
+  NR,
+  SYS_chdir,
+  SYS_chroot,
+  SYS_execve,
+  SYS_faccessat,
+  SYS_futex,
+  SYS_futex_waitv,
+  SYS_geteuid,
+  SYS_gettid,
+  SYS_mount,
+  SYS_pipe2,
+  SYS_pivot_root,
+  SYS_prctl,
+  SYS_prlimit64,
+  SYS_umount2,
+  SYS_wait4,
+} from "./constants";
 
 const { i32, u32, i64, u64, ptr: P } = T;
 const ssize = T.i64_fast;
@@ -50,70 +68,23 @@ function direct(sym: (...a: any[]) => any, args: readonly unknown[]): any {
   return new Function("native", `return (${names.join(", ")}) => native(${pass.join(", ")});`)(native);
 }
 
-// Everything the gofer calls, on every thread (each Worker loads its own
-// copy of this module and binds only what it uses).
+// The libc symbols the gofer binds, on every thread (each Worker loads its
+// own copy of this module and binds only what it uses). Every other call is
+// made through syscall(2) by number (constants.ts NR): bun:ffi compiles a
+// trampoline per bound symbol (~0.4 ms of CPU and ~35 KiB of memory each,
+// in every process), where one trampoline serves every system call.
+// clock_gettime stays libc's for its vDSO; sigaction for libc's restorer.
 const S = bindOnUse({
   __errno_location: { args: [], returns: P },
-  openat: { args: [i32, P, i32, u32], returns: i32 },
-  close: { args: [i32], returns: i32 },
-  dup: { args: [i32], returns: i32 },
-  fcntl: { args: [i32, i32, i64], returns: i32 },
-  pread64: { args: [i32, P, u64, i64], returns: ssize },
-  pwrite64: { args: [i32, P, u64, i64], returns: ssize },
-  read: { args: [i32, P, u64], returns: ssize },
-  write: { args: [i32, P, u64], returns: ssize },
-  poll: { args: [P, u64, i32], returns: i32 },
-  umask: { args: [u32], returns: u32 },
-  fchdir: { args: [i32], returns: i32 },
-  getpid: { args: [], returns: i32 },
-  _exit: { args: [i32], returns: T.void },
+  syscall: { args: [i64, i64, i64, i64, i64, i64, i64], returns: ssize },
   clock_gettime: { args: [i32, P], returns: i32 },
-  syscall: { args: [i64, i64, i64, i64, i64, i64], returns: ssize },
-  statx: { args: [i32, P, i32, u32, P], returns: i32 },
-  fstatfs: { args: [i32, P], returns: i32 },
-  getdents64: { args: [i32, P, u64], returns: ssize },
-  lseek: { args: [i32, i64, i32], returns: ssize },
-  fsync: { args: [i32], returns: i32 },
-  fallocate: { args: [i32, i32, i64, i64], returns: i32 },
-  ftruncate: { args: [i32, i64], returns: i32 },
-  fchmod: { args: [i32, u32], returns: i32 },
-  fchmodat: { args: [i32, P, u32, i32], returns: i32 },
-  fchownat: { args: [i32, P, u32, u32, i32], returns: i32 },
-  utimensat: { args: [i32, P, P, i32], returns: i32 },
-  mkdirat: { args: [i32, P, u32], returns: i32 },
-  mknodat: { args: [i32, P, u32, u64], returns: i32 },
-  symlinkat: { args: [P, i32, P], returns: i32 },
-  linkat: { args: [i32, P, i32, P, i32], returns: i32 },
-  renameat: { args: [i32, P, i32, P], returns: i32 },
-  renameat2: { args: [i32, P, i32, P, u32], returns: i32 },
-  unlinkat: { args: [i32, P, i32], returns: i32 },
-  readlinkat: { args: [i32, P, P, u64], returns: ssize },
-  fgetxattr: { args: [i32, P, P, u64], returns: ssize },
-  fsetxattr: { args: [i32, P, P, u64, i32], returns: i32 },
-  flistxattr: { args: [i32, P, u64], returns: ssize },
-  fremovexattr: { args: [i32, P], returns: i32 },
-  lgetxattr: { args: [P, P, P, u64], returns: ssize },
-  lsetxattr: { args: [P, P, P, u64, i32], returns: i32 },
-  llistxattr: { args: [P, P, u64], returns: ssize },
-  socket: { args: [i32, i32, i32], returns: i32 },
-  socketpair: { args: [i32, i32, i32, P], returns: i32 },
-  bind: { args: [i32, P, u32], returns: i32 },
-  listen: { args: [i32, i32], returns: i32 },
-  accept4: { args: [i32, P, P, i32], returns: i32 },
-  connect: { args: [i32, P, u32], returns: i32 },
-  shutdown: { args: [i32, i32], returns: i32 },
-  getpeername: { args: [i32, P, P], returns: i32 },
-  recv: { args: [i32, P, u64, i32], returns: ssize },
-  getsockopt: { args: [i32, i32, i32, P, P], returns: i32 },
-  setsockopt: { args: [i32, i32, i32, P, u32], returns: i32 },
-  getsockname: { args: [i32, P, P], returns: i32 },
-  sendmsg: { args: [i32, P, i32], returns: ssize },
-  recvmsg: { args: [i32, P, i32], returns: ssize },
-  memfd_create: { args: [P, u32], returns: i32 },
-  mmap: { args: [P, u64, i32, i32, i32, i64], returns: P },
-  munmap: { args: [P, u64], returns: i32 },
-  eventfd: { args: [u32, i32], returns: i32 },
+  sigaction: { args: [i32, P, P], returns: i32 },
 });
+/** A system call by number (NR) with up to six integer or address
+ * arguments; libc's syscall(2) returns -1 and sets errno on failure. */
+type Arg = number | bigint; // a bigint for a 64-bit value past 2^53 (file offsets)
+const sc = (nr: number, a: Arg = 0, b: Arg = 0, c: Arg = 0, d: Arg = 0, e: Arg = 0, f: Arg = 0): number =>
+  S.syscall(nr, a, b, c, d, e, f) as number;
 // errno lives in thread-local storage; this module is instantiated once per
 // thread (Workers load their own copy), so caching the address is safe.
 const errnoAddr = S.__errno_location() as number;
@@ -161,109 +132,147 @@ const emptyName = pinnedBytes(1);
 /** Address of "" for the AT_EMPTY_PATH calls. */
 export const EMPTY = addr(emptyName);
 
+// ---- the FD reserve ---------------------------------------------------------
+//
+// Linux hands out the lowest free FD number, so a new FD numbered at or
+// above N means every number below N is in use. Calls that make an FD on a
+// client's behalf go through `guard`: a number at or above `fdCeiling` is
+// closed again and reported as EMFILE. The numbers from the ceiling to the
+// process limit stay free for what must not fail: Bun's own FDs (a Worker
+// takes five), the logger, accepting and refusing a connection. Before the
+// server sets it (setFdCeiling) the ceiling is off.
+let fdCeiling = Number.POSITIVE_INFINITY;
+/** FDs refused by the ceiling so far (tests and logs). */
+export const fdGuardStats = { refused: 0 };
+/** Keeps FD numbers >= `ceiling` for the process itself (see above). */
+export function setFdCeiling(ceiling: number): void {
+  fdCeiling = ceiling;
+}
+export function getFdCeiling(): number {
+  return fdCeiling;
+}
+function guard(fd: number): number {
+  if (fd < fdCeiling) return fd;
+  if (fd >= 0) {
+    sc(NR.close, fd);
+    fdGuardStats.refused++;
+    return -EMFILE;
+  }
+  return fd;
+}
+const EMFILE = 24;
+
 export const openat = (dirfd: number, name: string, flags: number, mode = 0) =>
-  r(S.openat(dirfd, cstr(name), flags, mode));
-export const close = (fd: number) => r(S.close(fd));
-export const dup = (fd: number) => r(S.dup(fd));
-export const fcntl = (fd: number, cmd: number, arg = 0) => r(S.fcntl(fd, cmd, arg));
+  guard(r(sc(NR.openat, dirfd, cstr(name), flags, mode)));
+export const close = (fd: number) => r(sc(NR.close, fd));
+export const dup = (fd: number) => guard(r(sc(NR.dup, fd)));
+export const fcntl = (fd: number, cmd: number, arg = 0) => r(sc(NR.fcntl, fd, cmd, arg));
 export const statx = (dirfd: number, name: string, flags: number, mask: number, buf: number) =>
-  r(S.statx(dirfd, name === "" ? EMPTY : cstr(name), flags, mask, buf));
+  r(sc(NR.statx, dirfd, name === "" ? EMPTY : cstr(name), flags, mask, buf));
 /** statx with the name given as the address of a NUL-terminated string. */
 export const statxAddr = (dirfd: number, nameAddr: number, flags: number, mask: number, buf: number) =>
-  r(S.statx(dirfd, nameAddr, flags, mask, buf));
-export const fstatfs = (fd: number, buf: number) => r(S.fstatfs(fd, buf));
-export const getdents64 = (fd: number, buf: number, len: number) => r(S.getdents64(fd, buf, len));
+  r(sc(NR.statx, dirfd, nameAddr, flags, mask, buf));
+export const fstatfs = (fd: number, buf: number) => r(sc(NR.fstatfs, fd, buf));
+export const getdents64 = (fd: number, buf: number, len: number) => r(sc(NR.getdents64, fd, buf, len));
 export const pread = (fd: number, buf: number, len: number, off: number | bigint) =>
-  r(S.pread64(fd, buf, len, off));
+  r(sc(NR.pread64, fd, buf, len, off));
 export const pwrite = (fd: number, buf: number, len: number, off: number | bigint) =>
-  r(S.pwrite64(fd, buf, len, off));
-export const readFd = (fd: number, buf: number, len: number) => r(S.read(fd, buf, len));
-export const writeFd = (fd: number, buf: number, len: number) => r(S.write(fd, buf, len));
-export const lseek = (fd: number, off: number | bigint, whence: number) => r(S.lseek(fd, off, whence));
-export const fsync = (fd: number) => r(S.fsync(fd));
+  r(sc(NR.pwrite64, fd, buf, len, off));
+export const readFd = (fd: number, buf: number, len: number) => r(sc(NR.read, fd, buf, len));
+export const writeFd = (fd: number, buf: number, len: number) => r(sc(NR.write, fd, buf, len));
+export const lseek = (fd: number, off: number | bigint, whence: number) => r(sc(NR.lseek, fd, off, whence));
+export const fsync = (fd: number) => r(sc(NR.fsync, fd));
 export const fallocate = (fd: number, mode: number, off: number | bigint, len: number | bigint) =>
-  r(S.fallocate(fd, mode, off, len));
-export const ftruncate = (fd: number, len: number | bigint) => r(S.ftruncate(fd, len));
-export const fchmod = (fd: number, mode: number) => r(S.fchmod(fd, mode));
+  r(sc(NR.fallocate, fd, mode, off, len));
+export const ftruncate = (fd: number, len: number | bigint) => r(sc(NR.ftruncate, fd, len));
+export const fchmod = (fd: number, mode: number) => r(sc(NR.fchmod, fd, mode));
 export const fchmodat = (dirfd: number, name: string, mode: number, flags: number) =>
-  r(S.fchmodat(dirfd, cstr(name), mode, flags));
+  r(sc(NR.fchmodat, dirfd, cstr(name), mode, flags));
 export const fchownat = (dirfd: number, name: string, uid: number, gid: number, flags: number) =>
-  r(S.fchownat(dirfd, name === "" ? EMPTY : cstr(name), uid >>> 0, gid >>> 0, flags));
+  r(sc(NR.fchownat, dirfd, name === "" ? EMPTY : cstr(name), uid >>> 0, gid >>> 0, flags));
 export const utimensat = (dirfd: number, name: string | null, times: number, flags: number) =>
-  r(S.utimensat(dirfd, name === null ? 0 : name === "" ? EMPTY : cstr(name), times, flags));
+  r(sc(NR.utimensat, dirfd, name === null ? 0 : name === "" ? EMPTY : cstr(name), times, flags));
 export const mkdirat = (dirfd: number, name: string, mode: number) =>
-  r(S.mkdirat(dirfd, cstr(name), mode));
+  r(sc(NR.mkdirat, dirfd, cstr(name), mode));
 export const mknodat = (dirfd: number, name: string, mode: number, dev: number) =>
-  r(S.mknodat(dirfd, cstr(name), mode, dev));
+  r(sc(NR.mknodat, dirfd, cstr(name), mode, dev));
 export const symlinkat = (target: string, dirfd: number, name: string) =>
-  r(S.symlinkat(cstr(target, 1), dirfd, cstr(name, 0)));
+  r(sc(NR.symlinkat, cstr(target, 1), dirfd, cstr(name, 0)));
 export const linkat = (olddir: number, oldname: string, newdir: number, newname: string, flags: number) =>
-  r(S.linkat(olddir, oldname === "" ? EMPTY : cstr(oldname, 0), newdir, cstr(newname, 1), flags));
+  r(sc(NR.linkat, olddir, oldname === "" ? EMPTY : cstr(oldname, 0), newdir, cstr(newname, 1), flags));
 export const renameat = (olddir: number, oldname: string, newdir: number, newname: string) =>
-  r(S.renameat(olddir, cstr(oldname, 0), newdir, cstr(newname, 1)));
+  r(sc(NR.renameat2, olddir, cstr(oldname, 0), newdir, cstr(newname, 1), 0));
 export const renameat2 = (olddir: number, oldname: string, newdir: number, newname: string, flags: number) =>
-  r(S.renameat2(olddir, cstr(oldname, 0), newdir, cstr(newname, 1), flags));
+  r(sc(NR.renameat2, olddir, cstr(oldname, 0), newdir, cstr(newname, 1), flags));
 export const unlinkat = (dirfd: number, name: string, flags: number) =>
-  r(S.unlinkat(dirfd, cstr(name), flags));
+  r(sc(NR.unlinkat, dirfd, cstr(name), flags));
 export const readlinkat = (dirfd: number, name: string, buf: number, len: number) =>
-  r(S.readlinkat(dirfd, name === "" ? EMPTY : cstr(name), buf, len));
+  r(sc(NR.readlinkat, dirfd, name === "" ? EMPTY : cstr(name), buf, len));
 export const fgetxattr = (fd: number, name: string, buf: number, len: number) =>
-  r(S.fgetxattr(fd, cstr(name), buf, len));
+  r(sc(NR.fgetxattr, fd, cstr(name), buf, len));
 export const fsetxattr = (fd: number, name: string, value: number, len: number, flags: number) =>
-  r(S.fsetxattr(fd, cstr(name), value, len, flags));
-export const flistxattr = (fd: number, buf: number, len: number) => r(S.flistxattr(fd, buf, len));
-export const fremovexattr = (fd: number, name: string) => r(S.fremovexattr(fd, cstr(name)));
+  r(sc(NR.fsetxattr, fd, cstr(name), value, len, flags));
+export const flistxattr = (fd: number, buf: number, len: number) => r(sc(NR.flistxattr, fd, buf, len));
+export const fremovexattr = (fd: number, name: string) => r(sc(NR.fremovexattr, fd, cstr(name)));
 // By path, not following a last symlink (paths are byte strings, slot 1).
 export const lgetxattr = (path: string, name: string, buf: number, len: number) =>
-  r(S.lgetxattr(cstr(path, 1), cstr(name), buf, len));
+  r(sc(NR.lgetxattr, cstr(path, 1), cstr(name), buf, len));
 export const lsetxattr = (path: string, name: string, value: number, len: number, flags: number) =>
-  r(S.lsetxattr(cstr(path, 1), cstr(name), value, len, flags));
-export const llistxattr = (path: string, buf: number, len: number) => r(S.llistxattr(cstr(path, 1), buf, len));
+  r(sc(NR.lsetxattr, cstr(path, 1), cstr(name), value, len, flags));
+export const llistxattr = (path: string, buf: number, len: number) => r(sc(NR.llistxattr, cstr(path, 1), buf, len));
 export const lremovexattr = (path: string, name: string) =>
-  r(S.syscall(process.arch === "arm64" ? 15 : 198 /* SYS_lremovexattr */, cstr(path, 1), cstr(name), 0, 0, 0));
-export const socket = (domain: number, type: number, proto: number) => r(S.socket(domain, type, proto));
-export const bind = (fd: number, sa: number, len: number) => r(S.bind(fd, sa, len));
-export const listen = (fd: number, backlog: number) => r(S.listen(fd, backlog));
-export const accept4 = (fd: number, flags: number) => r(S.accept4(fd, 0, 0, flags));
-export const connect = (fd: number, sa: number, len: number) => r(S.connect(fd, sa, len));
-export const recv = (fd: number, buf: number, len: number, flags: number) => r(S.recv(fd, buf, len, flags));
+  r(sc(NR.lremovexattr, cstr(path, 1), cstr(name)));
+export const socket = (domain: number, type: number, proto: number) => guard(r(sc(NR.socket, domain, type, proto)));
+export const bind = (fd: number, sa: number, len: number) => r(sc(NR.bind, fd, sa, len));
+export const listen = (fd: number, backlog: number) => r(sc(NR.listen, fd, backlog));
+export const accept4 = (fd: number, flags: number) => guard(r(sc(NR.accept4, fd, 0, 0, flags)));
+export const connect = (fd: number, sa: number, len: number) => r(sc(NR.connect, fd, sa, len));
+export const recv = (fd: number, buf: number, len: number, flags: number) => r(sc(NR.recvfrom, fd, buf, len, flags, 0, 0));
 /** 0 if fd is a connected socket, else -errno (ENOTCONN, ENOTSOCK, EBADF). */
 export function checkConnected(fd: number): number {
   const sa = new Uint8Array(128);
   const len = new Uint32Array([128]);
-  return r(S.getpeername(fd, addr(sa), addr(len)));
+  return r(sc(NR.getpeername, fd, addr(sa), addr(len)));
 }
 /** Sets an int-valued socket option. */
 export function setsockoptInt(fd: number, level: number, opt: number, value: number): number {
   const v = new Int32Array([value]);
-  return r(S.setsockopt(fd, level, opt, addr(v), 4));
+  return r(sc(NR.setsockopt, fd, level, opt, addr(v), 4));
 }
 /** The local address of a socket into `sa` (a sockaddr buffer). */
 export function getsockname(fd: number, sa: Uint8Array): number {
   const len = new Uint32Array([sa.byteLength]);
-  return r(S.getsockname(fd, addr(sa), addr(len)));
+  return r(sc(NR.getsockname, fd, addr(sa), addr(len)));
 }
-export const shutdown = (fd: number, how: number) => r(S.shutdown(fd, how));
-export const sendmsg = (fd: number, msg: number, flags: number) => r(S.sendmsg(fd, msg, flags));
-export const recvmsg = (fd: number, msg: number, flags: number) => r(S.recvmsg(fd, msg, flags));
-export const memfdCreate = (name: string, flags: number) => r(S.memfd_create(cstr(name), flags));
-export const munmap = (p: number, len: number) => r(S.munmap(p, len));
-export const poll = (fds: number, n: number, timeoutMs: number) => r(S.poll(fds, n, timeoutMs));
-export const eventfd = (initval: number, flags: number) => r(S.eventfd(initval, flags));
-export const umask = (mask: number) => S.umask(mask) as number;
-export const getpid = () => S.getpid() as number;
+export const shutdown = (fd: number, how: number) => r(sc(NR.shutdown, fd, how));
+export const sendmsg = (fd: number, msg: number, flags: number) => r(sc(NR.sendmsg, fd, msg, flags));
+export const recvmsg = (fd: number, msg: number, flags: number) => r(sc(NR.recvmsg, fd, msg, flags));
+export const memfdCreate = (name: string, flags: number) => guard(r(sc(NR.memfd_create, cstr(name), flags)));
+export const munmap = (p: number, len: number) => r(sc(NR.munmap, p, len));
+// poll(2) as ppoll (arm64 has no poll): a negative timeout waits forever.
+const pollTimeout = new BigInt64Array(pinnedBytes(16).buffer);
+const pollTimeoutAddr = addr(pollTimeout);
+export function poll(fds: number, n: number, timeoutMs: number): number {
+  if (timeoutMs < 0) return r(sc(NR.ppoll, fds, n, 0, 0, 0));
+  pollTimeout[0] = BigInt(Math.floor(timeoutMs / 1000));
+  pollTimeout[1] = BigInt((timeoutMs % 1000) * 1e6);
+  return r(sc(NR.ppoll, fds, n, pollTimeoutAddr, 0, 0));
+}
+export const eventfd = (initval: number, flags: number) => r(sc(NR.eventfd2, initval, flags));
+export const umask = (mask: number) => sc(NR.umask, mask);
+export const getpid = () => sc(NR.getpid);
 /** clock_gettime into a struct timespec at `ts`. */
 export const clockGettime = (clock: number, ts: number) => r(S.clock_gettime(clock, ts));
 /** Ends the process at once, every thread with it (no atexit handlers). */
 export const exitNow = (code: number): never => {
-  S._exit(code);
+  sc(NR.exit_group, code);
   throw new Error("unreachable");
 };
-export const gettid = () => S.syscall(SYS_gettid, 0, 0, 0, 0, 0) as number;
+export const gettid = () => sc(SYS_gettid);
 
 /** mmap; returns the address or -errno. */
 export function mmap(len: number, prot: number, flags: number, fd: number, off: number): number {
-  const p = S.mmap(0, len, prot, flags, fd, off) as number | null;
+  const p = sc(NR.mmap, 0, len, prot, flags, fd, off) as number | null;
   if (p === null || p >= 2 ** 63) return -errno(); // MAP_FAILED
   return p;
 }
@@ -271,15 +280,22 @@ export function mmap(len: number, prot: number, flags: number, fd: number, off: 
 /** socketpair into two fds, or -errno. */
 export function socketpair(domain: number, type: number, proto: number): [number, number] | number {
   const fds = new Int32Array(2);
-  const rc = r(S.socketpair(domain, type, proto, addr(fds)));
-  return rc < 0 ? rc : [fds[0], fds[1]];
+  const rc = r(sc(NR.socketpair, domain, type, proto, addr(fds)));
+  if (rc < 0) return rc;
+  if (Math.max(fds[0], fds[1]) >= fdCeiling) {
+    sc(NR.close, fds[0]);
+    sc(NR.close, fds[1]);
+    fdGuardStats.refused++;
+    return -EMFILE;
+  }
+  return [fds[0], fds[1]];
 }
 
 /** SO_TYPE of a socket, or -errno (ENOTSOCK for a non-socket). */
 export function socketType(fd: number): number {
   const v = new Int32Array(2);
   v[1] = 4;
-  const rc = r(S.getsockopt(fd, 1 /* SOL_SOCKET */, 3 /* SO_TYPE */, addr(v), addr(v) + 4));
+  const rc = r(sc(NR.getsockopt, fd, 1 /* SOL_SOCKET */, 3 /* SO_TYPE */, addr(v), addr(v) + 4));
   return rc < 0 ? rc : v[0];
 }
 
@@ -287,89 +303,94 @@ export function socketType(fd: number): number {
 export function peerCred(fd: number): { pid: number; uid: number; gid: number } | number {
   const v = new Int32Array(4);
   v[3] = 12;
-  const rc = r(S.getsockopt(fd, 1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, addr(v), addr(v) + 12));
+  const rc = r(sc(NR.getsockopt, fd, 1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, addr(v), addr(v) + 12));
   return rc < 0 ? rc : { pid: v[0], uid: v[1] >>> 0, gid: v[2] >>> 0 };
 }
 
 export const futexWait = (uaddr: number, val: number, flags: number, timeout = 0) =>
-  r(S.syscall(SYS_futex, uaddr, flags /* FUTEX_WAIT | private */, val, timeout, 0, 0));
+  r(sc(SYS_futex, uaddr, flags /* FUTEX_WAIT | private */, val, timeout));
 export const futexWake = (uaddr: number, n: number, flags: number) =>
-  r(S.syscall(SYS_futex, uaddr, 1 | flags, n, 0, 0, 0));
+  r(sc(SYS_futex, uaddr, 1 | flags, n, 0, 0, 0));
 /** futex_waitv(2): waiters is an array of struct futex_waitv. */
 export const futexWaitv = (waiters: number, n: number, timeout = 0) =>
-  r(S.syscall(SYS_futex_waitv, waiters, n, 0, timeout, 1 /* CLOCK_MONOTONIC */, 0));
+  r(sc(SYS_futex_waitv, waiters, n, 0, timeout, 1 /* CLOCK_MONOTONIC */, 0));
 
-export const fchdir = (fd: number) => r(S.fchdir(fd));
+export const fchdir = (fd: number) => r(sc(NR.fchdir, fd));
+
+/** RLIMIT_NOFILE's soft and hard limits, or -errno. */
+export function nofileLimit(): { soft: number; hard: number } | number {
+  const v = new BigUint64Array(2);
+  const rc = r(sc(SYS_prlimit64, 0, 7 /* RLIMIT_NOFILE */, 0, addr(v), 0, 0));
+  if (rc < 0) return rc;
+  const cap = (x: bigint) => (x > 1n << 40n ? Number.MAX_SAFE_INTEGER : Number(x));
+  return { soft: cap(v[0]), hard: cap(v[1]) };
+}
+/** Sets RLIMIT_NOFILE's soft limit (the hard one unchanged). */
+export function setNofileSoft(soft: number): number {
+  const lim = nofileLimit();
+  if (typeof lim === "number") return lim;
+  const v = new BigUint64Array([BigInt(soft), BigInt(lim.hard)]);
+  return r(sc(SYS_prlimit64, 0, 7, addr(v), 0, 0, 0));
+}
 
 // Calls only the runsc launch path makes (mount namespace setup, capability
-// drop, re-exec). Opened on first use so a plain `gofer --io-fd` start does
-// not pay for their trampolines.
-let setupSyms: ReturnType<typeof openSetup> | null = null;
-const openSetup = () =>
-  dlopen("libc.so.6", {
-    mount: { args: [P, P, P, u64, P], returns: i32 },
-    umount2: { args: [P, i32], returns: i32 },
-    chroot: { args: [P], returns: i32 },
-    chdir: { args: [P], returns: i32 },
-    prctl: { args: [i32, u64, u64, u64, u64], returns: i32 },
-    execve: { args: [P, P, P], returns: i32 },
-    setrlimit: { args: [i32, P], returns: i32 },
-    pipe2: { args: [P, i32], returns: i32 },
-    waitpid: { args: [i32, P, i32], returns: i32 },
-    geteuid: { args: [], returns: u32 },
-    sigaction: { args: [i32, P, P], returns: i32 },
-    access: { args: [P, i32], returns: i32 },
-  }).symbols;
-const X = () => (setupSyms ??= openSetup());
+// drop, re-exec): raw system calls through the syscall(2) trampoline every
+// start binds anyway (a libc symbol each would compile a trampoline of its
+// own, ~0.4 ms on every start), but sigaction, whose restorer is libc's.
 
 /** A NUL-terminated copy of `s` (UTF-8) that lives as long as the returned array. */
 export function cstring(s: string): Uint8Array {
   const b = Buffer.from(`${s}\0`, "utf8");
   return new Uint8Array(b.buffer, b.byteOffset, b.length);
 }
-const optStr = (s: string | null) => (s === null ? null : cstring(s));
 // Holds buffers whose addresses were handed out until the call returned.
 const keep: Uint8Array[] = [];
+/** The address of a NUL-terminated copy of `s` (0 for null), kept alive
+ * until `release()`. */
+function held(s: string | null): number {
+  if (s === null) return 0;
+  const c = cstring(s);
+  keep.push(c);
+  return addr(c);
+}
+function release<T>(v: T): T {
+  keep.length = 0;
+  return v;
+}
+const sys = (nr: number, a = 0, b = 0, c = 0, d = 0, e = 0) => r(sc(nr, a, b, c, d, e));
 
-// Strings below are passed as TypedArrays, which bun:ffi keeps alive for the
-// length of the call (a bare address would not keep its buffer from the GC).
 /** mount(2); null strings are passed as NULL. */
 export const mount = (source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null) =>
-  r(X().mount(optStr(source), cstring(target), optStr(fstype), flags, optStr(data)));
-export const umount2 = (target: string, flags: number) => r(X().umount2(cstring(target), flags));
-export const chroot = (path: string) => r(X().chroot(cstring(path)));
-export const access = (path: string, mode: number) => r(X().access(cstring(path), mode));
+  release(sys(SYS_mount, held(source), held(target), held(fstype), flags, held(data)));
+export const umount2 = (target: string, flags: number) => release(sys(SYS_umount2, held(target), flags));
+export const chroot = (path: string) => release(sys(SYS_chroot, held(path)));
+export const access = (path: string, mode: number) => release(sys(SYS_faccessat, AT_FDCWD, held(path), mode, 0));
 /** move_mount(2) of the detached tree `fromFd` onto the file `toFd` is open on. */
 export const moveMount = (fromFd: number, toFd: number) =>
-  r(S.syscall(429 /* SYS_move_mount, both ABIs */, fromFd, EMPTY, toFd, EMPTY, 0x4 /* F_EMPTY_PATH */ | 0x40 /* T_EMPTY_PATH */));
-export const chdir = (path: string) => r(X().chdir(cstring(path)));
-export const prctl = (op: number, a = 0, b = 0, c = 0, d = 0) => r(X().prctl(op, a, b, c, d));
-export function pivotRoot(newRoot: string, putOld: string): number {
-  const a = cstring(newRoot);
-  const b = cstring(putOld);
-  const rc = r(S.syscall(SYS_pivot_root, addr(a), addr(b), 0, 0, 0));
-  keep.push(a, b);
-  keep.length = 0;
-  return rc;
-}
-export const geteuid = () => X().geteuid() as number;
+  sys(429 /* SYS_move_mount, both ABIs */, fromFd, EMPTY, toFd, EMPTY, 0x4 /* F_EMPTY_PATH */ | 0x40 /* T_EMPTY_PATH */);
+export const chdir = (path: string) => release(sys(SYS_chdir, held(path)));
+export const prctl = (op: number, a = 0, b = 0, c = 0, d = 0) => sys(SYS_prctl, op, a, b, c, d);
+export const pivotRoot = (newRoot: string, putOld: string) => release(sys(SYS_pivot_root, held(newRoot), held(putOld)));
+export const geteuid = () => sys(SYS_geteuid);
 /** sigaction(2) with glibc's struct sigaction at `act` / `old` (addresses, 0 for NULL). */
-export const sigaction = (sig: number, act: number, old: number) => r(X().sigaction(sig, act, old));
+export const sigaction = (sig: number, act: number, old: number) => r(S.sigaction(sig, act, old));
 /** setrlimit(resource, {cur, max}). */
 export function setrlimit(resource: number, cur: number, max: number): number {
   const lim = new BigUint64Array([BigInt(cur), BigInt(max)]);
-  return r(X().setrlimit(resource, lim));
+  const rc = sys(SYS_prlimit64, 0, resource, addr(lim), 0);
+  void lim[0];
+  return rc;
 }
 /** pipe2 into [read, write], or -errno. */
 export function pipe2(flags: number): [number, number] | number {
   const fds = new Int32Array(2);
-  const rc = r(X().pipe2(fds, flags));
+  const rc = sys(SYS_pipe2, addr(fds), flags);
   return rc < 0 ? rc : [fds[0], fds[1]];
 }
 /** waitpid; returns [pid, status] or -errno. */
 export function waitpid(pid: number, flags: number): [number, number] | number {
   const st = new Int32Array(1);
-  const rc = r(X().waitpid(pid, st, flags));
+  const rc = sys(SYS_wait4, pid, addr(st), flags, 0);
   return rc < 0 ? rc : [rc, st[0]];
 }
 /** execve(2): returns only on failure (-errno). */
@@ -377,18 +398,16 @@ export function execve(path: string, argv: string[], env: string[]): number {
   const vec = (list: string[]) => {
     const v = new BigUint64Array(list.length + 1);
     list.forEach((s, i) => {
-      const c = cstring(s);
-      keep.push(c);
-      v[i] = BigInt(addr(c));
+      v[i] = BigInt(held(s));
     });
     return v;
   };
-  const p = cstring(path);
+  const p = held(path);
   const av = vec(argv);
   const ev = vec(env);
-  const rc = r(X().execve(p, av, ev));
-  keep.length = 0;
-  return rc;
+  const rc = sys(SYS_execve, p, addr(av), addr(ev));
+  void av[0], ev[0];
+  return release(rc);
 }
 /** A raw system call with integer arguments; result or -errno. */
-export const syscall = (nr: number, a = 0, b = 0, c = 0, d = 0, e = 0) => r(S.syscall(nr, a, b, c, d, e));
+export const syscall = (nr: number, a = 0, b = 0, c = 0, d = 0, e = 0) => r(sc(nr, a, b, c, d, e));

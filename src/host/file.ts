@@ -41,6 +41,14 @@ export interface Policy {
   lisafs?: "auto" | "today";
   /** Donate the mount point's host FD (directfs). */
   donateMountFd: boolean;
+  /**
+   * A read-only mount whose files the kernel does not hold read-only (the
+   * native form when MountRoot.openReadonly was refused): a donated FD
+   * would take fchmod, fchown, futimens and fsetxattr past our EROFS, so
+   * regular files are served without donating their FD, and FIFOs and
+   * character devices (which need theirs donated) are refused with EPERM.
+   */
+  readonlyNotEnforced?: boolean;
   /** Host character devices: "open" them for the client (the default, as
    * 20240729's gofer) or "refuse" with EPERM (today's runsc's gofer unless
    * --character-device-policy allows passthrough). */
@@ -171,32 +179,115 @@ export function prepareDonation(fd: number): number {
 
 // ---- mounts ----------------------------------------------------------------
 
+/**
+ * A served directory (or file), opened once, when the gofer starts serving
+ * it: an O_PATH FD of the mount point from which every connection's root
+ * and every walk is derived. The path is never resolved again, so a client
+ * that renames a directory above a nested mount point and puts a symlink in
+ * its place (`--mount /x/a --mount /x/a/b/c`) cannot redirect the next
+ * Mount or Tattach of the nested one (issue 14).
+ */
+export class MountRoot {
+  private constructor(
+    /** The path as given (a byte string), for logs and the node tree. */
+    readonly hostPath: string,
+    /** O_PATH FD of the mount point, or -errno if it could not be opened. */
+    readonly fd: number,
+    /** Set for a detached copy (openReadonly): paths the kernel reports for
+     * its FDs are relative to it, and this is where it was copied from. */
+    readonly detachedFrom: string | null = null,
+  ) {}
+
+  /** Opens `hostPath` (a byte string, absolute) once. Never throws: a root
+   * that cannot be opened answers every Mount/Tattach with the errno. */
+  static open(hostPath: string): MountRoot {
+    return new MountRoot(hostPath, libc.openat(C.AT_FDCWD, hostPath, C.O_PATH | C.O_CLOEXEC));
+  }
+
+  /** A root anchored at an FD the caller opened (and hands over). */
+  static fromFd(hostPath: string, fd: number): MountRoot {
+    return new MountRoot(hostPath, fd);
+  }
+
+  /**
+   * Opens `hostPath` as a private, detached, read-only copy of its mount
+   * tree (open_tree(OPEN_TREE_CLONE | AT_RECURSIVE), then mount_setattr
+   * MOUNT_ATTR_RDONLY on the whole copy): every FD derived from it, donated
+   * ones included, is on a read-only mount, so the kernel refuses writes,
+   * fchmod, fchown, futimens, fsetxattr, and creating or removing entries
+   * with EROFS whoever holds the FD. Nothing is attached anywhere: the
+   * host's mount table does not change, and the copy goes when its last FD
+   * closes. Needs CAP_SYS_ADMIN over our mount namespace and Linux 5.12;
+   * returns -errno otherwise (EPERM, ENOSYS).
+   */
+  static openReadonly(hostPath: string): MountRoot | Errno {
+    const fd = libc.syscall(SYS_open_tree, C.AT_FDCWD, libc.cstr(hostPath), OPEN_TREE_CLONE | C.O_CLOEXEC | AT_RECURSIVE, 0, 0);
+    if (fd < 0) return fd;
+    mountAttr.fill(0n);
+    mountAttr[0] = MOUNT_ATTR_RDONLY;
+    const rc = libc.syscall(SYS_mount_setattr, fd, libc.EMPTY, C.AT_EMPTY_PATH | AT_RECURSIVE, libc.addr(mountAttr), 32);
+    if (rc < 0) {
+      libc.close(fd);
+      return rc;
+    }
+    return new MountRoot(hostPath, fd, hostPath);
+  }
+}
+
+// open_tree(2) and mount_setattr(2): the same numbers on x86-64 and arm64.
+const SYS_open_tree = 428;
+const SYS_mount_setattr = 442;
+const OPEN_TREE_CLONE = 1;
+const AT_RECURSIVE = 0x8000;
+const MOUNT_ATTR_RDONLY = 1n;
+/** struct mount_attr: attr_set, attr_clr, propagation, userns_fd. */
+const mountAttr = new BigUint64Array(libc.pinnedBytes(32).buffer);
+
+/** FDs one connection may hold at once (control, open, writable and
+ * bound-socket FDs together) unless the server sets another: see
+ * Server's per-connection limit and docs/hardening.md. */
+export const DEFAULT_FDS_PER_CONNECTION = 65536;
+
 /** The host directory (or file) one connection serves, and its policy. */
 export class Mount {
   readonly node: Node;
-  /** O_PATH FD of the mount point: the anchor for every path walk. */
-  private anchorFd = -1;
+  /** O_PATH FD of the mount point: the anchor for every path walk. Owned by
+   * the MountRoot, shared by every connection of that mount. */
+  private readonly anchorFd: number;
+  /** Host FDs this connection's files hold now. */
+  held = 0;
+  /** The most it may hold; requests that would open more get EMFILE. */
+  fdLimit = DEFAULT_FDS_PER_CONNECTION;
 
   constructor(
-    readonly hostPath: string,
+    readonly root: MountRoot,
     readonly policy: Policy,
     tree: Node,
   ) {
     let n = tree;
-    for (const part of hostPath.split("/")) if (part !== "") n = n.child(part);
+    for (const part of root.hostPath.split("/")) if (part !== "") n = n.child(part);
     this.node = n;
+    this.anchorFd = root.fd;
   }
 
-  /** Opens the mount point; the result is the root of the connection. */
+  get hostPath(): string {
+    return this.root.hostPath;
+  }
+
+  /** Whether this connection holds as many FDs as it may. */
+  atFdLimit(): boolean {
+    return this.held >= this.fdLimit;
+  }
+
+  /** Opens the mount point again, through its anchor (never by path); the
+   * result is the root of the connection. */
   openRoot(): HostFile | Errno {
-    const fd = tryOpenAt(C.AT_FDCWD, this.hostPath);
+    if (this.anchorFd < 0) return this.anchorFd;
+    let fd = reopen(this.anchorFd, C.O_RDONLY | C.O_NONBLOCK);
+    if (fd < 0 && fd !== -C.ENOENT) fd = libc.dup(this.anchorFd);
     if (fd < 0) return fd;
     let rc = statFd(fd);
     if (rc === 0 && !isSupportedType(lastStat.mode())) rc = -C.EPERM;
-    if (rc === 0 && this.anchorFd < 0) {
-      this.anchorFd = libc.dup(fd);
-      if (this.anchorFd < 0) rc = this.anchorFd;
-    }
     if (rc < 0) {
       libc.close(fd);
       return rc;
@@ -204,10 +295,8 @@ export class Mount {
     return new HostFile(this, this.node, fd, lastStat.ftype(), true);
   }
 
-  close(): void {
-    if (this.anchorFd >= 0) libc.close(this.anchorFd);
-    this.anchorFd = -1;
-  }
+  /** The connection is gone; the anchor stays with its MountRoot. */
+  close(): void {}
 
   /** Runs `op` with a directory FD of `node`'s parent and the node's name.
    * The FD is the one an open file already holds for the parent when there
@@ -281,6 +370,7 @@ export class HostFile {
   ) {
     node.acquire();
     if (ftype === C.S_IFDIR) node.addDirFd(fd);
+    mount.held++;
   }
 
   get policy(): Policy {
@@ -304,7 +394,11 @@ export class HostFile {
     this.closed = true;
     if (this.isDir()) this.node.removeDirFd(this.fd);
     libc.close(this.fd);
-    if (this.writableFd >= 0) libc.close(this.writableFd);
+    this.mount.held--;
+    if (this.writableFd >= 0) {
+      libc.close(this.writableFd);
+      this.mount.held--;
+    }
     this.fd = this.writableFd = -1;
     this.node.release();
   }
@@ -315,9 +409,14 @@ export class HostFile {
 
   private getWritableFd(): number {
     if (this.writableFd < 0) {
-      const fd = reopen(this.fd, C.O_WRONLY);
+      if (this.mount.atFdLimit()) return -C.EMFILE;
+      // Non-blocking: a FIFO opened for writing waits for a reader, and a
+      // device or a file under a lease can wait too; this FD is never
+      // donated, only truncated and timed through.
+      const fd = reopen(this.fd, C.O_WRONLY | C.O_NONBLOCK);
       if (fd < 0) return fd;
       this.writableFd = fd;
+      this.mount.held++;
     }
     return this.writableFd;
   }
@@ -501,14 +600,25 @@ export class HostFile {
     if (this.ftype === C.S_IFIFO && this.policy.hostFifo !== "open") return -C.EPERM;
     if (this.ftype === C.S_IFSOCK && !udsOpen(this.policy)) return -C.EPERM;
     if (this.ftype === C.S_IFCHR && this.policy.charDevices === "refuse") return -C.EPERM;
-    // A FIFO open blocks until the other end shows up; gVisor's gofer blocks a
-    // goroutine there, ours would block every connection. gVisor's client
-    // asks for O_NONBLOCK anyway and retries on ENXIO.
-    const nonblock = this.ftype === C.S_IFIFO ? C.O_NONBLOCK : 0;
-    const fd = reopen(this.fd, flags | nonblock | OPEN_FLAGS);
+    const noDonation = this.policy.readonly && this.policy.readonlyNotEnforced;
+    if (noDonation && (this.ftype === C.S_IFIFO || this.ftype === C.S_IFCHR)) return -C.EPERM;
+    // Always O_NONBLOCK, and kept: one thread serves every connection, so no
+    // open or later read may wait. A FIFO open waits for the other end (gVisor's
+    // client asks for O_NONBLOCK anyway and retries on ENXIO); a tty or
+    // serial device's open can wait for carrier, and its reads for input; an
+    // open of a regular file under another process's lease waits up to
+    // /proc/sys/fs/lease-break-time (O_NONBLOCK: EWOULDBLOCK instead). The
+    // donated copy shares this open file description, so the sandbox sees
+    // O_NONBLOCK too, as it does from gVisor's gofer, whose DonateFD sets it
+    // on every FD it donates (pkg/lisafs/communicator.go). Regular files
+    // ignore the flag for I/O. What can still block: a file on a FUSE or
+    // NFS mount whose server does not answer (docs/hardening.md).
+    const fd = reopen(this.fd, flags | C.O_NONBLOCK | OPEN_FLAGS);
     if (fd < 0) return fd;
     let donate = -1;
-    if (
+    if (noDonation) {
+      // Served through our FD only (see Policy.readonlyNotEnforced).
+    } else if (
       this.ftype === C.S_IFREG ||
       this.ftype === C.S_IFIFO ||
       this.ftype === C.S_IFCHR ||
@@ -543,7 +653,7 @@ export class HostFile {
     rc = libc.fchownat(childFd, "", uid, gid, C.AT_EMPTY_PATH | C.AT_SYMLINK_NOFOLLOW);
     let openFd = -1;
     if (rc === 0) rc = statFd(childFd);
-    if (rc === 0) openFd = rc = reopen(childFd, flags | OPEN_FLAGS);
+    if (rc === 0) openFd = rc = reopen(childFd, flags | C.O_NONBLOCK | OPEN_FLAGS);
     if (rc < 0) {
       libc.unlinkat(this.fd, name, 0);
       libc.close(childFd);
@@ -879,12 +989,14 @@ export class OpenFile {
     const acc = flags & C.O_ACCMODE;
     this.readable = acc === C.O_RDONLY || acc === C.O_RDWR;
     this.writable = acc === C.O_WRONLY || acc === C.O_RDWR;
+    file.mount.held++;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     libc.close(this.fd);
+    this.file.mount.held--;
     this.fd = -1;
   }
 
@@ -982,7 +1094,7 @@ export class OpenFile {
    * the JIT made of it).
    */
   readDirBatch(skip: number, sizeHint: number): number {
-    const mounts = (this.mountPoints ??= mountPointsIn(procSelfFd, this.fd));
+    const mounts = (this.mountPoints ??= mountPointsIn(procSelfFd, this.fd, this.file.mount.root.detachedFrom));
     const e = dirBatch.entries;
     dirBatch.count = 0;
     dirBatch.skipped = 0;
@@ -1130,7 +1242,9 @@ export class BoundSocket {
   constructor(
     readonly file: HostFile,
     public sock: number,
-  ) {}
+  ) {
+    file.mount.held++;
+  }
 
   listen(backlog: number): Errno {
     return libc.listen(this.sock, backlog);
@@ -1144,5 +1258,6 @@ export class BoundSocket {
     if (this.closed) return;
     this.closed = true;
     libc.close(this.sock);
+    this.file.mount.held--;
   }
 }

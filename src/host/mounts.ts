@@ -43,12 +43,17 @@ export function openMountinfo(procSelfFd: number): void {
  * from /proc/self/fd links and mountinfo, both relative to our root. Empty
  * when mountinfo could not be opened: entries then keep their dirent inode.
  */
-export function mountPointsIn(procSelfFd: number, dirFd: number): ReadonlySet<string> {
+export function mountPointsIn(procSelfFd: number, dirFd: number, detachedFrom: string | null = null): ReadonlySet<string> {
   const t = mountTable();
   if (t.size === 0) return NONE;
   const n = libc.readlinkat(procSelfFd, String(dirFd), pathAddr, pathBuf.byteLength);
   if (n <= 0 || n >= pathBuf.byteLength) return NONE;
-  return t.get(byteString(pathBuf, 0, n)) ?? NONE;
+  let p = byteString(pathBuf, 0, n);
+  // A directory of a detached read-only copy (MountRoot.openReadonly): its
+  // link is relative to the copy, whose mounts are copies of those below
+  // the path it was made from, as mountinfo lists them.
+  if (detachedFrom !== null) p = p === "/" ? detachedFrom : `${detachedFrom === "/" ? "" : detachedFrom}${p}`;
+  return t.get(p) ?? NONE;
 }
 
 function mountTable(): Map<string, Set<string>> {

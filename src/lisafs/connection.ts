@@ -64,6 +64,14 @@ export const MAX_CHANNELS = Math.min(4, Math.max(2, navigator.hardwareConcurrenc
 
 let nextChannelId = 1;
 
+/** Messages that may leave the connection holding more host FDs. */
+const OPENS_FDS: boolean[] = [];
+for (const m of [
+  MID.Mount, MID.Channel, MID.Walk, MID.OpenAt, MID.OpenCreateAt, MID.MkdirAt, MID.MknodAt, MID.SymlinkAt,
+  MID.LinkAt, MID.Connect, MID.ConnectWithCreds, MID.BindAt, MID.Accept, MID.SetStat,
+])
+  OPENS_FDS[m] = true;
+
 export class Connection {
   readonly sock: SockComm;
   readonly maxMessageSize = MAX_MESSAGE_SIZE;
@@ -71,6 +79,8 @@ export class Connection {
   private nextId = 1;
   private channels: { comm: ChannelComm; watch: { stateAddr: number; pending(): boolean; onReady(): void } }[] = [];
   private alloc: PacketWindowAllocator | null = null;
+  /** Channels made so far, shut-down ones included (the lifetime limit). */
+  private channelsCreated = 0;
   closed = false;
   /** The messages this connection advertises on Mount. */
   readonly supported: number[];
@@ -157,7 +167,13 @@ export class Connection {
   /** Creates a channel; returns the FDs to donate (memfd dup, client socket)
    * and the packet window, or -errno. */
   createChannel(): { memfd: number; clientSock: number; offset: number; length: number } | number {
-    if (this.channels.length >= MAX_CHANNELS) return -C.ENOMEM;
+    // As gVisor's createChannel: at most MAX_CHANNELS for the life of the
+    // connection, shut-down ones included (their window space is never
+    // reused, so counting only live ones let a client grow the shared
+    // memory without bound by creating and shutting down in a loop).
+    // Attempts count, failed ones too: each takes window space.
+    if (this.channelsCreated >= MAX_CHANNELS) return -C.ENOMEM;
+    this.channelsCreated++;
     if (!this.alloc) {
       const a = PacketWindowAllocator.create();
       if (typeof a === "number") return a;
@@ -187,8 +203,16 @@ export class Connection {
       pending: () => comm.pending(),
       onReady: () => this.serveChannel(comm),
     };
+    const rc = this.loop.addChannel(watch);
+    if (rc < 0) {
+      this.log.warn({ errno: -rc }, "channel refused: no helper thread for it");
+      comm.shutdown();
+      comm.destroy();
+      libc.close(memfd);
+      libc.close(pair[1]);
+      return rc;
+    }
     this.channels.push({ comm, watch });
-    this.loop.addChannel(watch);
     return { memfd, clientSock: pair[1], offset: win.offset, length: win.length };
   }
 
@@ -236,6 +260,10 @@ export class Connection {
       return -C.EOPNOTSUPP;
     }
     if (mid === MID.ConnectWithCreds || mid === MID.RenameAt2) this.today = true;
+    // The per-connection FD limit (like runsc's --fdlimit, but per client):
+    // what would hold another host FD fails with EMFILE; closing, reading
+    // and everything else goes on.
+    if (OPENS_FDS[mid] && this.mount.atFdLimit()) return -C.EMFILE;
     // Today's server refuses what it did not advertise (Flush, and the xattr
     // messages without the extension); 20240729's ran the handler anyway.
     if (this.today && !this.isSupported[mid]) {

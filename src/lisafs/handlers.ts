@@ -258,7 +258,13 @@ handlers[MID.PWrite] = (c, comm, req) => {
   let done = 0;
   while (done < len) {
     const n = fd.file.write(comm.addr + off + done, len - done, typeof req.offset === "number" ? req.offset + done : req.offset + BigInt(done));
-    if (n < 0) return n;
+    // An error after some bytes landed (ENOSPC on a filling disk): report
+    // the bytes that did, as write(2) does; the next write gets the errno.
+    // gVisor's gofer answers the errno and hides the bytes that landed.
+    if (n < 0) {
+      if (done > 0) break;
+      return n;
+    }
     if (n === 0) break;
     done += n;
   }

@@ -64,6 +64,15 @@ function workerSpecifier(): string {
 const timeoutBuf = new BigInt64Array(libc.pinnedBytes(2 * 8).buffer);
 /** How long the socket poller's thread may take to start. */
 const POLLER_START_MS = 10_000;
+/** How long a channel watcher's thread may take to start. */
+const WORKER_START_MS = 10_000;
+/** Without a poller thread, how long the main thread waits on its channels
+ * before it looks at the sockets again. */
+const DEGRADED_POLL_MS = 10;
+/** Channel watcher threads at most (threads mode, or channels beyond what
+ * one futex_waitv takes): each keeps ~5 FDs and a thread for the life of the
+ * process, so a channel that would need one more is refused with ENOMEM. */
+export const MAX_WATCHERS = 64;
 /** How long the loop must have been idle before it collects garbage. */
 const IDLE_GC_MS = 500;
 /** Wakes served between two young-generation collections while busy. Left
@@ -133,10 +142,18 @@ export class EventLoop {
 
   // ---- registration ---------------------------------------------------------
 
-  addSocket(w: SocketWatch): void {
-    if (this.sockets.size >= Poller.maxFds) throw new Error("too many sockets");
+  /** Watches a socket; false when the loop already watches as many as it
+   * can (Poller.maxFds): the caller refuses that connection. */
+  addSocket(w: SocketWatch): boolean {
+    if (this.sockets.size >= Poller.maxFds) return false;
     this.sockets.set(w.fd, w);
     this.pollOrder = null;
+    return true;
+  }
+
+  /** Sockets watched now. */
+  get socketCount(): number {
+    return this.sockets.size;
   }
 
   /** Changes the poll events of a socket (e.g. to wait for POLLOUT). */
@@ -150,11 +167,16 @@ export class EventLoop {
     this.pollOrder = null;
   }
 
-  addChannel(watch: ChannelWatch): void {
+  /** Watches a channel. Returns 0, or -errno when no helper thread can be
+   * had for it (ENOMEM: the thread cap MAX_WATCHERS, or a Worker that did
+   * not start; EMFILE and the like from the poller's eventfd): the caller
+   * then refuses the channel, and the loop goes on as it was. */
+  addChannel(watch: ChannelWatch): number {
     if (this.direct) {
       // From now on sockets are the poller's (see run()).
+      const rc = this.startPoller();
+      if (rc < 0) return rc;
       this.direct = false;
-      this.startPoller();
       this.arm();
     }
     const entry: WatchedChannel = { watch, helper: null };
@@ -162,7 +184,14 @@ export class EventLoop {
       this.inKernel++;
       this.waitvDirty = true;
     } else {
-      entry.helper = this.idleWatchers.pop() ?? this.startWatcher();
+      let helper = this.idleWatchers.pop();
+      if (!helper) {
+        if (this.watcherCount >= MAX_WATCHERS) return -C.ENOMEM;
+        const started = this.startWatcher();
+        if (!started) return -C.ENOMEM;
+        helper = started;
+      }
+      entry.helper = helper;
       const w = entry.helper.words;
       w[Watcher.addrLo] = watch.stateAddr % 2 ** 32;
       w[Watcher.addrHi] = Math.floor(watch.stateAddr / 2 ** 32);
@@ -170,6 +199,7 @@ export class EventLoop {
       libc.futexWake((ptr(w) as number) + Watcher.assigned * 4, 1, C.FUTEX_PRIVATE_FLAG);
     }
     this.channels.push(entry);
+    return 0;
   }
 
   /** Stops watching a channel. Returns once no helper can touch its memory,
@@ -189,7 +219,14 @@ export class EventLoop {
       Atomics.store(w, Watcher.ack, 1);
       libc.futexWake((ptr(w) as number) + Watcher.ack * 4, 1, C.FUTEX_PRIVATE_FLAG);
       libc.futexWake(watch.stateAddr, 1, 0);
-      if (!waitFor(w, Watcher.released, 5000)) throw new Error("channel watcher did not let go");
+      if (!waitFor(w, Watcher.released, 5000)) {
+        // Cannot happen by the protocol above; if it does, the watcher may
+        // still touch the channel's memory, so it is not reused, and the
+        // caller unmaps anyway (a stray read of an unmapped page would be
+        // the watcher's fault, in its own thread). Not fatal to the others.
+        this.watcherCount--;
+        return;
+      }
       Atomics.store(w, Watcher.released, 0);
       Atomics.store(w, Watcher.stop, 0);
       Atomics.store(w, Watcher.ack, 0);
@@ -206,16 +243,27 @@ export class EventLoop {
 
   // ---- helpers ----------------------------------------------------------------
 
-  private startWorker(message: Record<string, unknown>, words: Int32Array, readyIndex: number): Worker {
-    const worker = new Worker(workerSpecifier());
-    worker.postMessage(message);
-    if (!waitFor(words, readyIndex, 10000)) throw new Error("event loop helper thread did not start");
+  /** A helper Worker, or null if it cannot be made or did not come up in
+   * time (out of FDs, threads or memory). */
+  private startWorker(message: Record<string, unknown>, words: Int32Array, readyIndex: number): Worker | null {
+    let worker: Worker;
+    try {
+      worker = new Worker(workerSpecifier());
+      worker.postMessage(message);
+    } catch {
+      return null;
+    }
+    if (!waitFor(words, readyIndex, WORKER_START_MS)) {
+      worker.terminate();
+      return null;
+    }
     return worker;
   }
 
-  private startWatcher(): ChannelWatcher {
+  private startWatcher(): ChannelWatcher | null {
     const words = new Int32Array(new SharedArrayBuffer(WATCHER_WORDS * 4));
     const worker = this.startWorker({ role: "watcher", words: words.buffer, main: this.words.buffer }, words, Watcher.ready);
+    if (!worker) return null;
     this.watcherCount++;
     return { worker, words };
   }
@@ -228,20 +276,44 @@ export class EventLoop {
   /** Starts the socket poller without waiting for its thread to come up
    * (~90 ms for a Bun Worker): the loop serves channels meanwhile, and the
    * poller picks up the armed socket set when it is ready. */
-  private startPoller(): void {
-    this.kickFd = libc.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK);
-    if (this.kickFd < 0) throw new Error(`eventfd failed: errno ${-this.kickFd}`);
+  private startPoller(): number {
+    const kick = libc.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK);
+    if (kick < 0) return kick;
+    try {
+      this.poller = new Worker(workerSpecifier());
+    } catch {
+      libc.close(kick);
+      return -C.ENOMEM;
+    }
+    this.kickFd = kick;
     this.words[Poller.kickFd] = this.kickFd;
-    this.poller = new Worker(workerSpecifier());
     this.poller.postMessage({ role: "poller", words: this.words.buffer });
     this.pollerStartedAt = performance.now();
+    return 0;
   }
 
+  /**
+   * Whether the poller thread is up. One that has not come up after
+   * POLLER_START_MS (Bun could not start its thread: out of FDs, threads
+   * or memory) is given up on, not thrown over: the main thread then polls
+   * the sockets itself between short futex waits (`pollerFailed`), slower
+   * but serving every connection.
+   */
   private pollerReady(): boolean {
-    if (Atomics.load(this.words, Poller.ready) !== 0) return true;
-    if (performance.now() - this.pollerStartedAt > POLLER_START_MS) throw new Error("event loop helper thread did not start");
+    if (this.pollerFailed || Atomics.load(this.words, Poller.ready) !== 0) return true;
+    if (performance.now() - this.pollerStartedAt > POLLER_START_MS) {
+      this.pollerFailed = true;
+      // If it ever starts, it leaves at once.
+      Atomics.store(this.words, Poller.stop, 1);
+      this.onPollerFailed?.();
+      return true;
+    }
     return false;
   }
+
+  /** Set by the server to log a poller that never started. */
+  onPollerFailed: (() => void) | null = null;
+  private pollerFailed = false;
 
   /** Runs `task` once, the next time the loop has been idle for a while. */
   whenIdle(task: () => void): void {
@@ -299,6 +371,8 @@ export class EventLoop {
         continue;
       }
       let busy = false;
+      if (this.pollerFailed && this.pollSocketsNow()) busy = true;
+      if (this.stopped) return;
       // Channels first: they are the fast path.
       for (let i = 0; i < this.channels.length; i++) {
         const c = this.channels[i];
@@ -341,20 +415,50 @@ export class EventLoop {
       // leave garbage (decoded messages, dirent views) that would otherwise
       // hold tens of MiB of heap at rest.
       // Also timed until the poller is up, to notice one that never starts.
-      const timed = this.workSinceGc || this.idleTasks.length > 0 || !this.pollerReady();
+      const timed = this.workSinceGc || this.idleTasks.length > 0 || !this.pollerReady() || this.pollerFailed;
+      // Without a poller, sockets are looked at between short waits.
+      const waitMs = this.pollerFailed ? DEGRADED_POLL_MS : IDLE_GC_MS;
       let rc: number;
       if (this.mode === "waitv") {
         if (this.waitvDirty) this.buildWaitv();
-        rc = libc.futexWaitv(waitvAddr, this.waitvCount, timed ? this.deadline(IDLE_GC_MS) : 0);
+        rc = libc.futexWaitv(waitvAddr, this.waitvCount, timed ? this.deadline(waitMs) : 0);
       } else {
         if (timed) {
-          idleTimeout[0] = BigInt(Math.floor(IDLE_GC_MS / 1000));
-          idleTimeout[1] = BigInt((IDLE_GC_MS % 1000) * 1e6);
+          idleTimeout[0] = BigInt(Math.floor(waitMs / 1000));
+          idleTimeout[1] = BigInt((waitMs % 1000) * 1e6);
         }
         rc = libc.futexWait(this.wakeAddr, 0, C.FUTEX_PRIVATE_FLAG, timed ? idleTimeoutAddr : 0);
       }
-      if (timed && rc === -C.ETIMEDOUT) this.idleCollect();
+      if (timed && rc === -C.ETIMEDOUT && (!this.pollerFailed || this.workSinceGc)) this.idleCollect();
     }
+  }
+
+  /** Without a poller thread: one poll(2) of every socket, no waiting, and
+   * the ready ones served. True if any was. */
+  private pollSocketsNow(): boolean {
+    const n = this.sockets.size;
+    if (this.pollfds.byteLength < n * Pollfd.size) {
+      this.pollfds = libc.pinnedBytes(Pollfd.size * n * 2);
+      this.pollfdsView = new DataView(this.pollfds.buffer);
+    }
+    const v = this.pollfdsView;
+    const watches = [...this.sockets.values()];
+    for (let i = 0; i < watches.length; i++) {
+      const o = i * Pollfd.size;
+      v.setInt32(o + Pollfd.fd, watches[i].fd, true);
+      v.setInt16(o + Pollfd.events, watches[i].events, true);
+      v.setInt16(o + Pollfd.revents, 0, true);
+    }
+    const rc = libc.poll(libc.addr(this.pollfds), n, 0);
+    if (rc <= 0) return false;
+    this.stats.socketWakes++;
+    for (let i = 0; i < watches.length; i++) {
+      const revents = v.getUint16(i * Pollfd.size + Pollfd.revents, true);
+      if (!revents || this.sockets.get(watches[i].fd) !== watches[i]) continue;
+      watches[i].onReady(revents);
+      if (this.stopped) break;
+    }
+    return true;
   }
 
   /** One round of the direct mode: poll(2) on every socket, then serve the

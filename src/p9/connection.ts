@@ -12,7 +12,7 @@ import type { EventLoop } from "../loop/loop";
 import { P9Channel } from "./channel";
 import type { P9Comm } from "./comm";
 import { handlers } from "./handlers";
-import { ChannelHeader, decode, MAX_MESSAGE_SIZE, Requests, Rlerror, SINCE, TYPE_NAMES } from "./message";
+import { ChannelHeader, decode, MAX_MESSAGE_SIZE, Requests, Rlerror, SINCE, T, TYPE_NAMES } from "./message";
 import { P9Sock } from "./sock";
 
 /** A fid: a file the client walked to, and how it opened it. */
@@ -45,6 +45,14 @@ const CHANNEL_WINDOW = PacketHeader.size + ChannelHeader.size + MAX_MESSAGE_SIZE
 
 let nextChannelId = 1;
 
+/** Messages that may leave the connection holding more host FDs. */
+const OPENS_FDS: boolean[] = [];
+for (const t of [
+  T.attach, T.walk, T.walkgetattr, T.lopen, T.lcreate, T.xattrwalk, T.xattrcreate, T.symlink, T.mknod, T.mkdir, T.link,
+  T.setattr, T.ucreate, T.umkdir, T.umknod, T.usymlink, T.lconnect, T.bind, T.channel,
+])
+  OPENS_FDS[t] = true;
+
 export class P9Connection {
   readonly sock: P9Sock;
   /** Negotiated version: 0 is plain 9P2000.L; until Tversion, 0 (as gVisor). */
@@ -59,6 +67,8 @@ export class P9Connection {
     watch: { stateAddr: number; pending(): boolean; onReady(): void };
   } | null)[] = [];
   private alloc: PacketWindowAllocator | null = null;
+  /** -errno once setting up the channels failed: they are not tried again. */
+  private channelsFailed = 0;
   closed = false;
 
   constructor(
@@ -133,6 +143,7 @@ export class P9Connection {
    * initializeChannels). */
   initChannels(): number {
     if (!this.sock.canDonate) return -C.ENOSYS;
+    if (this.channelsFailed < 0) return this.channelsFailed;
     if (!this.alloc) {
       const a = PacketWindowAllocator.create();
       if (typeof a === "number") return a;
@@ -140,20 +151,28 @@ export class P9Connection {
     }
     while (this.channels.length < CHANNELS) {
       const win = this.alloc.allocate(CHANNEL_WINDOW);
-      if (typeof win === "number") return win;
+      if (typeof win === "number") return (this.channelsFailed = win);
       const ep = ServerEndpoint.map(this.alloc.fd, win.offset, win.length);
-      if (typeof ep === "number") return ep;
+      if (typeof ep === "number") return (this.channelsFailed = ep);
       const pair = libc.socketpair(C.AF_UNIX, C.SOCK_SEQPACKET | C.SOCK_CLOEXEC, 0);
       if (typeof pair === "number") {
         ep.unmap();
-        return pair;
+        return (this.channelsFailed = pair);
       }
       // Our end never blocks the loop: a client that stops taking FDs loses them.
       libc.fcntl(pair[0], C.F_SETFL, C.O_NONBLOCK);
       const comm = new P9Channel(ep, pair[0], pair[1], nextChannelId++, () => this.msize);
       const watch = { stateAddr: ep.base, pending: () => comm.pending(), onReady: () => this.serveChannel(comm) };
+      const rc = this.loop.addChannel(watch);
+      if (rc < 0) {
+        this.log.warn({ errno: -rc }, "channel refused: no helper thread for it");
+        comm.shutdown();
+        comm.destroy();
+        // For good: a retry would take another window of the memfd each time.
+        this.channelsFailed = rc;
+        return rc;
+      }
       this.channels.push({ comm, win, watch });
-      this.loop.addChannel(watch);
     }
     return 0;
   }
@@ -216,6 +235,9 @@ export class P9Connection {
       this.log.warn({ type, tag }, "unknown message type");
       return -C.EIO;
     }
+    // The per-connection FD limit: what would hold another host FD fails
+    // with EMFILE; clunks, reads and everything else go on.
+    if (OPENS_FDS[type] && this.mount.atFdLimit()) return -C.EMFILE;
     const since = SINCE[type];
     if (since !== undefined && this.version < since) {
       this.log.debug({ op: TYPE_NAMES[type], version: this.version }, "message not in the negotiated version");

@@ -15,7 +15,7 @@ import { parseRunscArgs, type RunscArgs, runscConfig, type RunscConfig, RunscUsa
 import { HostRpc, waitSandboxExit } from "./hostrpc";
 import { checkProcUmounter, goferCaps, PrivilegeError, reexec as reexec_, restrictCapabilities, signalProcUmounter, spawnProcUmounter } from "./privileges";
 import { haveSmallUmounter, libraryPath, PROC_FD_BIND, SELF_IN_NEW_ROOT, SetupError, setupRootFs, UMOUNTER_IN_NEW_ROOT } from "./setup";
-import { hasMountConfig, isReadonlyMount, readSpec, resolveMounts, type Spec, writeMounts } from "./spec";
+import { hasMountConfig, isReadonlyMount, pathBytes, readSpec, resolveMounts, type Spec, writeMounts } from "./spec";
 import { applyCapsToAllThreads, inPlaceCapsSupported } from "./threadcaps";
 
 
@@ -227,7 +227,7 @@ function connections(spec: Spec, args: RunscArgs, conf: RunscConfig, today: bool
     if (!usesLisafs(mc)) continue;
     const fd = fds.shift();
     if (fd === undefined) fatal(`no FD found for mount. Did you forget --io-fd? FDs: ${args.ioFds.length}, Mount: ${JSON.stringify(m)}`);
-    out.push({ fd, hostPath: m.destination, policy: policy(isReadonlyMount(m) || usesOverlay(mc)) });
+    out.push({ fd, hostPath: pathBytes(m.destination), policy: policy(isReadonlyMount(m) || usesOverlay(mc)) });
   }
   if (fds.length > 0) fatal(`too many FDs passed for mounts. mounts: ${out.length}, FDs: ${args.ioFds.length}`);
   if (args.devIoFd >= 0) out.push({ fd: args.devIoFd, hostPath: "/dev", policy: policy(false, true) });

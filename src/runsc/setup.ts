@@ -13,7 +13,7 @@ import * as C from "../ffi/constants";
 import { Statfs } from "../ffi/layout";
 import * as libc from "../ffi/libc";
 import { type GoferMountConf, usesLisafs, usesOverlay } from "./args";
-import { hasMountConfig, isIdMappedMount, resolveSymlinks, type Spec, type SpecMount } from "./spec";
+import { hasMountConfig, isIdMappedMount, pathBytes, resolveSymlinks, type Spec, type SpecMount } from "./spec";
 import { umounterElf } from "./umounter-elf";
 
 export class SetupError extends Error {}
@@ -86,7 +86,7 @@ function check(rc: number, what: string): void {
  * checking that FD is `dst` itself: a symlink swapped into the path cannot
  * redirect the mount elsewhere. */
 export function safeMount(src: string | null, dst: string, fstype: string | null, flags: number, procPath: string): void {
-  const fd = libc.openat(C.AT_FDCWD, dst, C.O_PATH | C.O_CLOEXEC);
+  const fd = libc.openat(C.AT_FDCWD, pathBytes(dst), C.O_PATH | C.O_CLOEXEC);
   check(fd, `open ${dst} for mounting`);
   try {
     const link = join(procPath, "self/fd", String(fd));
@@ -223,7 +223,7 @@ function setupMounts(o: SetupOptions, root: string, procPath: string, pending: P
     } finally {
       if (srcFd >= 0) libc.close(srcFd);
     }
-    const fd = libc.openat(C.AT_FDCWD, dst, C.O_PATH | C.O_CLOEXEC);
+    const fd = libc.openat(C.AT_FDCWD, pathBytes(dst), C.O_PATH | C.O_CLOEXEC);
     check(fd, `open ${dst} after mounting`);
     pending.push({ dst, fd, flags });
     const prop = propagationToFlags(m.options ?? []);
@@ -271,7 +271,7 @@ function applyRemounts(pending: PendingRemount[], o: SetupOptions, log: Logger):
  * by runsc, mapping applied); it is moved into place, never re-bound. */
 function safeSetupAndMoveMount(treeFd: number, src: string, dst: string, procPath: string): void {
   makeMountPoint(src, dst);
-  const fd = libc.openat(C.AT_FDCWD, dst, C.O_PATH | C.O_CLOEXEC);
+  const fd = libc.openat(C.AT_FDCWD, pathBytes(dst), C.O_PATH | C.O_CLOEXEC);
   check(fd, `open ${dst} for moving a mount`);
   try {
     const target = readlinkSync(join(procPath, "self/fd", String(fd)));

@@ -166,3 +166,12 @@ function goMountJson(m: SpecMount): object {
   }
   return o;
 }
+
+// ---- issue 14 (byte-exact paths): spec paths are text (JSON); the host
+// layer's libc calls take byte strings (one char per byte, written to the
+// syscall as they are). A spec path goes through this where it reaches
+// them; node:fs and libc.cstring already encode text as UTF-8.
+/** The UTF-8 bytes of a spec path, as a byte string for libc.openat & co. */
+export function pathBytes(p: string): string {
+  return Buffer.from(p, "utf8").toString("latin1");
+}

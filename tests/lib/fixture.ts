@@ -130,6 +130,8 @@ export interface GoferOptions {
   logLevel?: string;
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** A command the gofer runs under, e.g. ["prlimit", "--nofile=256"]. */
+  wrap?: string[];
 }
 
 const running = new Set<Gofer>();
@@ -154,7 +156,7 @@ export class Gofer {
       if (typeof p === "number") throw new Error(`socketpair: errno ${-p}`);
       return p;
     });
-    const argv = [GOFER];
+    const argv = [...(o.wrap ?? []), GOFER];
     mounts.forEach((m, i) => argv.push("--io-fd", String(3 + i), "--mount", m));
     argv.push("--log-level", o.logLevel ?? "warn", ...(o.flags ?? []));
     const logFile = path.join(fx.logs, `gofer-${++goferSeq}.log`);

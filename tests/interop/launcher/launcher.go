@@ -327,8 +327,8 @@ func (g *Gofer) cleanup() {
 	}
 }
 
-// procTree returns pid and all its descendants.
-func procTree(pid int) []int {
+// ProcTree is pid and its descendants.
+func ProcTree(pid int) []int {
 	pids := []int{pid}
 	for i := 0; i < len(pids); i++ {
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pids[i]))
@@ -365,7 +365,7 @@ func StatusField(pid int, field string) (string, error) {
 // descendants (in case the server binary is a wrapper that forks).
 func (g *Gofer) RSSKiB() (int, error) {
 	total := 0
-	for _, pid := range procTree(g.Pid()) {
+	for _, pid := range ProcTree(g.Pid()) {
 		n, err := VmRSSKiB(pid)
 		if err != nil {
 			if pid == g.Pid() {
