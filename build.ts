@@ -15,8 +15,13 @@ const result = await Bun.build({
     execArgv: ["--smol"],
   },
   minify: false,
-  // Not `bytecode: true`: it saved ~20 ms of CPU per start, but a Worker
-  // started after runsc's chroot then never comes up (docs/benchmarks-runsc.md).
+  // JSC bytecode instead of source: a start skips parsing the bundle
+  // (start to Mount reply 60 -> 37 ms; runsc do /bin/true -20 ms of CPU,
+  // docs/benchmarks-runsc.md). A Worker started after runsc's chroot cannot
+  // load from a bytecode build; on x86-64 the loop needs none (its socket
+  // poller is machine code, src/loop/native-poller.ts) but in the fallback
+  // threads mode for kernels without futex_waitv.
+  bytecode: true,
   sourcemap: "linked",
 });
 if (!result.success) {

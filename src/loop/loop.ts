@@ -19,6 +19,7 @@ import { ptr } from "bun:ffi";
 import * as C from "../ffi/constants";
 import { FutexWaitv, Pollfd } from "../ffi/layout";
 import * as libc from "../ffi/libc";
+import { nativePollerSupported, startNativePoller } from "./native-poller";
 import { Poller, POLLER_WORDS, Watcher, WATCHER_WORDS } from "./shared";
 
 export type LoopMode = "waitv" | "threads";
@@ -113,7 +114,11 @@ export class EventLoop {
   private readonly words = new Int32Array(new SharedArrayBuffer(POLLER_WORDS * 4));
   private readonly wakeAddr = (ptr(this.words) as number) + Poller.wake * 4;
   private readonly armAddr = (ptr(this.words) as number) + Poller.arm * 4;
-  private poller: Worker | null = null;
+  /** The socket poller: a machine-code pthread (native-poller.ts) where
+   * there is one, else a Worker; null until the first channel. */
+  private poller: Worker | "native" | null = null;
+  /** The native poller's pollfd array (the thread touches it only while armed). */
+  private pollerPollfds: Uint8Array | null = null;
   private kickFd = -1;
   private waitv = libc.pinnedBytes(FutexWaitv.size * C.FUTEX_WAITV_MAX);
   private waitvView = new DataView(this.waitv.buffer);
@@ -279,6 +284,22 @@ export class EventLoop {
   private startPoller(): number {
     const kick = libc.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK);
     if (kick < 0) return kick;
+    if (nativePollerSupported()) {
+      this.pollerPollfds ??= libc.pinnedBytes(Pollfd.size * (Poller.maxFds + 1));
+      const at = libc.addr(this.pollerPollfds);
+      this.words[Poller.pollfdsLo] = at >>> 0;
+      this.words[Poller.pollfdsHi] = Math.floor(at / 2 ** 32);
+      this.words[Poller.kickFd] = kick;
+      const rc = startNativePoller(ptr(this.words) as number);
+      if (rc < 0) {
+        libc.close(kick);
+        return rc === -C.EAGAIN ? -C.ENOMEM : rc;
+      }
+      this.kickFd = kick;
+      this.poller = "native";
+      this.pollerStartedAt = performance.now();
+      return 0;
+    }
     try {
       this.poller = new Worker(workerSpecifier());
     } catch {

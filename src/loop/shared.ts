@@ -12,6 +12,9 @@ export const Poller = {
   ready: 4,
   /** eventfd the main thread writes to interrupt a poll in progress. */
   kickFd: 5,
+  /** The native poller's pollfd array (native-poller.ts): its address, low and high halves. */
+  pollfdsLo: 6,
+  pollfdsHi: 7,
   /** First (fd, events | revents << 16) pair. */
   fds: 16,
   maxFds: 8192,

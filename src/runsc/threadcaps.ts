@@ -25,6 +25,7 @@
 import { toArrayBuffer } from "bun:ffi";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
+import { mapCode } from "../ffi/machinecode";
 import { PrivilegeError } from "./privileges";
 
 /** Capability numbers per set, as a runtime spec's LinuxCapabilities. */
@@ -219,13 +220,9 @@ let region: Region | null = null;
 
 function mapRegion(): Region {
   if (region) return region;
-  const len = PAGE + DATA_SIZE;
-  const base = libc.mmap(len, C.PROT_READ | C.PROT_WRITE, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
-  if (base < 0) throw new PrivilegeError(`mmap for the capability handler: errno ${-base}`);
-  const code = Buffer.from(HANDLER.map(([hex]) => hex).join(""), "hex");
-  new Uint8Array(toArrayBuffer(base, 0, PAGE)).set(code);
-  const rc = libc.syscall(C.SYS_mprotect, base, PAGE, C.PROT_READ | 4 /* PROT_EXEC */);
-  if (rc < 0) throw new PrivilegeError(`mprotect of the capability handler: errno ${-rc}`);
+  // The handler finds its data one page after its first byte.
+  const base = mapCode(Buffer.from(HANDLER.map(([hex]) => hex).join(""), "hex"), DATA_SIZE);
+  if (base < 0) throw new PrivilegeError(`mapping the capability handler: errno ${-base}`);
   const buf = toArrayBuffer(base + PAGE, 0, DATA_SIZE);
   region = { code: base, data: new DataView(buf), i32: new Int32Array(buf) };
   return region;
