@@ -804,25 +804,6 @@ export class HostFile {
     return 0;
   }
 
-  /** renameat2 with `flags` (today's RenameAt2: the host decides which flags
-   * it takes, as gVisor's gofer passes them through); keeps the node tree
-   * right, RENAME_EXCHANGE swapping the two entries' nodes. */
-  renameAt2(oldName: string, newDir: HostFile, newName: string, flags: number): Errno {
-    if (flags === 0) return this.renameAt(oldName, newDir, newName);
-    const rc =
-      this.refuseWrite() ||
-      checkName(oldName) ||
-      checkName(newName) ||
-      // Onto itself: success without a host call, whatever the flags (as the
-      // reference's handler).
-      (newDir.node === this.node && oldName === newName ? 0 : libc.renameat2(this.fd, oldName, newDir.fd, newName, flags));
-    if (rc < 0) return rc;
-    if (newDir.node === this.node && oldName === newName) return 0;
-    if (flags & C.RENAME_EXCHANGE) this.node.exchangeChild(oldName, newDir.node, newName);
-    else this.node.renameChild(oldName, newDir.node, newName);
-    return 0;
-  }
-
   /**
    * Connect with the effective uid/gid `uid`/`gid` (today's
    * ConnectWithCreds). As gVisor's gofer: the serving thread's real/effective
@@ -848,14 +829,21 @@ export class HostFile {
     }
   }
 
-  renameAt(oldName: string, newDir: HostFile, newName: string): Errno {
+  /** renameat2 with `flags`: 0 for RenameAt and 9P's renames; today's
+   * RenameAt2 passes the client's as they are (the host decides which it
+   * takes, as gVisor's gofer). Onto itself: success without a host call,
+   * whatever the flags (as the reference's handler). Keeps the node tree
+   * right, RENAME_EXCHANGE swapping the two entries' nodes. */
+  renameAt(oldName: string, newDir: HostFile, newName: string, flags = 0): Errno {
+    const ontoItself = newDir.node === this.node && oldName === newName;
     const rc =
       this.refuseWrite() ||
       checkName(oldName) ||
       checkName(newName) ||
-      (newDir.node === this.node && oldName === newName ? 0 : libc.renameat(this.fd, oldName, newDir.fd, newName));
-    if (rc < 0) return rc;
-    this.node.renameChild(oldName, newDir.node, newName);
+      (ontoItself ? 0 : libc.renameat2(this.fd, oldName, newDir.fd, newName, flags));
+    if (rc < 0 || ontoItself) return rc;
+    if (flags & C.RENAME_EXCHANGE) this.node.exchangeChild(oldName, newDir.node, newName);
+    else this.node.renameChild(oldName, newDir.node, newName);
     return 0;
   }
 

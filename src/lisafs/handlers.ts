@@ -418,7 +418,8 @@ handlers[MID.UnlinkAt] = (c, _comm, req) => {
   return dir.file.unlink(req.name, req.flags);
 };
 
-handlers[MID.RenameAt] = (c, _comm, req) => {
+/** RenameAt, and today's RenameAt2 with its renameat2(2) flags (0: RenameAt). */
+function rename(c: Connection, req: Decoded, flags: number): number {
   if (c.readonly) return -C.EROFS;
   const bad = checkName(req.oldName) || checkName(req.newName);
   if (bad < 0) return bad;
@@ -428,23 +429,10 @@ handlers[MID.RenameAt] = (c, _comm, req) => {
   if (typeof newDir === "number") return newDir;
   if (!oldDir.file.isDir() || !newDir.file.isDir()) return -C.ENOTDIR;
   if (oldDir.file.node.deleted || newDir.file.node.deleted) return -C.EINVAL;
-  return oldDir.file.renameAt(req.oldName, newDir.file, req.newName);
-};
-
-// Today's RenameAt2: RenameAt with renameat2(2) flags, which gVisor's gofer
-// hands to the host as they are (flags 0: exactly RenameAt).
-handlers[MID.RenameAt2] = (c, _comm, req) => {
-  if (c.readonly) return -C.EROFS;
-  const bad = checkName(req.oldName) || checkName(req.newName);
-  if (bad < 0) return bad;
-  const oldDir = c.control(req.oldDir);
-  if (typeof oldDir === "number") return oldDir;
-  const newDir = c.control(req.newDir);
-  if (typeof newDir === "number") return newDir;
-  if (!oldDir.file.isDir() || !newDir.file.isDir()) return -C.ENOTDIR;
-  if (oldDir.file.node.deleted || newDir.file.node.deleted) return -C.EINVAL;
-  return oldDir.file.renameAt2(req.oldName, newDir.file, req.newName, req.flags);
-};
+  return oldDir.file.renameAt(req.oldName, newDir.file, req.newName, flags);
+}
+handlers[MID.RenameAt] = (c, _comm, req) => rename(c, req, 0);
+handlers[MID.RenameAt2] = (c, _comm, req) => rename(c, req, req.flags);
 
 handlers[MID.Getdents64] = (c, comm, req) => {
   const fd = c.open(req.dirFd);
