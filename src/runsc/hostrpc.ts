@@ -30,7 +30,11 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 /** The caller of runsc's goferToHostRPC service. Used only during set-up,
  * before the event loop, so its calls block. */
 export class HostRpc {
-  constructor(private readonly fd: number) {}
+  constructor(private readonly fd: number) {
+    // runsc hands the socket over non-blocking; set-up waits on its replies.
+    const fl = libc.fcntl(fd, C.F_GETFL);
+    if (fl >= 0 && fl & C.O_NONBLOCK) libc.fcntl(fd, C.F_SETFL, fl & ~C.O_NONBLOCK);
+  }
 
   /** One call; returns the reply's result and the FDs that came with it
    * (the caller owns them). */
