@@ -21,6 +21,7 @@ import {
 } from "./lib/client";
 import { Gofer, eventually, resetMount, snapshot, useFixture, type Fixture } from "./lib/fixture";
 import { TRANSPORTS } from "./lib/session";
+import { fuzzCount, fuzzSeed } from "./lib/fuzz";
 
 // A small tmpfs: fuzzed FAllocate/PWrite calls must not eat the machine's RAM.
 const fx = useFixture({ tmpfsSize: "64m" });
@@ -158,11 +159,11 @@ describe.each(TRANSPORTS)("fuzzing over %s", (transport) => {
     const decoyBefore = snapshot(fx.decoy);
     const { g, a, b, ra, rb } = pair();
     if (transport === "channel") a.channel();
-    const r = prng(transport === "socket" ? 0x5eed1 : 0x5eed2);
+    const r = prng(fuzzSeed(transport === "socket" ? 0x5eed1 : 0x5eed2));
     let maxId = 8;
     const stats = { ok: 0, errors: 0, remoteio: 0 };
     const bad: string[] = [];
-    for (let i = 0; i < 3000; i++) {
+    for (let i = 0, n = fuzzCount(3000); i < n; i++) {
       const { mid, payload } = fuzzRequest(r, maxId);
       let reply: Reply;
       try {

@@ -15,6 +15,7 @@ import { closeAll, hostGetXattr, hostListen, hostSetXattr } from "./lib/assert";
 import { readable, REPLY_TIMEOUT_MS, sendmsg, TransportError, waitEOF } from "./lib/client";
 import { eventually, resetMount, snapshot, useFixture } from "./lib/fixture";
 import { connectTo, encodeBody, frame, type P9Client, session, startListener, startP9 } from "./lib/p9client";
+import { fuzzCount, fuzzSeed } from "./lib/fuzz";
 
 // A small tmpfs: fuzzed Tallocate/Twrite calls must not eat the machine's RAM.
 const fx = useFixture({ tmpfsSize: "64m" });
@@ -588,12 +589,12 @@ describe("fuzz", () => {
       const baseline = fdCount(l.proc.pid);
       const baseLinks = fdLinks(l.proc.pid);
 
-      const r = prng(0x9e3779b9);
+      const r = prng(fuzzSeed(0x9e3779b9));
       let conns = 0;
       let closedByServer = 0;
       let sent = 0;
       let okReplies = 0;
-      const TOTAL = 6000;
+      const TOTAL = fuzzCount(6000);
       while (sent < TOTAL) {
         restore();
         const c = connectTo(l.where);
@@ -661,8 +662,8 @@ describe("fuzz", () => {
   test("random bytes as whole frames, over --io-fd: the gofer survives and exits 0", async () => {
     const { g, a, b } = pair(["--host-uds", "all", "--xattr-user"]);
     const decoyBefore = snapshot(fx.decoy);
-    const r = prng(12345);
-    for (let i = 0; i < 1500; i++) {
+    const r = prng(fuzzSeed(12345));
+    for (let i = 0, n = fuzzCount(1500); i < n; i++) {
       const type = r.next() < 0.7 ? r.pick(TYPES) : r.int(256);
       if (type === T.version) continue;
       const body = r.randBytes(r.int(120));
