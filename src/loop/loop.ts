@@ -454,23 +454,28 @@ export class EventLoop {
     }
   }
 
-  /** Without a poller thread: one poll(2) of every socket, no waiting, and
-   * the ready ones served. True if any was. */
-  private pollSocketsNow(): boolean {
-    const n = this.sockets.size;
-    if (this.pollfds.byteLength < n * Pollfd.size) {
-      this.pollfds = libc.pinnedBytes(Pollfd.size * n * 2);
+  /** Writes `watches` into the pollfd array (grown as needed), revents 0. */
+  private loadPollfds(watches: SocketWatch[]): DataView {
+    if (this.pollfds.byteLength < watches.length * Pollfd.size) {
+      this.pollfds = libc.pinnedBytes(Pollfd.size * watches.length * 2);
       this.pollfdsView = new DataView(this.pollfds.buffer);
     }
     const v = this.pollfdsView;
-    const watches = [...this.sockets.values()];
     for (let i = 0; i < watches.length; i++) {
       const o = i * Pollfd.size;
       v.setInt32(o + Pollfd.fd, watches[i].fd, true);
       v.setInt16(o + Pollfd.events, watches[i].events, true);
       v.setInt16(o + Pollfd.revents, 0, true);
     }
-    const rc = libc.poll(libc.addr(this.pollfds), n, 0);
+    return v;
+  }
+
+  /** Without a poller thread: one poll(2) of every socket, no waiting, and
+   * the ready ones served. True if any was. */
+  private pollSocketsNow(): boolean {
+    const watches = [...this.sockets.values()];
+    const v = this.loadPollfds(watches);
+    const rc = libc.poll(libc.addr(this.pollfds), watches.length, 0);
     if (rc <= 0) return false;
     this.stats.socketWakes++;
     for (let i = 0; i < watches.length; i++) {
@@ -485,25 +490,13 @@ export class EventLoop {
   /** One round of the direct mode: poll(2) on every socket, then serve the
    * ready ones. Sleeps without a timeout unless garbage or idle tasks wait. */
   private pollDirect(): void {
-    const n = this.sockets.size;
-    if (this.pollfds.byteLength < n * Pollfd.size) {
-      this.pollfds = libc.pinnedBytes(Pollfd.size * n * 2);
-      this.pollfdsView = new DataView(this.pollfds.buffer);
-    }
-    const v = this.pollfdsView;
     // The same array every round until the socket set changes: one request
     // per round is the common case, and the loop should leave no garbage.
     const watches = (this.pollOrder ??= [...this.sockets.values()]);
-    for (let i = 0; i < watches.length; i++) {
-      const w = watches[i];
-      const o = i * Pollfd.size;
-      v.setInt32(o + Pollfd.fd, w.fd, true);
-      v.setInt16(o + Pollfd.events, w.events, true);
-      v.setInt16(o + Pollfd.revents, 0, true);
-    }
+    const v = this.loadPollfds(watches);
     this.stats.blocks++;
     const timed = this.workSinceGc || this.idleTasks.length > 0;
-    const rc = libc.poll(libc.addr(this.pollfds), n, timed ? IDLE_GC_MS : -1);
+    const rc = libc.poll(libc.addr(this.pollfds), watches.length, timed ? IDLE_GC_MS : -1);
     if (rc === 0) {
       this.idleCollect();
       return;

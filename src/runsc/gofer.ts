@@ -13,11 +13,10 @@ import { makeLogger } from "../log";
 import type { ServeSpec } from "../server";
 import { parseRunscArgs, type RunscArgs, runscConfig, type RunscConfig, RunscUsageError, usesLisafs, usesOverlay } from "./args";
 import { HostRpc, waitSandboxExit } from "./hostrpc";
-import { checkProcUmounter, goferCaps, PrivilegeError, reexec as reexec_, restrictCapabilities, signalProcUmounter, spawnProcUmounter } from "./privileges";
+import { checkProcUmounter, goferCaps, PrivilegeError, reexec, restrictCapabilities, signalProcUmounter, spawnProcUmounter } from "./privileges";
 import { haveSmallUmounter, libraryPath, PROC_FD_BIND, SELF_IN_NEW_ROOT, SetupError, setupRootFs, UMOUNTER_IN_NEW_ROOT } from "./setup";
 import { hasMountConfig, isReadonlyMount, pathBytes, readSpec, resolveMounts, type Spec, writeMounts } from "./spec";
 import { applyCapsToAllThreads, inPlaceCapsSupported } from "./threadcaps";
-
 
 // runsc's util.Fatalf exit status.
 const FATAL_EXIT = 128;
@@ -78,7 +77,7 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
   // re-exec, as runsc's own gofer does then. As root, capabilities are
   // dropped on every thread in place (today's runsc does the same).
   // GOFER_RUNSC_REEXEC=1 forces the re-exec, the path arm64 takes.
-  const reexec = args.applyCaps && (args.syncUsernsFd >= 0 || !inPlaceCapsSupported() || process.env.GOFER_RUNSC_REEXEC === "1");
+  const mustReexec = args.applyCaps && (args.syncUsernsFd >= 0 || !inPlaceCapsSupported() || process.env.GOFER_RUNSC_REEXEC === "1");
   if (args.syncUsernsFd >= 0) {
     waitForClose(args.syncUsernsFd, "userns sync");
     // Now root (or --uid/--gid) in the user namespace runsc mapped for us.
@@ -92,20 +91,20 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
       mountConfs: args.mountConfs,
       serveDev: args.devIoFd >= 0,
       inPlace: conf.unsafeNonroot,
-      reexec,
+      reexec: mustReexec,
       today,
       openMount: rpc ? (m, flags) => rpc.openMount(m, flags) : undefined,
       containerId: args.containerId,
       bundle: args.bundle,
       log,
     });
-    if (reexec && !conf.unsafeNonroot) {
+    if (mustReexec && !conf.unsafeNonroot) {
       if (procMountSyncFd >= 0) fatal("--proc-mount-sync-fd is set together with --setup-root");
       procMountSyncFd = spawnProcUmounter(SELF_IN_NEW_ROOT, haveSmallUmounter ? UMOUNTER_IN_NEW_ROOT : null, libraryPath, conf.debugLogFd);
     }
   }
   const caps = goferCaps(today, conf.hostUds === "open" || conf.hostUds === "all");
-  if (reexec) {
+  if (mustReexec) {
     restrictCapabilities(caps.bounding);
     const again = [
       ...args.argv.slice(0, args.argv.length - (args.containerId !== undefined ? 1 : 0)),
@@ -123,7 +122,7 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
     // the ones runsc handed us must survive the re-exec.
     for (const fd of inheritedFds(args, conf, procMountSyncFd)) libc.fcntl(fd, C.F_SETFD, 0);
     log.info("re-executing with the gofer's capabilities");
-    reexec_(again, libraryPath);
+    reexec(again, libraryPath);
   }
   rpc?.close();
 

@@ -82,20 +82,27 @@ function check(rc: number, what: string): void {
   if (rc < 0) throw new SetupError(`${what}: errno ${-rc}`);
 }
 
-/** mount(2) onto `dst` through the /proc link of an FD opened on it, after
- * checking that FD is `dst` itself: a symlink swapped into the path cannot
- * redirect the mount elsewhere. */
-export function safeMount(src: string | null, dst: string, fstype: string | null, flags: number, procPath: string): void {
+/** Opens `dst` (O_PATH) and runs `op` on that FD and its /proc link, after
+ * checking the FD is `dst` itself: a symlink swapped into the path cannot
+ * redirect a mount elsewhere. */
+function onVerifiedTarget(dst: string, procPath: string, what: string, op: (fd: number, link: string) => void): void {
   const fd = libc.openat(C.AT_FDCWD, pathBytes(dst), C.O_PATH | C.O_CLOEXEC);
-  check(fd, `open ${dst} for mounting`);
+  check(fd, `open ${dst} for ${what}`);
   try {
     const link = join(procPath, "self/fd", String(fd));
     const target = readlinkSync(link);
-    if (target !== dst) throw new SetupError(`failed to safely mount: expected to open ${dst}, but found ${target}`);
-    check(libc.mount(src, link, fstype, flags), `mount ${src ?? ""} on ${dst} (flags ${flags.toString(16)})`);
+    if (target !== dst) throw new SetupError(`failed to safely ${what}: expected to open ${dst}, but found ${target}`);
+    op(fd, link);
   } finally {
     libc.close(fd);
   }
+}
+
+/** mount(2) onto `dst` through the /proc link of an FD verified to be it. */
+export function safeMount(src: string | null, dst: string, fstype: string | null, flags: number, procPath: string): void {
+  onVerifiedTarget(dst, procPath, "mount", (_fd, link) =>
+    check(libc.mount(src, link, fstype, flags), `mount ${src ?? ""} on ${dst} (flags ${flags.toString(16)})`),
+  );
 }
 
 /** Creates the mount point: a directory, or a file for a file source. */
@@ -271,15 +278,7 @@ function applyRemounts(pending: PendingRemount[], o: SetupOptions, log: Logger):
  * by runsc, mapping applied); it is moved into place, never re-bound. */
 function safeSetupAndMoveMount(treeFd: number, src: string, dst: string, procPath: string): void {
   makeMountPoint(src, dst);
-  const fd = libc.openat(C.AT_FDCWD, pathBytes(dst), C.O_PATH | C.O_CLOEXEC);
-  check(fd, `open ${dst} for moving a mount`);
-  try {
-    const target = readlinkSync(join(procPath, "self/fd", String(fd)));
-    if (target !== dst) throw new SetupError(`failed to safely move mount: expected to open ${dst}, but found ${target}`);
-    check(libc.moveMount(treeFd, fd), `move_mount onto ${dst}`);
-  } finally {
-    libc.close(fd);
-  }
+  onVerifiedTarget(dst, procPath, "move mount", (fd) => check(libc.moveMount(treeFd, fd), `move_mount onto ${dst}`));
 }
 
 interface Hook {
