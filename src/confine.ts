@@ -1,15 +1,39 @@
 // The serving stage's last step before its first request: from here on the
-// process needs no exec, mount, namespace or kernel-admin syscall, so the
-// seccomp filter denies them (docs/seccomp.md).
-import { deniedSyscalls, installFilter } from "./ffi/seccomp";
+// process may make only the syscalls serving needs, and the seccomp filter
+// answers every other with EPERM (docs/seccomp.md).
+import { allowedSyscalls, installFilter } from "./ffi/seccomp";
+import * as libc from "./ffi/libc";
 import type { Logger } from "./log";
 
-export function confine(log: Logger): void {
-  const rc = installFilter();
+/** GOFER_SECCOMP: unset or "enforce" (the default), or, for diagnosis
+ * only, "log" (unlisted calls go through, each logged by the kernel) or
+ * "off". An environment variable because runsc's form takes runsc's argv. */
+export type SeccompMode = "enforce" | "log" | "off";
+
+export function seccompMode(env: Record<string, string | undefined>): SeccompMode | null {
+  const v = env.GOFER_SECCOMP ?? "";
+  if (v === "" || v === "enforce") return "enforce";
+  return v === "log" || v === "off" ? v : null;
+}
+
+export function confine(log: Logger, env: Record<string, string | undefined> = process.env): void {
+  const mode = seccompMode(env);
+  if (mode === null) {
+    log.error({ GOFER_SECCOMP: env.GOFER_SECCOMP }, "GOFER_SECCOMP must be enforce (the default), log or off");
+    process.stderr.write(`gofer: GOFER_SECCOMP=${env.GOFER_SECCOMP}: not a mode; unset it (enforce), or use log or off to diagnose\n`);
+    libc.exitNow(2);
+  }
+  if (mode === "off") {
+    log.warn("GOFER_SECCOMP=off: serving without a syscall filter (for diagnosis only)");
+    return;
+  }
+  const opts = { pid: libc.getpid(), logOnly: mode === "log" };
+  const rc = installFilter(opts);
   if (rc < 0) {
     // A kernel without seccomp filters: serve anyway, as before the filter.
     log.warn({ errno: -rc }, "seccomp filter not installed; the gofer runs without a syscall filter");
     return;
   }
-  log.info({ denied: deniedSyscalls().length }, "seccomp filter installed");
+  if (mode === "log") log.warn("GOFER_SECCOMP=log: syscalls outside the allow-list are let through and logged by the kernel (for diagnosis only)");
+  log.info({ allowed: allowedSyscalls(opts).length, mode }, "seccomp filter installed");
 }

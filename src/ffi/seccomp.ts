@@ -1,144 +1,198 @@
-// A seccomp filter for the serving stage: the syscalls a file server never
-// needs, and that code which took over the gofer would reach for first
-// (another process's memory, namespaces, mounts, exec, kernel modules, file
-// handles that bypass the mount root), fail with EPERM.
-//
-// gVisor's gofer installs an allow-list. Ours is a deny-list because Bun's
-// runtime threads (JIT, GC, Workers) make syscalls we do not choose and that
-// change between releases; a missing entry in an allow-list kills the
-// gofer. A denied call here returns an errno, so a mistake costs one failed
-// call, never the process.
+// The serving stage's seccomp filter: an allow-list. The syscalls the gofer
+// and Bun's runtime make while serving (found by tracing the test suite,
+// the runsc end-to-end tests, interop and the benchmarks, in both
+// command-line forms and every loop mode: docs/seccomp.md) are allowed,
+// some only with the arguments we use; anything else fails with EPERM. An
+// errno, not a kill, as the deny-list before it: a call we missed costs
+// one failed call (and a log line with GOFER_SECCOMP=log), not the
+// process with every sandbox it serves.
 import * as C from "./constants";
+import { NR } from "./constants";
 import * as libc from "./libc";
 
+type Syscall = keyof typeof NR;
+
+/**
+ * Allowed whatever the arguments. Grouped by who needs them; the hot ones
+ * first (a kernel before 5.11, without the filter cache, walks the list).
+ */
+const ALLOWED: readonly Syscall[] = [
+  // Serving: the event loop, the two protocols' sockets, host files by FD.
+  "futex", "futex_waitv", "ppoll", "recvmsg", "sendmsg", "recvfrom", "sendto", "read", "write", "readv", "writev",
+  "pread64", "pwrite64", "openat", "close", "statx", "fstat", "newfstatat", "getdents64", "lseek", "fcntl", "dup",
+  "fstatfs", "fsync", "fdatasync", "fallocate", "ftruncate", "fchmod", "fchmodat", "fchownat", "utimensat",
+  "mkdirat", "symlinkat", "linkat", "renameat2", "unlinkat", "readlinkat", "fchdir", "umask",
+  "fgetxattr", "fsetxattr", "flistxattr", "fremovexattr", "lgetxattr", "lsetxattr", "llistxattr", "lremovexattr",
+  // Connections: --listen's accept, host Unix sockets (connect), flipcall
+  // channels (memfd, mmap, an eventfd for the poller's kick).
+  "accept4", "bind", "listen", "connect", "shutdown", "getpeername", "getsockname", "getsockopt", "setsockopt",
+  "memfd_create", "eventfd2",
+  // Memory: Bun's allocators, the GC, the JIT (which maps and protects
+  // executable pages while it runs, so mmap and mprotect stay unrestricted).
+  "mmap", "munmap", "mprotect", "madvise", "mremap", "brk", "membarrier",
+  // Threads: Worker and pool thread start and exit, JSC's thread suspension
+  // for the GC (a signal to a thread of our own: tgkill, below), glibc's
+  // per-thread setup.
+  "set_robust_list", "rseq", "exit", "exit_group", "gettid", "getpid", "sched_yield", "sched_getaffinity",
+  "rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "rt_sigsuspend", "sigaltstack", "restart_syscall",
+  // A Worker's own event loop, and timers.
+  "epoll_create1", "epoll_ctl", "epoll_pwait", "epoll_pwait2", "epoll_wait",
+  "timerfd_create", "timerfd_settime", "timerfd_gettime",
+  "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday",
+  // The rest of what the runtime asks at a Worker's start or in its logger.
+  "getrandom", "uname", "readlink", "access", "getrusage",
+  // Credentials: read, and ConnectWithCreds's brief per-thread switch
+  // (host Unix sockets); runsc gives CAP_SETUID only when that is on.
+  "getuid", "geteuid", "getgid", "getegid", "setreuid", "setregid",
+  // The runsc form's /proc umounter is reaped after the filter (WNOHANG).
+  "wait4",
+];
+
+/** A condition on one argument: (32-bit word `word` of argument `arg` &
+ * `mask`) == `eq`. Word 0 is the low half (what an int argument is). */
+interface Cond {
+  arg: number;
+  word: 0 | 1;
+  mask: number;
+  eq: number;
+}
+const is = (arg: number, eq: number, mask = 0xffffffff): Cond => ({ arg, word: 0, mask, eq });
+/** A 64-bit argument (a pointer) that is 0. */
+const isNull = (arg: number): Cond[] => [
+  { arg, word: 0, mask: 0xffffffff, eq: 0 },
+  { arg, word: 1, mask: 0xffffffff, eq: 0 },
+];
+
+/** CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET. */
+const CLONE_NEW_FLAGS = 0x7e020000;
+const CLONE_THREAD = 0x10000;
+/** TCGETS: Bun asks whether stdout and stderr are terminals (same number
+ * on x86-64 and arm64). Nothing else: no TIOCSTI, no FIONREAD games. */
+const TCGETS = 0x5401;
+const PR_SET_NAME = 15;
+const PR_GET_NAME = 16;
+
+/** What the filter needs to know of this process. */
+export interface FilterOptions {
+  /** This process's PID: the only thread group tgkill may signal. */
+  pid: number;
+  /** Let unlisted calls through and have the kernel log each one
+   * (SECCOMP_RET_LOG), for diagnosis (GOFER_SECCOMP=log); else EPERM. */
+  logOnly: boolean;
+}
+
+/** Allowed only with these arguments (any one alternative, all its conditions). */
+function argumentRules(o: FilterOptions): Partial<Record<Syscall, Cond[][]>> {
+  const type = (t: number) => [is(2, t, C.S_IFMT)];
+  return {
+    // Unix sockets only (host sockets for --host-uds, runsc's RPCs). A TCP
+    // --listen's socket exists before the filter, and accept4 makes the rest.
+    socket: [[is(0, C.AF_UNIX)]],
+    socketpair: [[is(0, C.AF_UNIX)]],
+    // Threads only: no new process, no namespace.
+    clone: [[is(0, CLONE_THREAD, CLONE_NEW_FLAGS | CLONE_THREAD)]],
+    ioctl: [[is(1, TCGETS)]],
+    // The Mknod handlers make regular files (type 0 is one too), FIFOs and
+    // sockets, and today's overlayfs whiteouts (a character device 0/0).
+    // Never another device node, nor a block device.
+    mknodat: [type(0), type(C.S_IFREG), type(C.S_IFIFO), type(C.S_IFSOCK), [...type(C.S_IFCHR), is(3, 0)]],
+    // JSC stops a thread for the GC with a signal: to our own threads only.
+    tgkill: [[is(0, o.pid)]],
+    // Thread names (Bun's threads, the native poller).
+    prctl: [[is(0, PR_SET_NAME)], [is(0, PR_GET_NAME)]],
+    // Reading our own limits (pid 0, no new value).
+    prlimit64: [[is(0, 0), ...isNull(2)]],
+  };
+}
+
+const SYS_clone3 = NR.clone3;
 const arm64 = process.arch === "arm64";
-
-/** Syscall numbers denied, [x86-64, arm64] (-1: not on that architecture). */
-const DENIED: Record<string, [number, number]> = {
-  // Other processes' memory and execution.
-  ptrace: [101, 117],
-  process_vm_readv: [310, 270],
-  process_vm_writev: [311, 271],
-  execve: [59, 221],
-  execveat: [322, 281],
-  // Namespaces and mounts: the serving stage is already in its final root.
-  unshare: [272, 97],
-  setns: [308, 268],
-  mount: [165, 40],
-  umount2: [166, 39],
-  pivot_root: [155, 41],
-  chroot: [161, 51],
-  open_tree: [428, 428],
-  move_mount: [429, 429],
-  fsopen: [430, 430],
-  fsconfig: [431, 431],
-  fsmount: [432, 432],
-  fspick: [433, 433],
-  mount_setattr: [442, 442],
-  // File handles open any inode of a filesystem, whatever the mount root.
-  name_to_handle_at: [303, 264],
-  open_by_handle_at: [304, 265],
-  // The kernel itself.
-  init_module: [175, 105],
-  finit_module: [313, 273],
-  delete_module: [176, 106],
-  kexec_load: [246, 104],
-  kexec_file_load: [320, 294],
-  bpf: [321, 280],
-  perf_event_open: [298, 241],
-  userfaultfd: [323, 282],
-  keyctl: [250, 219],
-  add_key: [248, 217],
-  request_key: [249, 218],
-  syslog: [103, 116],
-  reboot: [169, 142],
-  swapon: [167, 224],
-  swapoff: [168, 225],
-  acct: [163, 89],
-  quotactl: [179, 60],
-  fanotify_init: [300, 262],
-  iopl: [172, -1],
-  ioperm: [173, -1],
-  // The host's clock and names.
-  settimeofday: [164, 170],
-  clock_settime: [227, 112],
-  clock_adjtime: [305, 266],
-  adjtimex: [159, 171],
-  sethostname: [170, 161],
-  setdomainname: [171, 162],
-};
-
-const SYS_clone = arm64 ? 220 : 56;
-const SYS_clone3 = 435;
 const AUDIT_ARCH = arm64 ? 0xc00000b7 : 0xc000003e;
 /** On x86-64, a number with this bit set selects the x32 syscall table,
  * which the x86-64 numbers below would not match. */
 const X32_SYSCALL_BIT = 0x40000000;
-/** CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET. */
-const CLONE_NEW_FLAGS = 0x7e020000;
 
 // Classic BPF, as seccomp runs it (linux/filter.h, linux/seccomp.h).
 const BPF_LD_W_ABS = 0x20;
+const BPF_ALU_AND_K = 0x54;
 const BPF_JEQ_K = 0x15;
 const BPF_JGE_K = 0x35;
-const BPF_JSET_K = 0x45;
 const BPF_RET_K = 0x06;
 const SECCOMP_RET_ALLOW = 0x7fff0000;
+const SECCOMP_RET_LOG = 0x7ffc0000;
 const SECCOMP_RET_ERRNO = 0x00050000;
-/** struct seccomp_data: nr, arch, instruction_pointer, args[6]. */
-const SeccompData = { nr: 0, arch: 4, arg0: 16 } as const;
+/** struct seccomp_data: nr, arch, instruction_pointer, args[6] (u64 each). */
+const SeccompData = { nr: 0, arch: 4, args: 16 } as const;
 const PR_SET_NO_NEW_PRIVS = 38;
 const SECCOMP_SET_MODE_FILTER = 1;
 const SECCOMP_FILTER_FLAG_TSYNC = 1;
 
-type Insn = { code: number; jt: number | string; jf: number | string; k: number };
+interface Insn {
+  code: number;
+  jt: number;
+  jf: number;
+  k: number;
+}
 const stmt = (code: number, k: number): Insn => ({ code, jt: 0, jf: 0, k });
-/** A conditional jump to a label (or 0: the next instruction). */
-const jump = (code: number, k: number, jt: number | string, jf: number | string): Insn => ({ code, jt, jf, k });
+const jeq = (k: number, jt: number, jf: number): Insn => ({ code: BPF_JEQ_K, jt, jf, k });
+const ret = (k: number): Insn => stmt(BPF_RET_K, k);
 
-/** The names of the syscalls the filter denies on this architecture. */
-export function deniedSyscalls(): string[] {
-  return Object.keys(DENIED).filter((n) => DENIED[n][arm64 ? 1 : 0] >= 0);
+/** The syscalls allowed on this architecture, with or without an argument rule. */
+export function allowedSyscalls(o: FilterOptions): string[] {
+  return [...ALLOWED, ...Object.keys(argumentRules(o))].filter((n) => NR[n as Syscall] >= 0);
 }
 
-/** The filter program: 8 bytes an instruction (struct sock_filter). */
-export function buildFilter(): Uint8Array {
+/** One alternative's conditions, then RET ALLOW; a failed condition jumps
+ * past the RET (to the next alternative). */
+function alternative(conds: Cond[]): Insn[] {
+  const out: Insn[] = [];
+  conds.forEach((c, i) => {
+    out.push(stmt(BPF_LD_W_ABS, SeccompData.args + 8 * c.arg + 4 * c.word));
+    if (c.mask !== 0xffffffff) out.push(stmt(BPF_ALU_AND_K, c.mask));
+    // On a miss, skip the rest of this alternative and its RET.
+    const rest = conds.slice(i + 1).reduce((n, d) => n + (d.mask !== 0xffffffff ? 3 : 2), 0);
+    out.push(jeq(c.eq >>> 0, 0, rest + 1));
+  });
+  out.push(ret(SECCOMP_RET_ALLOW));
+  return out;
+}
+
+/** The filter program: 8 bytes an instruction (struct sock_filter). Every
+ * jump is short and forward (each verdict is returned where it is decided),
+ * so no offset can overflow its 8 bits. */
+export function buildFilter(o: FilterOptions): Uint8Array {
+  const otherwise = o.logOnly ? SECCOMP_RET_LOG : SECCOMP_RET_ERRNO | C.EPERM;
   const prog: Insn[] = [
     stmt(BPF_LD_W_ABS, SeccompData.arch),
-    // Another ABI (i386 through int 0x80) numbers syscalls differently.
-    jump(BPF_JEQ_K, AUDIT_ARCH, 0, "deny"),
+    // Another ABI (i386 through int 0x80, aarch32) numbers syscalls
+    // differently: refused in every mode.
+    jeq(AUDIT_ARCH, 1, 0),
+    ret(SECCOMP_RET_ERRNO | C.EPERM),
     stmt(BPF_LD_W_ABS, SeccompData.nr),
   ];
-  if (!arm64) prog.push(jump(BPF_JGE_K, X32_SYSCALL_BIT, "deny", 0));
-  for (const name of deniedSyscalls()) prog.push(jump(BPF_JEQ_K, DENIED[name][arm64 ? 1 : 0], "deny", 0));
+  if (!arm64) prog.push({ code: BPF_JGE_K, jt: 0, jf: 1, k: X32_SYSCALL_BIT }, ret(SECCOMP_RET_ERRNO | C.EPERM));
+  for (const name of ALLOWED) {
+    const nr = NR[name];
+    if (nr >= 0) prog.push(jeq(nr, 0, 1), ret(SECCOMP_RET_ALLOW));
+  }
   // clone3 passes its flags in memory, out of the filter's sight: ENOSYS
   // makes glibc fall back to clone, whose flags it can see.
-  prog.push(jump(BPF_JEQ_K, SYS_clone3, "nosys", 0));
-  prog.push(jump(BPF_JEQ_K, SYS_clone, 0, "allow"));
-  // x86-64 and arm64 both pass clone's flags first.
-  prog.push(stmt(BPF_LD_W_ABS, SeccompData.arg0));
-  prog.push(jump(BPF_JSET_K, CLONE_NEW_FLAGS, "deny", "allow"));
-  const labels: Record<string, number> = {};
-  labels.allow = prog.length;
-  prog.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
-  labels.deny = prog.length;
-  prog.push(stmt(BPF_RET_K, SECCOMP_RET_ERRNO | C.EPERM));
-  labels.nosys = prog.length;
-  prog.push(stmt(BPF_RET_K, SECCOMP_RET_ERRNO | C.ENOSYS));
+  prog.push(jeq(SYS_clone3, 0, 1), ret(SECCOMP_RET_ERRNO | C.ENOSYS));
+  for (const [name, alts] of Object.entries(argumentRules(o)) as [Syscall, Cond[][]][]) {
+    const block = [...alts.flatMap(alternative), ret(otherwise)];
+    if (block.length > 255) throw new Error(`seccomp filter: the rule for ${name} is too long`);
+    // The block returns on every path, so the accumulator it loads needs no restoring.
+    prog.push(jeq(NR[name], 0, block.length), ...block);
+  }
+  prog.push(ret(otherwise));
 
   const out = new Uint8Array(prog.length * 8);
   const v = new DataView(out.buffer);
   prog.forEach((insn, i) => {
-    const rel = (t: number | string) => {
-      if (typeof t === "number") return t;
-      const off = labels[t] - i - 1;
-      if (off < 0 || off > 255) throw new Error(`seccomp filter: jump to ${t} out of range`);
-      return off;
-    };
     v.setUint16(i * 8, insn.code, true);
-    v.setUint8(i * 8 + 2, rel(insn.jt));
-    v.setUint8(i * 8 + 3, rel(insn.jf));
-    v.setUint32(i * 8 + 4, insn.k, true);
+    v.setUint8(i * 8 + 2, insn.jt);
+    v.setUint8(i * 8 + 3, insn.jf);
+    v.setUint32(i * 8 + 4, insn.k >>> 0, true);
   });
   return out;
 }
@@ -149,10 +203,10 @@ export function buildFilter(): Uint8Array {
  * an unprivileged filter requires. Irreversible. Returns 0 or -errno (the
  * kernel's refusal, e.g. EINVAL without CONFIG_SECCOMP_FILTER).
  */
-export function installFilter(): number {
+export function installFilter(o: FilterOptions): number {
   const rc = libc.syscall(C.SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   if (rc < 0) return rc;
-  const program = buildFilter();
+  const program = buildFilter(o);
   const insns = libc.pinnedBytes(program.byteLength);
   insns.set(program);
   // struct sock_fprog: u16 len, then the pointer at offset 8.

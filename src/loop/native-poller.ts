@@ -116,7 +116,9 @@ const CODE: [string, string][] = [
   ["676f6665722d706f6c6c657200", "0x16d: the thread name, NUL-terminated"],
 ];
 
-export const nativePollerSupported = (): boolean => process.arch === "x64";
+/** GOFER_NATIVE_POLLER=0 selects the Worker poller on x86-64 too: the
+ * path arm64 takes, for tests (and a trace of its syscalls) on this machine. */
+export const nativePollerSupported = (): boolean => process.arch === "x64" && process.env.GOFER_NATIVE_POLLER !== "0";
 
 let entry = 0;
 let pthreadCreate: ((tid: number, attr: number, fn: number, arg: number) => number) | null = null;
