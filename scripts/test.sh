@@ -36,6 +36,12 @@ node_modules/.bin/tsc --noEmit -p .
 step "bun test (unit, hostile input, event loop paths, CLI, runsc form; tests/e2e: real sandboxes under runsc 20240729 and today's)"
 "$BUN" test
 
+step "exhaustion and hostile-input tests in the other loop modes: threads, the poller Worker (arm64's), both (the run above: waitv, native poller)"
+for mode in "threads 1" "waitv 0" "threads 0"; do
+  read -r loop native <<<"$mode"
+  GOFER_EVENT_LOOP=$loop GOFER_NATIVE_POLLER=$native "$BUN" test tests/limits.test.ts tests/hostile.test.ts tests/p9-hostile.test.ts
+done
+
 step "interop: gVisor's Go lisafs client against dist/gofer"
 bash scripts/interop.sh
 

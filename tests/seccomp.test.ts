@@ -47,8 +47,9 @@ const REFUSED = [
   "process_madvise", "kcmp", "memfd_secret", "personality", "kill",
   "mknodat(S_IFCHR 1:3)", "mknodat(S_IFBLK)",
   "socket(AF_INET)", "socket(AF_INET6)", "socket(AF_NETLINK)", "socketpair(AF_INET)",
-  "ioctl(TIOCSTI)", "ioctl(FIONREAD)",
+  "ioctl(TIOCSTI)", "ioctl(FIONREAD)", "fcntl(F_SETLEASE)", "fcntl(F_SETOWN)",
   "clone(CLONE_NEWUSER)", "clone(process)", "tgkill(other)", "prctl(PR_GET_DUMPABLE)", "prctl(PR_CAPBSET_READ)",
+  "sched_setscheduler(SCHED_FIFO)",
   ...(process.arch === "x64" ? ["modify_ldt", "mknod"] : []),
 ];
 
@@ -98,7 +99,11 @@ describe("seccomp filter", () => {
       // Idle: the loop collects garbage (JSC stops the other threads with signals).
       await Bun.sleep(800);
       c.fstat(root);
-      for (const t of threadFilters(g.pid)) expect(t.state).toBe(`${t.name}: Seccomp 2, NoNewPrivs 1`);
+      const threads = threadFilters(g.pid);
+      for (const t of threads) expect(t.state).toBe(`${t.name}: Seccomp 2, NoNewPrivs 1`);
+      // The poller this mode means: x86-64's native thread, or a Worker.
+      const native = process.arch === "x64" && m.env.GOFER_NATIVE_POLLER !== "0";
+      expect(threads.some((t) => t.name === "gofer-poller")).toBe(native);
       c.use("socket");
       expect(await g.stop()).toBe(0);
       expect(g.log()).toContain('"msg":"seccomp filter installed"');
@@ -118,9 +123,12 @@ describe("seccomp filter", () => {
       expect(`${name} ${r[name]}`).toBe(`${name} -2`); // ENOENT: the kernel's answer
     }
     expect(r["ioctl(TCGETS)"]).toBe(-9); // EBADF: the kernel's answer
+    expect(r["fcntl(F_GETFL)"]).toBe(-9);
     expect(r["socket(AF_UNIX)"]).toBe(0);
     expect(r["tgkill(self)"]).toBe(0);
     expect(r["prctl(PR_GET_NAME)"]).toBe(0);
+    expect(r["prctl(PR_SET_VMA)"]).not.toBe(-EPERM);
+    expect(r["sched_setscheduler(SCHED_OTHER)"]).toBe(0);
     expect(r.getpid).toBeGreaterThan(0);
     expect(r.openat).toBeGreaterThanOrEqual(0);
     expect(r.worker).toBe(42);

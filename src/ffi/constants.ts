@@ -309,6 +309,7 @@ export const NR = {
   gettid: arm64 ? 178 : 186,
   sched_yield: arm64 ? 124 : 24,
   sched_getaffinity: arm64 ? 123 : 204,
+  sched_setscheduler: arm64 ? 119 : 144,
   prctl: arm64 ? 167 : 157,
   tgkill: arm64 ? 131 : 234,
   rt_sigprocmask: arm64 ? 135 : 14,

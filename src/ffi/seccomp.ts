@@ -19,7 +19,7 @@ type Syscall = keyof typeof NR;
 const ALLOWED: readonly Syscall[] = [
   // Serving: the event loop, the two protocols' sockets, host files by FD.
   "futex", "futex_waitv", "ppoll", "recvmsg", "sendmsg", "recvfrom", "sendto", "read", "write", "readv", "writev",
-  "pread64", "pwrite64", "openat", "close", "statx", "fstat", "newfstatat", "getdents64", "lseek", "fcntl", "dup",
+  "pread64", "pwrite64", "openat", "close", "statx", "fstat", "newfstatat", "getdents64", "lseek", "dup",
   "fstatfs", "fsync", "fdatasync", "fallocate", "ftruncate", "fchmod", "fchmodat", "fchownat", "utimensat",
   "mkdirat", "symlinkat", "linkat", "renameat2", "unlinkat", "readlinkat", "fchdir", "umask",
   "fgetxattr", "fsetxattr", "flistxattr", "fremovexattr", "lgetxattr", "lsetxattr", "llistxattr", "lremovexattr",
@@ -69,8 +69,15 @@ const CLONE_THREAD = 0x10000;
 /** TCGETS: Bun asks whether stdout and stderr are terminals (same number
  * on x86-64 and arm64). Nothing else: no TIOCSTI, no FIONREAD games. */
 const TCGETS = 0x5401;
+/** F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC,
+ * F_SETPIPE_SZ, F_GETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS. */
+const FCNTL_CMDS = [0, 1, 2, 3, 4, 1030, 1031, 1032, 1033, 1034];
 const PR_SET_NAME = 15;
 const PR_GET_NAME = 16;
+const PR_SET_VMA = 0x53564d41;
+const PR_SET_VMA_ANON_NAME = 0;
+/** sched_setscheduler's SCHED_RESET_ON_FORK bit; SCHED_OTHER is 0. */
+const SCHED_RESET_ON_FORK = 0x40000000;
 
 /** What the filter needs to know of this process. */
 export interface FilterOptions {
@@ -92,14 +99,21 @@ function argumentRules(o: FilterOptions): Partial<Record<Syscall, Cond[][]>> {
     // Threads only: no new process, no namespace.
     clone: [[is(0, CLONE_THREAD, CLONE_NEW_FLAGS | CLONE_THREAD)]],
     ioctl: [[is(1, TCGETS)]],
+    // FD flags, status flags, flipcall's seals, Bun's dups and pipe sizes:
+    // no leases, locks, owners or signals.
+    fcntl: FCNTL_CMDS.map((cmd) => [is(1, cmd)]),
     // The Mknod handlers make regular files (type 0 is one too), FIFOs and
     // sockets, and today's overlayfs whiteouts (a character device 0/0).
     // Never another device node, nor a block device.
     mknodat: [type(0), type(C.S_IFREG), type(C.S_IFIFO), type(C.S_IFSOCK), [...type(C.S_IFCHR), is(3, 0)]],
     // JSC stops a thread for the GC with a signal: to our own threads only.
     tgkill: [[is(0, o.pid)]],
-    // Thread names (Bun's threads, the native poller).
-    prctl: [[is(0, PR_SET_NAME)], [is(0, PR_GET_NAME)]],
+    // Thread names (Bun's threads, the native poller) and names of
+    // anonymous mappings (JSC's and bmalloc's heaps).
+    prctl: [[is(0, PR_SET_NAME)], [is(0, PR_GET_NAME)], [is(0, PR_SET_VMA), is(1, PR_SET_VMA_ANON_NAME)]],
+    // Bun's thread pool starts its threads at the ordinary policy: never a
+    // real-time one.
+    sched_setscheduler: [[is(1, 0, ~SCHED_RESET_ON_FORK)]],
     // Reading our own limits (pid 0, no new value).
     prlimit64: [[is(0, 0), ...isNull(2)]],
   };

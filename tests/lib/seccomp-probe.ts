@@ -98,6 +98,10 @@ sys("socketpair(AF_INET)", C.NR.socketpair, C.AF_INET, C.SOCK_STREAM, 0, 0); // 
 sys("ioctl(TIOCSTI)", C.NR.ioctl, -1, 0x5412, 0); // EBADF
 sys("ioctl(FIONREAD)", C.NR.ioctl, -1, 0x541b, 0); // EBADF
 sys("ioctl(TCGETS)", C.NR.ioctl, -1, 0x5401, 0); // EBADF, allowed
+// fcntl: no leases, locks or signal owners.
+sys("fcntl(F_SETLEASE)", C.NR.fcntl, -1, 1024, 0); // EBADF
+sys("fcntl(F_SETOWN)", C.NR.fcntl, -1, 8, 0); // EBADF
+sys("fcntl(F_GETFL)", C.NR.fcntl, -1, C.F_GETFL); // EBADF, allowed
 // clone: threads only, no namespaces; clone3 answered ENOSYS.
 // CLONE_NEWUSER | CLONE_FS: copy_process refuses the pair with EINVAL.
 sys("clone(CLONE_NEWUSER)", C.NR.clone, 0x10000000 | 0x200, 0, 0, 0, 0);
@@ -110,10 +114,19 @@ sys("tgkill(self)", C.NR.tgkill, pid, pid, 0);
 // prctl: thread names only.
 sys("prctl(PR_GET_DUMPABLE)", C.NR.prctl, 3);
 sys("prctl(PR_CAPBSET_READ)", C.NR.prctl, C.PR_CAPBSET_READ, 0);
+// sched_setscheduler: the ordinary policy only. SCHED_FIFO at priority 0
+// is invalid (EINVAL) where let through.
+const param = new Int32Array(1);
+sys("sched_setscheduler(SCHED_FIFO)", C.NR.sched_setscheduler, 0, 1, libc.addr(param));
+sys("sched_setscheduler(SCHED_OTHER)", C.NR.sched_setscheduler, 0, 0x40000000, libc.addr(param));
 if (!arm64) sys("x32 getpid", 0x40000000 | 39); // ENOSYS, or a pid with x32 on
 // Allowed.
 sys("getpid", C.NR.getpid);
 sys("prctl(PR_GET_NAME)", C.NR.prctl, 16, libc.addr(new Uint8Array(16)));
+const region = libc.mmap(4096, C.PROT_READ | C.PROT_WRITE, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
+const vmaName = libc.cstring("gofer-probe");
+// EINVAL where the kernel lacks CONFIG_ANON_VMA_NAME; never EPERM.
+sys("prctl(PR_SET_VMA)", C.NR.prctl, 0x53564d41, 0, region, 4096, libc.addr(vmaName));
 results.openat = libc.openat(C.AT_FDCWD, "/", C.O_RDONLY | C.O_CLOEXEC);
 // A Worker: thread start (clone, after clone3's ENOSYS), its runtime's own
 // calls, a message back.
