@@ -92,6 +92,9 @@ export interface FilterOptions {
 function argumentRules(o: FilterOptions): Partial<Record<Syscall, Cond[][]>> {
   const type = (t: number) => [is(2, t, C.S_IFMT)];
   return {
+    // First: made on every open. FD flags, status flags, flipcall's seals,
+    // Bun's dups and pipe sizes: no leases, locks, owners or signals.
+    fcntl: FCNTL_CMDS.map((cmd) => [is(1, cmd)]),
     // Unix sockets only (host sockets for --host-uds, runsc's RPCs). A TCP
     // --listen's socket exists before the filter, and accept4 makes the rest.
     socket: [[is(0, C.AF_UNIX)]],
@@ -99,9 +102,6 @@ function argumentRules(o: FilterOptions): Partial<Record<Syscall, Cond[][]>> {
     // Threads only: no new process, no namespace.
     clone: [[is(0, CLONE_THREAD, CLONE_NEW_FLAGS | CLONE_THREAD)]],
     ioctl: [[is(1, TCGETS)]],
-    // FD flags, status flags, flipcall's seals, Bun's dups and pipe sizes:
-    // no leases, locks, owners or signals.
-    fcntl: FCNTL_CMDS.map((cmd) => [is(1, cmd)]),
     // The Mknod handlers make regular files (type 0 is one too), FIFOs and
     // sockets, and today's overlayfs whiteouts (a character device 0/0).
     // Never another device node, nor a block device.
@@ -185,18 +185,21 @@ export function buildFilter(o: FilterOptions): Uint8Array {
     stmt(BPF_LD_W_ABS, SeccompData.nr),
   ];
   if (!arm64) prog.push({ code: BPF_JGE_K, jt: 0, jf: 1, k: X32_SYSCALL_BIT }, ret(SECCOMP_RET_ERRNO | C.EPERM));
-  for (const name of ALLOWED) {
-    const nr = NR[name];
-    if (nr >= 0) prog.push(jeq(nr, 0, 1), ret(SECCOMP_RET_ALLOW));
-  }
-  // clone3 passes its flags in memory, out of the filter's sight: ENOSYS
-  // makes glibc fall back to clone, whose flags it can see.
-  prog.push(jeq(SYS_clone3, 0, 1), ret(SECCOMP_RET_ERRNO | C.ENOSYS));
+  // The argument rules first: since Linux 5.11 the kernel skips the filter
+  // for the calls whose verdict depends on the number alone (the list
+  // below), so only these run it, and they find their block at once.
   for (const [name, alts] of Object.entries(argumentRules(o)) as [Syscall, Cond[][]][]) {
     const block = [...alts.flatMap(alternative), ret(otherwise)];
     if (block.length > 255) throw new Error(`seccomp filter: the rule for ${name} is too long`);
     // The block returns on every path, so the accumulator it loads needs no restoring.
     prog.push(jeq(NR[name], 0, block.length), ...block);
+  }
+  // clone3 passes its flags in memory, out of the filter's sight: ENOSYS
+  // makes glibc fall back to clone, whose flags it can see.
+  prog.push(jeq(SYS_clone3, 0, 1), ret(SECCOMP_RET_ERRNO | C.ENOSYS));
+  for (const name of ALLOWED) {
+    const nr = NR[name];
+    if (nr >= 0) prog.push(jeq(nr, 0, 1), ret(SECCOMP_RET_ALLOW));
   }
   prog.push(ret(otherwise));
 
