@@ -7,7 +7,7 @@ import type { LogLevel } from "./log";
 import type { LoopMode } from "./loop/loop";
 import { type ListenAddr, parseListen } from "./listen";
 import { bytesToText } from "./argv";
-import { realPath } from "./host/realpath";
+import { realPath } from "./host/hostpath";
 import type { Protocol, ServeSpec } from "./server";
 
 export const VERSION = "0.1.0";
