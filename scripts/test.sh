@@ -26,6 +26,11 @@ if diod_missing; then
   exit 1
 fi
 
+step "Docker (tests/e2e/docker.test.ts): Debian's docker.io and busybox-static via scripts/docker-setup.sh; the test starts dockerd and stops it"
+bash scripts/docker-setup.sh --install-only
+# Should the test die before its afterAll, the dockerd it started stops here.
+[[ -f /run/gofer-dockerd.pid ]] || trap 'bash scripts/docker-setup.sh --stop >&2 || true' EXIT
+
 BUN=node_modules/.bin/bun
 step "build dist/gofer"
 "$BUN" run build.ts
@@ -33,7 +38,7 @@ step "build dist/gofer"
 step "type-check"
 node_modules/.bin/tsc --noEmit -p .
 
-step "bun test (unit, hostile input, event loop paths, CLI, runsc form; tests/e2e: real sandboxes under runsc 20240729 and today's)"
+step "bun test (unit, hostile input, event loop paths, CLI, runsc form; tests/e2e: real sandboxes under runsc 20240729 and today's, and under Docker)"
 "$BUN" test
 
 step "interop: gVisor's Go lisafs client against dist/gofer"

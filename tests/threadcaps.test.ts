@@ -90,6 +90,15 @@ describe.skipIf(!isRoot || process.arch !== "x64")("capabilities applied in plac
     expect(r.answers).toEqual([2, 11, 101]);
   });
 
+  test("a thread blocking every real-time signal for a moment (as one being created does): the pick waits for it", () => {
+    const r = run("blockrt-brief");
+    expect(r.error).toBeNull();
+    expect(Object.values(r.before).some((t) => t.SigBlk === "fffffffc00000000")).toBe(true);
+    expect(r.report!.signal).toBeGreaterThanOrEqual(35);
+    expect(offenders(r.after, expectedGofer)).toEqual([]);
+    expect(r.answers).toEqual([2, 11, 101]);
+  });
+
   test("a thread blocking every real-time signal: a clear error, nothing changed", () => {
     const r = run("blockrt");
     expect(r.error).toContain("no free real-time signal");

@@ -295,6 +295,10 @@ const SA_ONSTACK = 0x08000000;
 const SA_SIGINFO = 4;
 const SIGRTMIN_GLIBC = 34; // 32 and 33 are glibc's own
 
+// How long to wait for a real-time signal no thread blocks, in slices.
+const PICK_SIGNAL_MS = 250;
+const PICK_SIGNAL_SLICE_MS = 2;
+
 /** The highest real-time signal with the default disposition that no thread
  * blocks or has pending. */
 function pickSignal(statuses: Record<string, string>[]): number {
@@ -305,7 +309,7 @@ function pickSignal(statuses: Record<string, string>[]): number {
     if (libc.sigaction(sig, 0, libc.addr(old)) < 0) continue;
     if (new DataView(old.buffer).getBigUint64(0, true) === 0n) return sig; // SIG_DFL
   }
-  throw new PrivilegeError("no free real-time signal to apply capabilities on every thread with");
+  throw new PrivilegeError(`no free real-time signal to apply capabilities on every thread with (blocked or pending in some thread: ${hex16(blocked)})`);
 }
 
 export interface ApplyOptions {
@@ -360,8 +364,22 @@ export function applyCapsToAllThreads(caps: CapSets, taskDirFd: number, opts: Ap
   nsTids.clear();
   let entries = listTasks(taskDirFd);
   const entryOf = new Map<number, number>(); // our tid -> task entry
-  const statuses = entries.map((t) => taskStatus(taskDirFd, t)).filter((s) => s !== null);
-  const sig = pickSignal(statuses);
+  // A thread being created runs with every signal blocked until its start
+  // routine restores the mask (its creator blocks them all around clone, too),
+  // so one listing may find no free signal; that passes within microseconds.
+  // Seen under Docker, about one gofer start in twenty. A thread that blocks
+  // them all for good still fails, after PICK_SIGNAL_MS.
+  let sig = 0;
+  for (const t0 = performance.now(); ; Bun.sleepSync(PICK_SIGNAL_SLICE_MS)) {
+    const statuses = entries.map((t) => taskStatus(taskDirFd, t)).filter((s) => s !== null);
+    try {
+      sig = pickSignal(statuses);
+      break;
+    } catch (e) {
+      if (performance.now() - t0 > PICK_SIGNAL_MS) throw e;
+    }
+    entries = listTasks(taskDirFd);
+  }
 
   const act = new Uint8Array(SIGACTION_SIZE);
   const av = new DataView(act.buffer);
