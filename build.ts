@@ -17,12 +17,12 @@ export const TARGETS = {
   "linux-x64-musl": "bun-linux-x64-musl",
   "linux-arm64-musl": "bun-linux-arm64-musl",
 } as const;
-type Target = keyof typeof TARGETS;
+export type Target = keyof typeof TARGETS;
 
-async function build(outfile: string, target?: Target): Promise<void> {
+export async function build(outfile: string, target?: Target): Promise<void> {
   const started = performance.now();
   const result = await Bun.build({
-    entrypoints: ["./src/main.ts", "./src/loop/worker.ts"],
+    entrypoints: [`${import.meta.dir}/src/main.ts`, `${import.meta.dir}/src/loop/worker.ts`],
     compile: {
       ...(target ? { target: TARGETS[target] } : {}),
       outfile,

@@ -26,9 +26,20 @@ if diod_missing; then
   exit 1
 fi
 
+step "qemu-user and an arm64 sysroot (tests/arm64.test.ts runs dist/gofer-linux-arm64 under qemu-aarch64-static; Debian's qemu-user-static, libc6-arm64-cross)"
+arm64_missing() { ! command -v qemu-aarch64-static >/dev/null || [[ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]]; }
+if arm64_missing; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y qemu-user-static libc6-arm64-cross >&2 ||
+    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y qemu-user-static libc6-arm64-cross >&2; } || true
+fi
+if arm64_missing; then
+  echo "FATAL: qemu-aarch64-static or /usr/aarch64-linux-gnu is missing and 'apt-get install -y qemu-user-static libc6-arm64-cross' did not install them" >&2
+  exit 1
+fi
+
 BUN=node_modules/.bin/bun
-step "build dist/gofer"
-"$BUN" run build.ts
+step "build dist/gofer and the release targets (dist/gofer-linux-{x64,arm64}[-musl], docs/shipping.md)"
+"$BUN" run build.ts --all
 
 step "type-check"
 node_modules/.bin/tsc --noEmit -p .
