@@ -26,14 +26,15 @@ if diod_missing; then
   exit 1
 fi
 
-step "qemu-user and an arm64 sysroot (tests/arm64.test.ts runs dist/gofer-linux-arm64 under qemu-aarch64-static; Debian's qemu-user-static, libc6-arm64-cross)"
-arm64_missing() { ! command -v qemu-aarch64-static >/dev/null || [[ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]]; }
+step "qemu-user and an arm64 sysroot (tests/arm64.test.ts and others run arm64 builds under qemu-aarch64-static; Debian's qemu-user-static, libc6-arm64-cross; readelf from binutils)"
+arm64_pkgs=(qemu-user-static libc6-arm64-cross binutils)
+arm64_missing() { ! command -v qemu-aarch64-static >/dev/null || ! command -v readelf >/dev/null || [[ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]]; }
 if arm64_missing; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y qemu-user-static libc6-arm64-cross >&2 ||
-    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y qemu-user-static libc6-arm64-cross >&2; } || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y "${arm64_pkgs[@]}" >&2 ||
+    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y "${arm64_pkgs[@]}" >&2; } || true
 fi
 if arm64_missing; then
-  echo "FATAL: qemu-aarch64-static or /usr/aarch64-linux-gnu is missing and 'apt-get install -y qemu-user-static libc6-arm64-cross' did not install them" >&2
+  echo "FATAL: qemu-aarch64-static, readelf or /usr/aarch64-linux-gnu is missing and 'apt-get install -y ${arm64_pkgs[*]}' did not install them" >&2
   exit 1
 fi
 
