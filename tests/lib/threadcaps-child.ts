@@ -10,6 +10,9 @@ import { applyCapsToAllThreads, taskStatus } from "../../src/runsc/threadcaps";
 
 const mode = process.argv[2] ?? "all";
 const udsOpen = process.argv.includes("uds");
+// --signal=N: use signal N rather than pick one (under qemu-user, see threadcaps.test.ts).
+const forced = process.argv.find((a) => a.startsWith("--signal="));
+const signal = forced ? Number(forced.slice("--signal=".length)) : undefined;
 const KEYS = ["Name", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "SigBlk"];
 
 // The worker answers n with n + 1. Sent {sab, block}, it blocks those
@@ -78,7 +81,7 @@ const t0 = performance.now();
 let report: unknown = null;
 let error: string | null = null;
 try {
-  report = applyCapsToAllThreads(goferCaps(true, udsOpen), taskFd, { onlyCallingThread: mode === "self", verify: mode !== "self" });
+  report = applyCapsToAllThreads(goferCaps(true, udsOpen), taskFd, { onlyCallingThread: mode === "self", verify: mode !== "self", signal });
 } catch (e) {
   error = String(e);
 }
