@@ -99,10 +99,16 @@ function program(): import("commander").Command {
     else if (spec.value) opt.default(spec.value());
     cmd.addOption(opt);
   }
-  return cmd
+  cmd
     .exitOverride()
     .configureOutput({ writeOut: () => {}, writeErr: () => {} })
-    .allowExcessArguments(false);
+    .allowExcessArguments(false)
+    // `gofer client ...` (src/client/cli.ts): the server's flags go before
+    // `client`, the client's after it; serving is the action of gofer itself.
+    .enablePositionalOptions()
+    .action(() => {});
+  (require("./client/cli") as typeof import("./client/cli")).registerClient(cmd);
+  return cmd;
 }
 
 /**
