@@ -5,7 +5,7 @@
 // Txattrwalk/Txattrcreate.
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
-import { AttrMask, type Decoded, Header, OpenFlags, T } from "../p9/message";
+import { AttrMask, type Decoded, Header, OpenFlags, QidType, T } from "../p9/message";
 import { strerror } from "./errno";
 import { P9Client } from "./p9";
 import { TransportError } from "./transport";
@@ -115,7 +115,10 @@ export class P9Remote implements Remote {
       if (qids.length !== names.length) {
         // A partial walk makes no fid; a later chunk's failure leaves ours.
         if (from === fid) this.c.clunk(fid);
-        throw new RemoteError(C.ENOENT);
+        // It stopped after the names it could walk: past a file that is not
+        // a directory, or at a name that is not there.
+        const last = qids[qids.length - 1];
+        throw new RemoteError(last && !(last.type & QidType.Dir) ? C.ENOTDIR : C.ENOENT);
       }
       from = fid;
     }
