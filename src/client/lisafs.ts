@@ -2,7 +2,6 @@
 // SCM_RIGHTS on responses) and flipcall channels. Message layouts come from
 // src/lisafs/message.ts; nothing here redeclares them. `gofer client` and
 // the tests use it (the tests also send malformed messages through `raw`).
-import * as C from "../ffi/constants";
 import { Statx as StatxL } from "../ffi/layout";
 import * as libc from "../ffi/libc";
 import {

@@ -4,7 +4,6 @@
 // body; the FD on the channel's SOCK_SEQPACKET socket). Every layout comes
 // from src/p9/message.ts (Requests, Responses); nothing here redeclares one.
 // `gofer client` and the tests use it.
-import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import {
   ChannelHeader,
