@@ -50,7 +50,11 @@ function writeAll(fd: number, bytes: Uint8Array): void {
     try {
       off += fs.writeSync(fd, bytes, off, bytes.byteLength - off);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      // The reader went away (`| head`): stop quietly, with the status a
+      // shell shows for a process that SIGPIPE ended.
+      if (code === "EPIPE") process.exit(128 + 13);
+      if (code !== "EAGAIN") throw e;
       waitFd(fd, C.POLLOUT, 60_000);
     }
   }

@@ -8,6 +8,7 @@ import {
   ChannelHeader,
   Inode as InodeL,
   MID,
+  MAX_MESSAGE_SIZE,
   MID_NAMES,
   Requests,
   Resp,
@@ -163,6 +164,8 @@ class SocketTransport implements Transport {
     const hv = new DataView(hdr.buffer);
     const len = hv.getUint32(SockHeader.payloadLen, true);
     const mid = hv.getUint16(SockHeader.message, true);
+    // No reply is larger than a message may be: a bigger length is not lisafs.
+    if (len > MAX_MESSAGE_SIZE) throw new TransportError(`reply payload of ${len} bytes is larger than lisafs allows`);
     const bytes = new Uint8Array(len);
     recvAll(this.fd, bytes, 0, len, fds);
     return { mid, bytes, payload: new DataView(bytes.buffer), fds };
