@@ -335,6 +335,28 @@ describe("reaching the server", () => {
     expect(r.stderr).toBe(`gofer client: ${p}: No such file or directory\n`);
   });
 
+  test("--spawn of a missing directory: exit 1 naming it", () => {
+    const missing = path.join(fx.logs, "no-such-dir");
+    const r = client(["--spawn", missing, "ls"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`gofer client: ${missing}: No such file or directory\n`);
+  });
+
+  test("a server that answers nonsense: one line naming it, exit 1", async () => {
+    const sock = path.join(fx.logs, "nonsense.sock");
+    // A lisafs header claiming a 4 GiB payload, then the connection ends.
+    const reply = new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0]);
+    const server = Bun.listen({ unix: sock, socket: { data: (s) => void (s.write(reply), s.end()) } });
+    try {
+      const p = Bun.spawn([GOFER, "client", "-s", sock, "--no-channels", "ls"], { stdout: "pipe", stderr: "pipe", env: ENV });
+      const [code, stderr] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+      expect(code).toBe(1);
+      expect(stderr).toBe(`gofer client: ${sock}: reply payload of 4294967295 bytes is larger than lisafs allows\n`);
+    } finally {
+      server.stop(true);
+    }
+  });
+
   test("9p-google to diod: a message that says to use plain 9p", () => {
     const r = client(["-s", addrs.diod, "--protocol", "9p-google", "--aname", fx.mount, "ping"]);
     expect(r.code).toBe(1);

@@ -122,7 +122,8 @@ function open(o: ClientOptions): { s: Session; conn: Connection } {
   const name = describeTarget(target);
   const protocol = o.protocol ?? (target.kind === "tcp" ? "9p" : "lisafs");
   const conn = connectTarget(target, o.goferFlag);
-  if (typeof conn === "number") throw new Failure(name, strerror(-conn));
+  // A --spawn that cannot start is about the directory, as given.
+  if (typeof conn === "number") throw new Failure(target.kind === "spawn" ? target.dir : name, strerror(-conn));
   // Channels need FDs passed; TCP cannot.
   const channels = o.channels && conn.unix;
   try {
@@ -154,8 +155,11 @@ export function runClient(o: ClientOptions, command: (s: Session) => number): nu
       complain(e.subject, e.message);
       return 1;
     }
-    if (e instanceof TransportError) {
-      complain(session?.s.target ?? "server", e.message);
+    // The connection failed, or the server answered something that is not
+    // the protocol (the clients throw Error for a malformed reply): one line
+    // naming the server, not a stack trace.
+    if (e instanceof Error && session !== null) {
+      complain(session.s.target, e.message);
       return 1;
     }
     throw e;
