@@ -2,8 +2,7 @@
 // here: starting servers for it.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as C from "../../src/ffi/constants";
-import * as libc from "../../src/ffi/libc";
+import { connectTarget, parseTarget } from "../../src/client/connect";
 import { P9Client } from "../../src/client/p9";
 import { REPLY_TIMEOUT_MS } from "../../src/client/transport";
 import { GOFER, type Fixture, Gofer, type GoferOptions } from "./fixture";
@@ -58,30 +57,9 @@ export async function startListener(
   return { proc, where: /listening on (\S+)\n/.exec(out)![1], stop };
 }
 
-/** Connects to "unix:/path" or "tcp:HOST:PORT" (blocking connect, then the
- * client's own deadlines). */
+/** Connects to "unix:/path" or "tcp:HOST:PORT" (as `gofer client` does). */
 export function connectTo(where: string): P9Client {
-  if (where.startsWith("unix:")) {
-    const p = where.slice(5);
-    const s = libc.socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);
-    if (s < 0) throw new Error(`socket: errno ${-s}`);
-    const sa = new Uint8Array(110);
-    sa[0] = C.AF_UNIX;
-    sa.set(Buffer.from(p), 2);
-    const rc = libc.connect(s, libc.addr(sa), 2 + Buffer.byteLength(p) + 1);
-    if (rc < 0) throw new Error(`connect ${p}: errno ${-rc}`);
-    return new P9Client(s);
-  }
-  const m = /^tcp:([\d.]+):(\d+)$/.exec(where);
-  if (!m) throw new Error(`bad address ${where}`);
-  const s = libc.socket(C.AF_INET, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);
-  if (s < 0) throw new Error(`socket: errno ${-s}`);
-  const sa = new Uint8Array(16);
-  const v = new DataView(sa.buffer);
-  v.setUint16(0, C.AF_INET, true);
-  v.setUint16(2, Number(m[2]), false);
-  m[1].split(".").forEach((o, i) => (sa[4 + i] = Number(o)));
-  const rc = libc.connect(s, libc.addr(sa), 16);
-  if (rc < 0) throw new Error(`connect ${where}: errno ${-rc}`);
-  return new P9Client(s);
+  const c = connectTarget(parseTarget(where), []);
+  if (typeof c === "number") throw new Error(`connect ${where}: errno ${-c}`);
+  return new P9Client(c.fd);
 }
