@@ -7,7 +7,7 @@ import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { type Connection, type Target, connectTarget, describeTarget, parseTarget } from "./connect";
 import { strerror } from "./errno";
-import { type LongEntry, Names, benchTable, dfText, isDir, isSymlink, longLines, statText, totalLine } from "./format";
+import { type LongEntry, Names, benchTable, dfText, isDir, isRegular, isSymlink, longLines, statText, totalLine } from "./format";
 import { type Remote, type RemoteStat, errnoOf } from "./remote";
 import { LisafsRemote } from "./remote-lisafs";
 import { P9Remote } from "./remote-p9";
@@ -292,7 +292,7 @@ export function ping(s: Session, count: number): number {
 function firstFile(s: Session): string | null {
   for (const n of about(s.target, () => s.remote.list([])).sort()) {
     const st = s.remote.stat([n]);
-    if ((st.mode & C.S_IFMT) === 0o100000) return n;
+    if (isRegular(st.mode)) return n;
   }
   return null;
 }
@@ -304,7 +304,7 @@ export function bench(s: Session, arg: string | undefined, n: number): number {
   if (file === null) throw new Failure(s.target, "no regular file at the root to time against; name one: bench PATH");
   const path = splitPath(file);
   const st = about(file, () => s.remote.stat(path));
-  if ((st.mode & C.S_IFMT) !== 0o100000) throw new Failure(file, strerror(isDir(st.mode) ? C.EISDIR : C.EINVAL));
+  if (!isRegular(st.mode)) throw new Failure(file, strerror(isDir(st.mode) ? C.EISDIR : C.EINVAL));
   const rows = about(file, () =>
     s.remote.benchOps(path).map((op) => {
       const samples: number[] = [];

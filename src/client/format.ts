@@ -17,6 +17,7 @@ const S_IFSOCK = 0o140000;
 const isType = (mode: number, t: number) => (mode & C.S_IFMT) === t;
 export const isDir = (mode: number) => isType(mode, C.S_IFDIR);
 export const isSymlink = (mode: number) => isType(mode, S_IFLNK);
+export const isRegular = (mode: number) => isType(mode, S_IFREG);
 const isDevice = (mode: number) => isType(mode, S_IFCHR) || isType(mode, S_IFBLK);
 
 /** ls's ten-character mode: type, then rwx with setuid/setgid/sticky. */
