@@ -26,17 +26,34 @@ if diod_missing; then
   exit 1
 fi
 
+step "Docker (tests/e2e/docker.test.ts): Debian's docker.io and busybox-static via scripts/docker-setup.sh; the test starts dockerd and stops it"
+bash scripts/docker-setup.sh --install-only
+# Should the test die before its afterAll, the dockerd it started stops here.
+[[ -f /run/gofer-dockerd.pid ]] || trap 'bash scripts/docker-setup.sh --stop >&2 || true' EXIT
+
+step "qemu-user and an arm64 sysroot (tests/arm64.test.ts and others run arm64 builds under qemu-aarch64-static; Debian's qemu-user-static, libc6-arm64-cross; readelf from binutils)"
+arm64_pkgs=(qemu-user-static libc6-arm64-cross binutils)
+arm64_missing() { ! command -v qemu-aarch64-static >/dev/null || ! command -v readelf >/dev/null || [[ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]]; }
+if arm64_missing; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y "${arm64_pkgs[@]}" >&2 ||
+    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y "${arm64_pkgs[@]}" >&2; } || true
+fi
+if arm64_missing; then
+  echo "FATAL: qemu-aarch64-static, readelf or /usr/aarch64-linux-gnu is missing and 'apt-get install -y ${arm64_pkgs[*]}' did not install them" >&2
+  exit 1
+fi
+
 BUN=node_modules/.bin/bun
-step "build dist/gofer"
-"$BUN" run build.ts
+step "build dist/gofer and the release targets (dist/gofer-linux-{x64,arm64}[-musl], docs/shipping.md)"
+"$BUN" run build.ts --all
 
 step "type-check"
 node_modules/.bin/tsc --noEmit -p .
 
-step "bun test (unit, hostile input, event loop paths, CLI, runsc form; tests/e2e: real sandboxes under runsc 20240729 and today's)"
+step "bun test (unit, hostile input, event loop paths, CLI, runsc form; tests/e2e: real sandboxes under runsc 20240729 and today's, and under Docker)"
 "$BUN" test
 
-step "exhaustion and hostile-input tests in the other loop modes: threads, the poller Worker (arm64's), both (the run above: waitv, native poller)"
+step "exhaustion and hostile-input tests in the other loop modes: threads, the poller Worker (the fallback), both (the run above: waitv, native poller)"
 for mode in "threads 1" "waitv 0" "threads 0"; do
   read -r loop native <<<"$mode"
   GOFER_EVENT_LOOP=$loop GOFER_NATIVE_POLLER=$native "$BUN" test tests/limits.test.ts tests/hostile.test.ts tests/p9-hostile.test.ts

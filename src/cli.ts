@@ -1,7 +1,5 @@
 // Command line: flags to a validated configuration. Every mistake a person can
 // make here ends in one line saying what was wrong and what to do, exit 2.
-import { Command, CommanderError, Option } from "commander";
-import { realpathSync, statSync } from "node:fs";
 import * as libc from "./ffi/libc";
 import * as C from "./ffi/constants";
 import type { HostFifo, HostUds, Policy } from "./host/file";
@@ -9,6 +7,7 @@ import type { LogLevel } from "./log";
 import type { LoopMode } from "./loop/loop";
 import { type ListenAddr, parseListen } from "./listen";
 import { bytesToText } from "./argv";
+import { realPath } from "./host/hostpath";
 import type { Protocol, ServeSpec } from "./server";
 
 export const VERSION = "0.1.0";
@@ -28,42 +27,142 @@ export interface Config {
 
 export class UsageError extends Error {}
 
-const collect = (v: string, prev: string[]) => [...prev, v];
+/** --help or --version: print `output` to stdout and exit 0. */
+export class InfoRequest {
+  constructor(readonly output: string) {}
+}
 
-function program(): Command {
-  return new Command("gofer")
+/**
+ * The flags, declared once: commander's program is built from this table,
+ * and so is the scan that reads a runtime's plain command line without
+ * loading commander (see parseFlags).
+ */
+interface FlagSpec {
+  /** Long flag, with its argument placeholder if it takes one: "--io-fd <fd>". */
+  flags: string;
+  description: string;
+  /** "list": repeatable, values collected in order. */
+  kind: "value" | "list" | "boolean";
+  choices?: readonly string[];
+  /** Default value (commander shows it in --help). */
+  value?: () => string | boolean;
+}
+
+const FLAGS: readonly FlagSpec[] = [
+  { flags: "--io-fd <fd>", kind: "list", description: "inherited connected socket to serve (repeatable; the i-th serves the i-th --mount)" },
+  { flags: "--mount <path[:ro]>", kind: "list", description: "absolute host path to serve; ':ro' refuses every change (repeatable)" },
+  { flags: "--listen <addr>", kind: "value", description: "serve standard 9P clients that connect to unix:/path.sock or tcp:127.0.0.1:PORT (one --mount)" },
+  { flags: "--listen-remote", kind: "boolean", value: () => false, description: "let --listen tcp: use a non-loopback address" },
+  { flags: "--protocol <name>", kind: "value", choices: ["auto", "lisafs", "p9"], value: () => "auto", description: "protocol of the connections (auto: from their first bytes)" },
+  { flags: "--host-uds <policy>", kind: "value", choices: ["none", "open", "create", "all"], value: () => "none", description: "host Unix sockets the sandbox may open/create" },
+  { flags: "--host-fifo <policy>", kind: "value", choices: ["none", "open"], value: () => "none", description: "host FIFOs the sandbox may open" },
+  { flags: "--donate-mount-fd", kind: "boolean", value: () => false, description: "donate the mount point's host FD to the client (directfs)" },
+  { flags: "--xattr-user", kind: "boolean", value: () => false, description: "extension: let the sandbox set, list and remove user.* xattrs" },
+  {
+    flags: "--lisafs <semantics>",
+    kind: "value",
+    choices: ["auto", "today"],
+    value: () => "auto",
+    description: "gVisor release whose lisafs semantics clients get (auto: 20240729's until a client sends a message only today's send)",
+  },
+  {
+    flags: "--event-loop <mode>",
+    kind: "value",
+    choices: ["auto", "waitv", "threads"],
+    value: () => process.env.GOFER_EVENT_LOOP ?? "auto",
+    description: "how the loop waits (auto picks futex_waitv when the kernel has it)",
+  },
+  { flags: "--log-level <level>", kind: "value", choices: ["trace", "debug", "info", "warn", "error", "fatal", "silent"], value: () => "warn", description: "log verbosity" },
+  { flags: "--log-fd <fd>", kind: "value", description: "write logs to this inherited FD instead of stderr" },
+  { flags: "--max-connections <n>", kind: "value", value: () => "1024", description: "with --listen: connections served at once; more are closed on arrival" },
+  { flags: "--fds-per-connection <n>", kind: "value", description: "host FDs one connection may hold (default: half of what the FD limit leaves)" },
+];
+
+/** What the flags say, keyed as commander names them (--io-fd: ioFd). */
+export type FlagValues = Record<string, string | string[] | boolean | undefined>;
+
+const longName = (spec: FlagSpec) => spec.flags.split(" ")[0];
+const attributeName = (spec: FlagSpec) => longName(spec).slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+function program(): import("commander").Command {
+  // Loaded only for what the scan does not take: --help, --version and every
+  // mistake, whose messages are commander's (it costs ~2.5 MiB of memory and
+  // ~5 ms of start-up in a gofer that would otherwise never need it).
+  const { Command, Option } = require("commander") as typeof import("commander");
+  const cmd = new Command("gofer")
     .description("Serve host directories to a gVisor sandbox over lisafs or 9P (gVisor's gofer protocols).")
-    .version(VERSION, "--version")
-    .option("--io-fd <fd>", "inherited connected socket to serve (repeatable; the i-th serves the i-th --mount)", collect, [])
-    .option("--mount <path[:ro]>", "absolute host path to serve; ':ro' refuses every change (repeatable)", collect, [])
-    .option("--listen <addr>", "serve standard 9P clients that connect to unix:/path.sock or tcp:127.0.0.1:PORT (one --mount)")
-    .option("--listen-remote", "let --listen tcp: use a non-loopback address", false)
-    .addOption(new Option("--protocol <name>", "protocol of the connections (auto: from their first bytes)").choices(["auto", "lisafs", "p9"]).default("auto"))
-    .addOption(
-      new Option("--host-uds <policy>", "host Unix sockets the sandbox may open/create").choices(["none", "open", "create", "all"]).default("none"),
-    )
-    .addOption(new Option("--host-fifo <policy>", "host FIFOs the sandbox may open").choices(["none", "open"]).default("none"))
-    .option("--donate-mount-fd", "donate the mount point's host FD to the client (directfs)", false)
-    .option("--xattr-user", "extension: let the sandbox set, list and remove user.* xattrs", false)
-    .addOption(
-      new Option("--lisafs <semantics>", "gVisor release whose lisafs semantics clients get (auto: 20240729's until a client sends a message only today's send)")
-        .choices(["auto", "today"])
-        .default("auto"),
-    )
-    .addOption(
-      new Option("--event-loop <mode>", "how the loop waits (auto picks futex_waitv when the kernel has it)")
-        .choices(["auto", "waitv", "threads"])
-        .default(process.env.GOFER_EVENT_LOOP ?? "auto"),
-    )
-    .addOption(
-      new Option("--log-level <level>", "log verbosity").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("warn"),
-    )
-    .option("--log-fd <fd>", "write logs to this inherited FD instead of stderr")
-    .option("--max-connections <n>", "with --listen: connections served at once; more are closed on arrival", "1024")
-    .option("--fds-per-connection <n>", "host FDs one connection may hold (default: half of what the FD limit leaves)")
+    .version(VERSION, "--version");
+  for (const spec of FLAGS) {
+    const opt = new Option(spec.flags, spec.description);
+    if (spec.choices) opt.choices(spec.choices);
+    if (spec.kind === "list") opt.argParser((v: string, prev: string[]) => [...prev, v]).default([]);
+    else if (spec.value) opt.default(spec.value());
+    cmd.addOption(opt);
+  }
+  cmd
     .exitOverride()
     .configureOutput({ writeOut: () => {}, writeErr: () => {} })
-    .allowExcessArguments(false);
+    .allowExcessArguments(false)
+    // `gofer client ...` (src/client/cli.ts): the server's flags go before
+    // `client`, the client's after it; serving is the action of gofer itself.
+    .enablePositionalOptions()
+    .action(() => {});
+  (require("./client/cli") as typeof import("./client/cli")).registerClient(cmd);
+  return cmd;
+}
+
+/**
+ * The flags of a command line made only of FLAGS in their long forms
+ * (`--flag value`, `--flag=value`), each value valid for its choices: what a
+ * runtime passes. Anything else (help, version, a mistake, a value that
+ * looks like a flag) returns null, for commander to parse and explain.
+ */
+export function scanFlags(argv: readonly string[]): FlagValues | null {
+  const values: FlagValues = {};
+  for (const spec of FLAGS) values[attributeName(spec)] = spec.kind === "list" ? [] : spec.value?.();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--")) return null;
+    const eq = arg.indexOf("=");
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    const spec = FLAGS.find((f) => longName(f) === name);
+    if (!spec) return null;
+    const key = attributeName(spec);
+    if (spec.kind === "boolean") {
+      if (eq >= 0) return null;
+      values[key] = true;
+      continue;
+    }
+    let value: string;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else {
+      if (i + 1 >= argv.length || argv[i + 1].startsWith("-")) return null;
+      value = argv[++i];
+    }
+    if (spec.choices && !spec.choices.includes(value)) return null;
+    if (spec.kind === "list") (values[key] as string[]).push(value);
+    else values[key] = value;
+  }
+  return values;
+}
+
+/** The flags as commander parses them. Throws UsageError, or InfoRequest
+ * for --help and --version. */
+export function commanderFlags(argv: readonly string[]): FlagValues {
+  const cmd = program();
+  try {
+    cmd.parse(argv as string[], { from: "user" });
+  } catch (err) {
+    const { CommanderError } = require("commander") as typeof import("commander");
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed") throw new InfoRequest(cmd.helpInformation());
+      if (err.code === "commander.version") throw new InfoRequest(`${VERSION}\n`);
+      if (err.exitCode === 0) throw new InfoRequest("");
+      throw new UsageError(`${err.message.replace(/^error: /, "")}; see gofer --help`);
+    }
+    throw err;
+  }
+  return cmd.opts() as FlagValues;
 }
 
 function parseFd(flag: string, v: string): number {
@@ -81,32 +180,17 @@ function parseMount(v: string): { path: string; readonly: boolean } {
     path = v.slice(0, -3);
   }
   if (!path.startsWith("/")) throw new UsageError(`--mount ${JSON.stringify(bytesToText(v))} is not absolute; give the full host path, e.g. --mount ${"/srv/rootfs"}`);
-  // `path` is a byte string (src/argv.ts): node:fs gets it as a Buffer of
-  // those bytes, and gives the resolved path back as bytes.
-  try {
-    const b = Buffer.from(path, "latin1");
-    statSync(b);
-    path = (realpathSync(b, { encoding: "buffer" }) as Buffer).toString("latin1");
-  } catch {
-    throw new UsageError(`--mount ${JSON.stringify(bytesToText(path))} does not exist; create it or fix the path`);
-  }
-  return { path, readonly };
+  // `path` is a byte string (src/argv.ts), and so is what it resolves to.
+  const resolved = realPath(path);
+  if (typeof resolved === "number")
+    throw new UsageError(`--mount ${JSON.stringify(bytesToText(path))} does not exist; create it or fix the path (errno ${-resolved})`);
+  return { path: resolved, readonly };
 }
 
 /** Parses argv (without node/bun and script). Throws UsageError, or
- * CommanderError for --help/--version (exit code 0). */
+ * InfoRequest for --help/--version. */
 export function parseArgs(argv: string[]): Config {
-  const cmd = program();
-  try {
-    cmd.parse(argv, { from: "user" });
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.exitCode === 0) throw err;
-      throw new UsageError(`${err.message.replace(/^error: /, "")}; see gofer --help`);
-    }
-    throw err;
-  }
-  const o = cmd.opts();
+  const o = scanFlags(argv) ?? commanderFlags(argv);
   const fds = (o.ioFd as string[]).map((v) => parseFd("--io-fd", v));
   const mounts = (o.mount as string[]).map(parseMount);
   let listen: ListenAddr | undefined;
@@ -132,7 +216,7 @@ export function parseArgs(argv: string[]): Config {
   }
   let logFd = 2;
   if (o.logFd !== undefined) {
-    logFd = parseFd("--log-fd", o.logFd);
+    logFd = parseFd("--log-fd", o.logFd as string);
     if (libc.fcntl(logFd, C.F_GETFD) < 0) throw new UsageError(`--log-fd ${logFd} is not an open FD; pass an inherited, writable FD`);
   }
   const positive = (flag: string, v: string): number => {
@@ -161,8 +245,4 @@ export function parseArgs(argv: string[]): Config {
     maxConnections,
     fdsPerConnection,
   };
-}
-
-export function helpText(): string {
-  return program().helpInformation();
 }

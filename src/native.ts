@@ -1,6 +1,5 @@
 // The native command line: `gofer --io-fd N --mount PATH ...`.
-import { CommanderError } from "commander";
-import { helpText, parseArgs, UsageError } from "./cli";
+import { InfoRequest, parseArgs, UsageError } from "./cli";
 import * as libc from "./ffi/libc";
 import { confine } from "./confine";
 import { MountRoot, openProcSelfFd } from "./host/file";
@@ -29,11 +28,9 @@ export function nativeMain(argv: string[]): void {
   try {
     config = parseArgs(argv);
   } catch (err) {
-    if (err instanceof CommanderError) {
-      // --help and --version
-      if (err.code === "commander.helpDisplayed") process.stdout.write(helpText());
-      else if (err.code === "commander.version") process.stdout.write(`${err.message}\n`);
-      process.exit(err.exitCode);
+    if (err instanceof InfoRequest) {
+      process.stdout.write(err.output);
+      process.exit(0);
     }
     if (err instanceof UsageError) fail(err.message, 2);
     throw err;

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as C from "../src/ffi/constants";
 import * as libc from "../src/ffi/libc";
+import { commanderFlags, scanFlags } from "../src/cli";
 import { readable, sendmsg, waitEOF } from "./lib/client";
 import { GOFER, Gofer, useFixture } from "./lib/fixture";
 
@@ -152,5 +153,74 @@ describe("process lifecycle", () => {
     expect(await new Response(proc.stderr).text()).toBe("");
     const lines = fs.readFileSync(logPath, "utf8").trim().split("\n").map((l) => JSON.parse(l));
     expect(lines.some((l) => l.msg === "gofer serving")).toBe(true);
+  });
+});
+
+// A runtime's plain command line is read without loading commander
+// (src/cli.ts scanFlags); it must mean exactly what commander makes of it,
+// and everything else must be left to commander.
+describe("the flag scan agrees with commander", () => {
+  const valued: [string, string[]][] = [
+    ["--io-fd", ["3", "17"]],
+    ["--mount", ["/srv/a", "/srv/b:ro", "/srv/\xe4\xb8\x80"]],
+    ["--listen", ["unix:/tmp/x.sock", "tcp:127.0.0.1:0"]],
+    ["--protocol", ["auto", "lisafs", "p9"]],
+    ["--host-uds", ["none", "open", "create", "all"]],
+    ["--host-fifo", ["none", "open"]],
+    ["--lisafs", ["auto", "today"]],
+    ["--event-loop", ["auto", "waitv", "threads"]],
+    ["--log-level", ["trace", "warn", "silent"]],
+    ["--log-fd", ["2", "9"]],
+    ["--max-connections", ["1", "64"]],
+    ["--fds-per-connection", ["100"]],
+  ];
+  const booleans = ["--listen-remote", "--donate-mount-fd", "--xattr-user"];
+  // Deterministic pseudo-random command lines from the tables above.
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const lines: string[][] = [[]];
+  for (let i = 0; i < 400; i++) {
+    const argv: string[] = [];
+    for (let k = rnd(7); k >= 0; k--) {
+      if (rnd(4) === 0) {
+        argv.push(booleans[rnd(booleans.length)]);
+        continue;
+      }
+      const [flag, vals] = valued[rnd(valued.length)];
+      const v = vals[rnd(vals.length)];
+      if (rnd(2)) argv.push(flag, v);
+      else argv.push(`${flag}=${v}`);
+    }
+    lines.push(argv);
+  }
+  test("every line the scan takes, commander reads the same", () => {
+    let taken = 0;
+    for (const argv of lines) {
+      const scanned = scanFlags(argv);
+      if (scanned === null) continue;
+      taken++;
+      expect({ argv, flags: scanned }).toEqual({ argv, flags: commanderFlags(argv) });
+    }
+    // Most well-formed lines must not need commander at all.
+    expect(taken).toBeGreaterThan(lines.length * 0.9);
+  });
+  test("help, version, mistakes and odd forms are left to commander", () => {
+    for (const argv of [
+      ["--help"],
+      ["--version"],
+      ["-h"],
+      ["--io-fd"],
+      ["--io-fd", "--mount"],
+      ["--frobnicate"],
+      ["--io-fd", "3", "extra"],
+      ["--protocol", "nfs"],
+      ["--log-level=loud"],
+      ["--xattr-user=yes"],
+      ["client", "ls"],
+    ])
+      expect({ argv, flags: scanFlags(argv) }).toEqual({ argv, flags: null });
   });
 });

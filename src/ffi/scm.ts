@@ -78,8 +78,10 @@ export function recvWithFds(fd: number, bufAddr: number, len: number, flags: num
 export function sendWithFds(fd: number, bufAddr: number, len: number, fds: readonly number[]): number {
   const n = Math.min(fds.length, MAX_SEND_FDS);
   const controlLen = n > 0 ? cmsgSpace(4 * n) : 0;
+  // len 0 keeps one empty iovec rather than msg_iovlen 0: the same to the
+  // kernel, but qemu-user (Debian's 7.2) returns 0 for msg_iovlen 0 without
+  // sending, so a channel's donated FD never arrived there (docs/shipping.md).
   setupMsg(bufAddr, len, controlLen);
-  if (len === 0) putU64(msgView, Msghdr.iovlen, 0);
   if (n > 0) {
     ctl.fill(0, 0, controlLen);
     putU64(ctlView, Cmsghdr.len, 16 + 4 * n);

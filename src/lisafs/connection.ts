@@ -9,7 +9,7 @@ import type { BoundSocket, HostFile, Mount, OpenFile } from "../host/file";
 import type { EventLoop } from "../loop/loop";
 import { ChannelComm } from "./channel";
 import type { Comm } from "./comm";
-import { ChannelHeader, MAX_MESSAGE_SIZE, MID, MID_NAMES, RequestDecoders, Resp } from "./message";
+import { ChannelHeader, MAX_MESSAGE_SIZE, MID, MID_NAMES, requestDecoder, Resp } from "./message";
 import { handlers, supportedMessages } from "./handlers";
 import { SockComm } from "./sock";
 
@@ -272,7 +272,7 @@ export class Connection {
     }
     let rc: number;
     try {
-      const req = RequestDecoders[mid](comm.u8, comm.view, comm.payloadOff, payloadLen);
+      const req = requestDecoder(mid)(comm.u8, comm.view, comm.payloadOff, payloadLen);
       if (!req) {
         this.log.warn({ msg: MID_NAMES[mid], payloadLen }, "malformed request");
         rc = -C.EIO;

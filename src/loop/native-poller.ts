@@ -1,17 +1,20 @@
-// The socket poller thread in machine code (x86-64): the same loop as the
+// The socket poller thread in machine code (x86-64, arm64): the same loop as the
 // poller Worker of worker.ts (wait to be armed, poll(2) the connection
 // sockets and the kick eventfd, hand back the revents, wake the main
 // thread), run on a plain pthread. A Bun Worker is a second JS VM: ~6 MiB
 // of anonymous memory and a start of ~90 ms in every gofer whose client
 // opens channels; this thread is a few pages of stack. Assembled with GNU
 // as from the listing beside each line; layout: Poller in shared.ts.
-// Elsewhere (arm64) the Worker remains.
+// The arm64 program is the x86-64 one instruction for instruction, its
+// shared-word stores between `dmb ish` full barriers where x86-64 has
+// `xchg`; it uses only ARMv8.0 instructions. tests/native-poller.test.ts
+// runs it under qemu-aarch64. Elsewhere the Worker remains.
 import { dlopen, FFIType as T } from "bun:ffi";
 import * as libc from "../ffi/libc";
 import { mapCode } from "../ffi/machinecode";
 
 // [bytes, offset: instruction  why]
-const CODE: [string, string][] = [
+const X64: [string, string][] = [
   ["53", "0x0: push rbx"],
   ["4154", "0x1: push r12"],
   ["4155", "0x3: push r13"],
@@ -116,9 +119,119 @@ const CODE: [string, string][] = [
   ["676f6665722d706f6c6c657200", "0x16d: the thread name, NUL-terminated"],
 ];
 
-/** GOFER_NATIVE_POLLER=0 selects the Worker poller on x86-64 too: the
- * path arm64 takes, for tests (and a trace of its syscalls) on this machine. */
-export const nativePollerSupported = (): boolean => process.arch === "x64" && process.env.GOFER_NATIVE_POLLER !== "0";
+// [bytes (little-endian), offset: instruction  why]
+const ARM64: [string, string][] = [
+  ["fd7bbca9", "0x0: stp x29, x30, [sp, #-64]!  save x29/x30 and a 64-byte frame"],
+  ["fd030091", "0x4: mov x29, sp"],
+  ["f35301a9", "0x8: stp x19, x20, [sp, #16]"],
+  ["f55b02a9", "0xc: stp x21, x22, [sp, #32]"],
+  ["f30300aa", "0x10: mov x19, x0  x19 = words (the thread's argument)"],
+  ["e00180d2", "0x14: mov x0, #0xf"],
+  ["210c0010", "0x18: adr x1, 19c"],
+  ["e81480d2", "0x1c: mov x8, #0xa7"],
+  ["010000d4", "0x20: svc #0x0  prctl(PR_SET_NAME, \"gofer-poller\")"],
+  ["601a40b9", "0x24: ldr w0, [x19, #24]"],
+  ["611e40b9", "0x28: ldr w1, [x19, #28]"],
+  ["148001aa", "0x2c: orr x20, x0, x1, lsl #32  x20 = the pollfd array (pollfdsLo | pollfdsHi << 32)"],
+  ["bf3b03d5", "0x30: dmb ish  ready = 1 between full barriers"],
+  ["20008052", "0x34: mov w0, #0x1"],
+  ["601200b9", "0x38: str w0, [x19, #16]"],
+  ["bf3b03d5", "0x3c: dmb ish"],
+  ["60420091", "0x40: add x0, x19, #0x10"],
+  ["211080d2", "0x44: mov x1, #0x81"],
+  ["220080d2", "0x48: mov x2, #0x1"],
+  ["030080d2", "0x4c: mov x3, #0x0"],
+  ["480c80d2", "0x50: mov x8, #0x62"],
+  ["010000d4", "0x54: svc #0x0  futex(&ready, FUTEX_WAKE_PRIVATE, 1)"],
+  ["600640b9", "0x58: ldr w0, [x19, #4]  loop: while arm == 0"],
+  ["bf3b03d5", "0x5c: dmb ish"],
+  ["00010035", "0x60: cbnz w0, 80"],
+  ["60120091", "0x64: add x0, x19, #0x4"],
+  ["011080d2", "0x68: mov x1, #0x80"],
+  ["020080d2", "0x6c: mov x2, #0x0"],
+  ["030080d2", "0x70: mov x3, #0x0"],
+  ["480c80d2", "0x74: mov x8, #0x62"],
+  ["010000d4", "0x78: svc #0x0  futex(&arm, FUTEX_WAIT_PRIVATE, 0, NULL)"],
+  ["f7ffff17", "0x7c: b 58"],
+  ["600e40b9", "0x80: ldr w0, [x19, #12]  armed: stop set? then leave"],
+  ["20080035", "0x84: cbnz w0, 188"],
+  ["750a40b9", "0x88: ldr w21, [x19, #8]  x21 = nfds"],
+  ["010080d2", "0x8c: mov x1, #0x0"],
+  ["3f00156b", "0x90: cmp w1, w21  copy each (fd, events) into a pollfd, revents 0"],
+  ["62010054", "0x94: b.cs c0"],
+  ["62020191", "0x98: add x2, x19, #0x40"],
+  ["420c018b", "0x9c: add x2, x2, x1, lsl #3"],
+  ["830e018b", "0xa0: add x3, x20, x1, lsl #3"],
+  ["440040b9", "0xa4: ldr w4, [x2]"],
+  ["640000b9", "0xa8: str w4, [x3]"],
+  ["440440b9", "0xac: ldr w4, [x2, #4]"],
+  ["64080079", "0xb0: strh w4, [x3, #4]"],
+  ["7f0c0079", "0xb4: strh wzr, [x3, #6]"],
+  ["21040011", "0xb8: add w1, w1, #0x1"],
+  ["f5ffff17", "0xbc: b 90"],
+  ["830e158b", "0xc0: add x3, x20, x21, lsl #3  the kick eventfd last, POLLIN"],
+  ["641640b9", "0xc4: ldr w4, [x19, #20]"],
+  ["640000b9", "0xc8: str w4, [x3]"],
+  ["24008052", "0xcc: mov w4, #0x1"],
+  ["640400b9", "0xd0: str w4, [x3, #4]"],
+  ["e00314aa", "0xd4: mov x0, x20"],
+  ["a1060091", "0xd8: add x1, x21, #0x1"],
+  ["020080d2", "0xdc: mov x2, #0x0"],
+  ["030080d2", "0xe0: mov x3, #0x0"],
+  ["040080d2", "0xe4: mov x4, #0x0"],
+  ["280980d2", "0xe8: mov x8, #0x49"],
+  ["010000d4", "0xec: svc #0x0  ppoll(pollfds, nfds + 1, NULL, NULL, 0)"],
+  ["1f1000b1", "0xf0: cmn x0, #0x4  EINTR: poll again"],
+  ["20fbff54", "0xf4: b.eq 58"],
+  ["f60300aa", "0xf8: mov x22, x0"],
+  ["010080d2", "0xfc: mov x1, #0x0"],
+  ["3f00156b", "0x100: cmp w1, w21  store revents << 16 beside each events (POLLERR for all if ppoll failed)"],
+  ["82010054", "0x104: b.cs 134"],
+  ["04018052", "0x108: mov w4, #0x8"],
+  ["7600f8b7", "0x10c: tbnz x22, #63, 118"],
+  ["830e018b", "0x110: add x3, x20, x1, lsl #3"],
+  ["640c4079", "0x114: ldrh w4, [x3, #6]"],
+  ["62020191", "0x118: add x2, x19, #0x40"],
+  ["420c018b", "0x11c: add x2, x2, x1, lsl #3"],
+  ["45084079", "0x120: ldrh w5, [x2, #4]"],
+  ["a440042a", "0x124: orr w4, w5, w4, lsl #16"],
+  ["440400b9", "0x128: str w4, [x2, #4]"],
+  ["21040011", "0x12c: add w1, w1, #0x1"],
+  ["f4ffff17", "0x130: b 100"],
+  ["830e158b", "0x134: add x3, x20, x21, lsl #3  the kick fired: read(kickFd, sp + 48, 8) drains it"],
+  ["640c4079", "0x138: ldrh w4, [x3, #6]"],
+  ["c4000034", "0x13c: cbz w4, 154"],
+  ["601640b9", "0x140: ldr w0, [x19, #20]"],
+  ["e1c30091", "0x144: add x1, sp, #0x30"],
+  ["020180d2", "0x148: mov x2, #0x8"],
+  ["e80780d2", "0x14c: mov x8, #0x3f"],
+  ["010000d4", "0x150: svc #0x0"],
+  ["bf3b03d5", "0x154: dmb ish  arm = 0, wake = 1, each between full barriers"],
+  ["7f0600b9", "0x158: str wzr, [x19, #4]"],
+  ["bf3b03d5", "0x15c: dmb ish"],
+  ["20008052", "0x160: mov w0, #0x1"],
+  ["600200b9", "0x164: str w0, [x19]"],
+  ["bf3b03d5", "0x168: dmb ish"],
+  ["e00313aa", "0x16c: mov x0, x19"],
+  ["211080d2", "0x170: mov x1, #0x81"],
+  ["220080d2", "0x174: mov x2, #0x1"],
+  ["030080d2", "0x178: mov x3, #0x0"],
+  ["480c80d2", "0x17c: mov x8, #0x62"],
+  ["010000d4", "0x180: svc #0x0  futex(&wake, FUTEX_WAKE_PRIVATE, 1): the main thread goes on"],
+  ["b5ffff17", "0x184: b 58"],
+  ["f55b42a9", "0x188: ldp x21, x22, [sp, #32]  exit: the thread returns (pthread ends it)"],
+  ["f35341a9", "0x18c: ldp x19, x20, [sp, #16]"],
+  ["fd7bc4a8", "0x190: ldp x29, x30, [sp], #64"],
+  ["000080d2", "0x194: mov x0, #0x0"],
+  ["c0035fd6", "0x198: ret"],
+  ["676f6665722d706f6c6c657200", "0x19c: the thread name, NUL-terminated"],
+];
+
+const CODE: Record<string, [string, string][]> = { x64: X64, arm64: ARM64 };
+
+/** GOFER_NATIVE_POLLER=0 selects the poller Worker even here (the path of
+ * an architecture without machine code above), for tests and traces of it. */
+export const nativePollerSupported = (): boolean => process.arch in CODE && process.env.GOFER_NATIVE_POLLER !== "0";
 
 let entry = 0;
 let pthreadCreate: ((tid: number, attr: number, fn: number, arg: number) => number) | null = null;
@@ -130,7 +243,7 @@ const tid = libc.pinnedBytes(8);
 export function startNativePoller(wordsAddr: number): number {
   if (!nativePollerSupported()) return -95; // EOPNOTSUPP
   if (entry === 0) {
-    const code = mapCode(Buffer.from(CODE.map(([hex]) => hex).join(""), "hex"));
+    const code = mapCode(Buffer.from(CODE[process.arch].map(([hex]) => hex).join(""), "hex"));
     if (code < 0) return code;
     entry = code;
   }

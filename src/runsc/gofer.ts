@@ -24,11 +24,17 @@ const FATAL_EXIT = 128;
 let fatalFd = -1;
 let log: Logger | null = null;
 
-function fatal(msg: string): never {
-  const line = Buffer.from(`gofer: ${msg}\n`);
+function writeAll(fd: number, line: Buffer): void {
   const bytes = new Uint8Array(line.buffer, line.byteOffset, line.length);
-  libc.writeFd(2, libc.addr(bytes), bytes.length);
-  if (fatalFd >= 0) libc.writeFd(fatalFd, libc.addr(bytes), bytes.length);
+  libc.writeFd(fd, libc.addr(bytes), bytes.length);
+}
+
+function fatal(msg: string): never {
+  writeAll(2, Buffer.from(`gofer: ${msg}\n`));
+  // As runsc's util.Errorf: one JSON object {msg, level, time} on --log-fd,
+  // whatever --log-format says. containerd's shim (Docker, Kubernetes) parses
+  // that file and shows the last msg; plain text there hides the reason.
+  if (fatalFd >= 0) writeAll(fatalFd, Buffer.from(`${JSON.stringify({ msg: `gofer: ${msg}`, level: "error", time: new Date().toISOString() })}\n`));
   log?.fatal(msg);
   return libc.exitNow(FATAL_EXIT);
 }

@@ -5,8 +5,9 @@
 // etc/localtime, and root: the container's rootfs with every gofer mount
 // bound at its (symlink-resolved) destination. After pivot_root the host's
 // tree is gone from our view.
-import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readlinkSync, readSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { byteString } from "../ffi/bytestring";
+import { dirname, join } from "../pathname";
+import * as hostpath from "../host/hostpath";
 import { dlopen } from "bun:ffi";
 import type { Logger } from "../log";
 import * as C from "../ffi/constants";
@@ -90,8 +91,9 @@ function onVerifiedTarget(dst: string, procPath: string, what: string, op: (fd: 
   check(fd, `open ${dst} for ${what}`);
   try {
     const link = join(procPath, "self/fd", String(fd));
-    const target = readlinkSync(link);
-    if (target !== dst) throw new SetupError(`failed to safely ${what}: expected to open ${dst}, but found ${target}`);
+    const target = hostpath.readLink(link);
+    if (typeof target === "number") throw new SetupError(`failed to safely ${what}: readlink ${link}: errno ${-target}`);
+    if (target !== pathBytes(dst)) throw new SetupError(`failed to safely ${what}: expected to open ${dst}, but found ${target}`);
     op(fd, link);
   } finally {
     libc.close(fd);
@@ -107,11 +109,13 @@ export function safeMount(src: string | null, dst: string, fstype: string | null
 
 /** Creates the mount point: a directory, or a file for a file source. */
 function makeMountPoint(src: string, dst: string): void {
-  if (statSync(src).isDirectory()) {
-    mkdirSync(dst, { recursive: true, mode: 0o777 });
+  const type = hostpath.fileType(pathBytes(src), true);
+  check(type, `stat ${src}`);
+  if (type === C.S_IFDIR) {
+    check(hostpath.mkdirAll(pathBytes(dst), 0o777), `mkdir ${dst}`);
   } else {
-    mkdirSync(dirname(dst), { recursive: true, mode: 0o777 });
-    closeSync(openSync(dst, "a", 0o777));
+    check(hostpath.mkdirAll(pathBytes(dirname(dst)), 0o777), `mkdir ${dirname(dst)}`);
+    check(hostpath.touch(pathBytes(dst), 0o777), `create ${dst}`);
   }
 }
 
@@ -157,15 +161,13 @@ export function setupRootFs(o: SetupOptions): void {
     const flags = C.MS_NOSUID | C.MS_NODEV | C.MS_NOEXEC;
     safeMount("runsc-root", PROC_FD_BIND, "tmpfs", flags, "/proc");
     check(libc.mount(null, PROC_FD_BIND, null, C.MS_UNBINDABLE), "make /proc/fs unbindable");
-    for (const d of ["proc", "root", "etc"]) mkdirSync(join(PROC_FD_BIND, d), { mode: 0o755 });
+    for (const d of ["proc", "root", "etc"]) check(libc.mkdirat(C.AT_FDCWD, join(PROC_FD_BIND, d), 0o755), `mkdir ${join(PROC_FD_BIND, d)}`);
     check(libc.mount("/proc", "/proc/fs/proc", null, flags | C.MS_RDONLY | C.MS_BIND | C.MS_REC), "bind /proc");
     // Bound (not opened) so the FD we keep cannot be walked up with "..".
     check(libc.mount("/proc/fs/proc/self/fd", `/proc/fs${PROC_FD_BIND}`, null, C.MS_RDONLY | C.MS_BIND | flags), "bind /proc/self/fd");
-    try {
-      copyFileSync("/etc/localtime", "/proc/fs/etc/localtime");
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, "cannot copy /etc/localtime; UTC will be used");
-    }
+    const localtime = hostpath.readFile("/etc/localtime", 1 << 20);
+    const rc = typeof localtime === "number" ? localtime : hostpath.writeFile("/proc/fs/etc/localtime", localtime, 0o644);
+    if (rc < 0) log.warn({ errno: -rc }, "cannot copy /etc/localtime; UTC will be used");
     goferRoot = "/proc/fs/root";
     procPath = "/proc/fs/proc";
   }
@@ -187,9 +189,9 @@ export function setupRootFs(o: SetupOptions): void {
   } finally {
     applyRemounts(pending, o, log);
   }
-  if (o.serveDev) mkdirSync(join(containerRoot, "dev"), { recursive: true, mode: 0o777 });
+  if (o.serveDev) check(hostpath.mkdirAll(pathBytes(join(containerRoot, "dev")), 0o777), "mkdir /dev in the root");
   const cwd = spec.process?.cwd;
-  if (cwd) mkdirSync(resolveSymlinks(containerRoot, cwd), { recursive: true, mode: 0o755 });
+  if (cwd) check(hostpath.mkdirAll(pathBytes(resolveSymlinks(containerRoot, cwd)), 0o755), `mkdir the working directory ${cwd}`);
   if (usesLisafs(rootConf)) {
     if (o.today) runCreateContainerHooks(o);
     safeMount(containerRoot, goferRoot, null, C.MS_BIND | C.MS_REC, procPath);
@@ -352,9 +354,9 @@ function bindSmallUmounter(newRoot: string, log: Logger): boolean {
   if (!elf) return false;
   const dir = join(newRoot, dirname(UMOUNTER_IN_NEW_ROOT));
   try {
-    mkdirSync(dir, { mode: 0o755 });
+    check(libc.mkdirat(C.AT_FDCWD, dir, 0o755), `mkdir ${dir}`);
     check(libc.mount("umounter", dir, "tmpfs", C.MS_NOSUID | C.MS_NODEV, "size=16k,mode=755"), "tmpfs for the umounter");
-    writeFileSync(join(newRoot, UMOUNTER_IN_NEW_ROOT), elf, { mode: 0o755 });
+    check(hostpath.writeFile(join(newRoot, UMOUNTER_IN_NEW_ROOT), elf, 0o755), "write the umounter");
     check(libc.mount(null, dir, null, C.MS_REMOUNT | C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV), "read-only umounter tmpfs");
     return true;
   } catch (err) {
@@ -374,21 +376,25 @@ function bindLoaderFiles(newRoot: string, log: Logger): string {
   const files = new Set<string>(RUNTIME_DEVICES);
   const interp = elfInterpreter("/proc/self/exe");
   if (interp) files.add(interp);
-  const exe = readlinkSync("/proc/self/exe");
+  const exe = hostpath.readLink("/proc/self/exe");
+  if (typeof exe === "number") throw new SetupError(`readlink /proc/self/exe: errno ${-exe}`);
   // Our own binary too, for starting the umounter by path.
-  closeSync(openSync(join(newRoot, SELF_IN_NEW_ROOT), "a", 0o755));
+  check(hostpath.touch(join(newRoot, SELF_IN_NEW_ROOT), 0o755), "create the binary's mount point");
   check(libc.mount(exe, join(newRoot, SELF_IN_NEW_ROOT), null, C.MS_BIND), "bind our binary into the new root");
   libc.mount(null, join(newRoot, SELF_IN_NEW_ROOT), null, C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | C.MS_NOSUID | C.MS_NODEV);
   haveSmallUmounter = bindSmallUmounter(newRoot, log);
-  for (const line of readFileSync("/proc/self/maps", "utf8").split("\n")) {
+  const maps = hostpath.readFile("/proc/self/maps");
+  if (typeof maps === "number") throw new SetupError(`read /proc/self/maps: errno ${-maps}`);
+  // Byte strings: a library's path is passed to mount(2) as it is.
+  for (const line of byteString(maps, 0, maps.length).split("\n")) {
     const path = line.slice(line.indexOf("/"));
     if (line.includes("/") && path !== exe && /\.so(\.|$)/.test(path)) files.add(path);
   }
   const dirs = new Set<string>();
   for (const f of files) {
     const dst = join(newRoot, f);
-    mkdirSync(dirname(dst), { recursive: true, mode: 0o755 });
-    closeSync(openSync(dst, "a", 0o644));
+    check(hostpath.mkdirAll(dirname(dst), 0o755), `mkdir ${dirname(dst)}`);
+    check(hostpath.touch(dst, 0o644), `create ${dst}`);
     check(libc.mount(f, dst, null, C.MS_BIND), `bind ${f} for re-executing`);
     const isDevice = RUNTIME_DEVICES.includes(f);
     const rc = libc.mount(null, dst, null, C.MS_BIND | C.MS_REMOUNT | C.MS_RDONLY | C.MS_NOSUID | (isDevice ? C.MS_NOEXEC : C.MS_NODEV));
@@ -400,11 +406,8 @@ function bindLoaderFiles(newRoot: string, log: Logger): string {
 
 /** PT_INTERP of an ELF file, or "" (static). */
 function elfInterpreter(path: string): string {
-  const fd = openSync(path, "r");
-  const elf = Buffer.alloc(1 << 16);
-  const n = readSync(fd, elf, 0, elf.length, 0);
-  closeSync(fd);
-  if (n < 64) return "";
+  const elf = hostpath.readFile(path, 1 << 16);
+  if (typeof elf === "number" || elf.length < 64) return "";
   const v = new DataView(elf.buffer, elf.byteOffset, elf.byteLength);
   if (v.getUint32(0) !== 0x7f454c46) return "";
   const phoff = Number(v.getBigUint64(0x20, true));
@@ -416,7 +419,7 @@ function elfInterpreter(path: string): string {
     if (v.getUint32(ph, true) !== 3 /* PT_INTERP */) continue;
     const off = Number(v.getBigUint64(ph + 8, true));
     const size = Number(v.getBigUint64(ph + 32, true));
-    return Buffer.from(elf.subarray(off, off + size)).toString("latin1").replace(/\0.*$/s, "");
+    return byteString(elf, off, Math.min(off + size, elf.length)).replace(/\0.*$/s, "");
   }
   return "";
 }

@@ -1,8 +1,9 @@
 // The OCI spec as runsc's gofer reads it: from --spec-fd, relative paths made
 // absolute against the bundle, and the bind mounts the gofer serves ("gofer
 // mounts") picked out in spec order.
-import { lstatSync, readlinkSync, statfsSync } from "node:fs";
-import { isAbsolute, join, normalize, relative } from "node:path";
+import { bytesToText } from "../argv";
+import * as hostpath from "../host/hostpath";
+import { isAbsolute, join, normalize, relative } from "../pathname";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { RunscUsageError } from "./args";
@@ -88,16 +89,16 @@ export function resolveSymlinks(root: string, rel: string, follow = 255, base = 
       base = root;
       continue;
     }
-    let st;
-    try {
-      st = lstatSync(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    const type = hostpath.fileType(pathBytes(path), false);
+    if (type === -C.ENOENT) {
       base = path;
       continue;
     }
-    if (st.isSymbolicLink()) {
-      const link = readlinkSync(path);
+    if (type < 0) throw new RunscUsageError(`stat ${path}: errno ${-type}`);
+    if (type === C.S_IFLNK) {
+      const target = hostpath.readLink(pathBytes(path));
+      if (typeof target === "number") throw new RunscUsageError(`readlink ${path}: errno ${-target}`);
+      const link = bytesToText(target);
       base = resolveSymlinks(root, link, follow - 1, isAbsolute(link) ? root : base);
       continue;
     }
@@ -113,7 +114,8 @@ const FUSE_SUPER_MAGIC = 0x65735546;
 /** Options the sandbox needs to know about the host filesystem under a mount. */
 export function adjustMountOptions(path: string, opts: string[], today: boolean): string[] {
   const out = [...opts];
-  const type = Number(statfsSync(path).type);
+  const type = hostpath.fsType(pathBytes(path));
+  if (type < 0) throw new RunscUsageError(`statfs ${path}: errno ${-type}`);
   if (type === OVERLAYFS_SUPER_MAGIC) out.push("overlayfs_stale_read");
   // The sandbox shares host FDs between its files; NFS (and, for today's
   // runsc, FUSE) flushes on close(2), so sharing must be off there.
@@ -170,7 +172,7 @@ function goMountJson(m: SpecMount): object {
 // ---- issue 14 (byte-exact paths): spec paths are text (JSON); the host
 // layer's libc calls take byte strings (one char per byte, written to the
 // syscall as they are). A spec path goes through this where it reaches
-// them; node:fs and libc.cstring already encode text as UTF-8.
+// them.
 /** The UTF-8 bytes of a spec path, as a byte string for libc.openat & co. */
 export function pathBytes(p: string): string {
   return Buffer.from(p, "utf8").toString("latin1");

@@ -20,8 +20,9 @@
 // inheritable). The handler is idempotent: a capability already gone from
 // the bounding set is not dropped again.
 //
-// x86-64 only. Elsewhere `inPlaceCapsSupported()` is false and the caller
-// keeps the re-exec path (privileges.ts).
+// x86-64 and arm64 (the same steps in AArch64, ARMv8.0). Elsewhere
+// `inPlaceCapsSupported()` is false and the caller keeps the re-exec path
+// (privileges.ts).
 import { toArrayBuffer } from "bun:ffi";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
@@ -40,7 +41,7 @@ export interface CapSets {
 const CAP_SETPCAP = 8;
 
 /** Whether the in-place drop is built for this architecture. */
-export const inPlaceCapsSupported = (): boolean => process.arch === "x64";
+export const inPlaceCapsSupported = (): boolean => process.arch in HANDLERS;
 
 /** The sets as 64-bit masks, trimmed as runsc's ResolveThreadCaps does. */
 export interface ResolvedCaps {
@@ -92,7 +93,7 @@ export function resolveThreadCaps(caps: CapSets): ResolvedCaps {
 // to, the data block one page after its first byte (DATA below). Raw
 // syscalls only: errno is untouched, and the kernel restores every register
 // at sigreturn. Assembled with GNU as (.intel_syntax), checked with objdump.
-const HANDLER: [string, string][] = [
+const X64: [string, string][] = [
   ["53", "push rbx"],
   ["4154", "push r12"],
   ["4155", "push r13"],
@@ -193,6 +194,107 @@ const HANDLER: [string, string][] = [
   ["c3", "ret                           to glibc's restorer (rt_sigreturn)"],
 ];
 
+// The same handler in AArch64 (aarch64-linux-gnu-as): caller-saved registers
+// only (x9-x15; svc changes only x0), no stack, and x30 untouched for the
+// return. The slot claim and the finished count are exclusive load/store
+// pairs (ARMv8.0, no LSE atomics needed). [bytes (little-endian), listing]
+const ARM64: [string, string][] = [
+  ["09000010", "0x0: adr x9, 0  x9 = this code's first byte"],
+  ["29054091", "0x4: add x9, x9, #0x1, lsl #12  x9 = DATA (code + 0x1000)"],
+  ["020080d2", "0x8: mov x2, #0x0  syscall args 3-5 stay 0 unless set"],
+  ["030080d2", "0xc: mov x3, #0x0"],
+  ["040080d2", "0x10: mov x4, #0x0"],
+  ["2a0080d2", "0x14: mov x10, #0x1  x10 = step (1: bounding)"],
+  ["2b1140f9", "0x18: ldr x11, [x9, #32]  x11 = caps to drop"],
+  ["0c0080d2", "0x1c: mov x12, #0x0  x12 = cap"],
+  ["6e25cc9a", "0x20: lsr x14, x11, x12"],
+  ["ce010036", "0x24: tbz w14, #0, 5c  not to drop: next"],
+  ["e00280d2", "0x28: mov x0, #0x17"],
+  ["e1030caa", "0x2c: mov x1, x12"],
+  ["e81480d2", "0x30: mov x8, #0xa7"],
+  ["010000d4", "0x34: svc #0x0  prctl(PR_CAPBSET_READ, cap)"],
+  ["1f0000f1", "0x38: cmp x0, #0x0"],
+  ["0d010054", "0x3c: b.le 5c  already gone (0) or unknown (-EINVAL): next"],
+  ["000380d2", "0x40: mov x0, #0x18"],
+  ["e1030caa", "0x44: mov x1, x12"],
+  ["e81480d2", "0x48: mov x8, #0xa7"],
+  ["010000d4", "0x4c: svc #0x0  prctl(PR_CAPBSET_DROP, cap)"],
+  ["1f5800b1", "0x50: cmn x0, #0x16  EINVAL is ignored, as runsc does"],
+  ["40000054", "0x54: b.eq 5c"],
+  ["c004f8b7", "0x58: tbnz x0, #63, f0  failed: record"],
+  ["8c050091", "0x5c: add x12, x12, #0x1"],
+  ["9f0101f1", "0x60: cmp x12, #0x40"],
+  ["e3fdff54", "0x64: b.cc 20"],
+  ["4a0080d2", "0x68: mov x10, #0x2  step 2: capset"],
+  ["0c0080d2", "0x6c: mov x12, #0x0"],
+  ["e00309aa", "0x70: mov x0, x9"],
+  ["21210091", "0x74: add x1, x9, #0x8"],
+  ["680b80d2", "0x78: mov x8, #0x5b"],
+  ["010000d4", "0x7c: svc #0x0  capset(DATA+0: header {v3, pid 0 = this thread}, DATA+8: data[2])"],
+  ["8003f8b7", "0x80: tbnz x0, #63, f0"],
+  ["6a0080d2", "0x84: mov x10, #0x3  step 3: ambient clear"],
+  ["e00580d2", "0x88: mov x0, #0x2f"],
+  ["810080d2", "0x8c: mov x1, #0x4"],
+  ["e81480d2", "0x90: mov x8, #0xa7"],
+  ["010000d4", "0x94: svc #0x0  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)"],
+  ["1f5800b1", "0x98: cmn x0, #0x16"],
+  ["40000054", "0x9c: b.eq a4"],
+  ["8002f8b7", "0xa0: tbnz x0, #63, f0"],
+  ["8a0080d2", "0xa4: mov x10, #0x4  step 4: ambient raise"],
+  ["2b1540f9", "0xa8: ldr x11, [x9, #40]  x11 = ambient caps (x12 = 0 here)"],
+  ["6e25cc9a", "0xac: lsr x14, x11, x12"],
+  ["4e010036", "0xb0: tbz w14, #0, d8"],
+  ["e00580d2", "0xb4: mov x0, #0x2f"],
+  ["410080d2", "0xb8: mov x1, #0x2"],
+  ["e2030caa", "0xbc: mov x2, x12"],
+  ["e81480d2", "0xc0: mov x8, #0xa7"],
+  ["010000d4", "0xc4: svc #0x0  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0)"],
+  ["020080d2", "0xc8: mov x2, #0x0"],
+  ["1f5800b1", "0xcc: cmn x0, #0x16"],
+  ["40000054", "0xd0: b.eq d8"],
+  ["e000f8b7", "0xd4: tbnz x0, #63, f0"],
+  ["8c050091", "0xd8: add x12, x12, #0x1"],
+  ["9f0101f1", "0xdc: cmp x12, #0x40"],
+  ["63feff54", "0xe0: b.cc ac"],
+  ["0a0080d2", "0xe4: mov x10, #0x0  success: step 0, cap 0, result 0"],
+  ["0c0080d2", "0xe8: mov x12, #0x0"],
+  ["000080d2", "0xec: mov x0, #0x0"],
+  ["ed0300aa", "0xf0: mov x13, x0  record: x13 = result (0 or -errno)"],
+  ["481680d2", "0xf4: mov x8, #0xb2"],
+  ["010000d4", "0xf8: svc #0x0  gettid()"],
+  ["ef0300aa", "0xfc: mov x15, x0"],
+  ["2ec10091", "0x100: add x14, x9, #0x30"],
+  ["c0fd5f88", "0x104: ldaxr w0, [x14]  claim slot DATA+0x30++ (exclusive load/store pair)"],
+  ["01040011", "0x108: add w1, w0, #0x1"],
+  ["c1fd0288", "0x10c: stlxr w2, w1, [x14]"],
+  ["a2ffff35", "0x110: cbnz w2, 104"],
+  ["bf3b03d5", "0x114: dmb ish"],
+  ["213540b9", "0x118: ldr w1, [x9, #52]  capacity"],
+  ["1f00016b", "0x11c: cmp w0, w1"],
+  ["e2000054", "0x120: b.cs 13c  full: count only"],
+  ["2e010191", "0x124: add x14, x9, #0x40  slot = DATA+0x40+16*i"],
+  ["ce11008b", "0x128: add x14, x14, x0, lsl #4"],
+  ["cd0500b9", "0x12c: str w13, [x14, #4]"],
+  ["ca0900b9", "0x130: str w10, [x14, #8]"],
+  ["cc0d00b9", "0x134: str w12, [x14, #12]"],
+  ["cffd9f88", "0x138: stlr w15, [x14]  tid, last (store-release): a nonzero tid marks a full slot"],
+  ["2ee10091", "0x13c: add x14, x9, #0x38  DATA+0x38: handlers finished, ++"],
+  ["c0fd5f88", "0x140: ldaxr w0, [x14]"],
+  ["00040011", "0x144: add w0, w0, #0x1"],
+  ["c0fd0288", "0x148: stlxr w2, w0, [x14]"],
+  ["a2ffff35", "0x14c: cbnz w2, 140"],
+  ["bf3b03d5", "0x150: dmb ish"],
+  ["e0030eaa", "0x154: mov x0, x14"],
+  ["211080d2", "0x158: mov x1, #0x81"],
+  ["e27b40b2", "0x15c: mov x2, #0x7fffffff"],
+  ["030080d2", "0x160: mov x3, #0x0"],
+  ["480c80d2", "0x164: mov x8, #0x62"],
+  ["010000d4", "0x168: svc #0x0  futex(&finished, FUTEX_WAKE_PRIVATE, all)"],
+  ["c0035fd6", "0x16c: ret  to the kernel's sigreturn trampoline"],
+];
+
+const HANDLERS: Record<string, [string, string][]> = { x64: X64, arm64: ARM64 };
+
 const PAGE = 4096;
 const ESRCH = 3;
 // DATA layout (offsets into the block one page after the code).
@@ -221,7 +323,7 @@ let region: Region | null = null;
 function mapRegion(): Region {
   if (region) return region;
   // The handler finds its data one page after its first byte.
-  const base = mapCode(Buffer.from(HANDLER.map(([hex]) => hex).join(""), "hex"), DATA_SIZE);
+  const base = mapCode(Buffer.from(HANDLERS[process.arch].map(([hex]) => hex).join(""), "hex"), DATA_SIZE);
   if (base < 0) throw new PrivilegeError(`mapping the capability handler: errno ${-base}`);
   const buf = toArrayBuffer(base + PAGE, 0, DATA_SIZE);
   region = { code: base, data: new DataView(buf), i32: new Int32Array(buf) };
@@ -295,6 +397,10 @@ const SA_ONSTACK = 0x08000000;
 const SA_SIGINFO = 4;
 const SIGRTMIN_GLIBC = 34; // 32 and 33 are glibc's own
 
+// How long to wait for a real-time signal no thread blocks, in slices.
+const PICK_SIGNAL_MS = 250;
+const PICK_SIGNAL_SLICE_MS = 2;
+
 /** The highest real-time signal with the default disposition that no thread
  * blocks or has pending. */
 function pickSignal(statuses: Record<string, string>[]): number {
@@ -305,7 +411,7 @@ function pickSignal(statuses: Record<string, string>[]): number {
     if (libc.sigaction(sig, 0, libc.addr(old)) < 0) continue;
     if (new DataView(old.buffer).getBigUint64(0, true) === 0n) return sig; // SIG_DFL
   }
-  throw new PrivilegeError("no free real-time signal to apply capabilities on every thread with");
+  throw new PrivilegeError(`no free real-time signal to apply capabilities on every thread with (blocked or pending in some thread: ${hex16(blocked)})`);
 }
 
 export interface ApplyOptions {
@@ -315,6 +421,9 @@ export interface ApplyOptions {
   timeoutMs?: number;
   /** Check every thread's /proc status afterwards (default true). */
   verify?: boolean;
+  /** Use this signal instead of picking one (tests under qemu-user, whose
+   * own helper threads block every signal, so none looks free). */
+  signal?: number;
 }
 
 export interface ApplyReport {
@@ -360,8 +469,22 @@ export function applyCapsToAllThreads(caps: CapSets, taskDirFd: number, opts: Ap
   nsTids.clear();
   let entries = listTasks(taskDirFd);
   const entryOf = new Map<number, number>(); // our tid -> task entry
-  const statuses = entries.map((t) => taskStatus(taskDirFd, t)).filter((s) => s !== null);
-  const sig = pickSignal(statuses);
+  // A thread being created runs with every signal blocked until its start
+  // routine restores the mask (its creator blocks them all around clone, too),
+  // so one listing may find no free signal; that passes within microseconds.
+  // Seen under Docker, about one gofer start in twenty. A thread that blocks
+  // them all for good still fails, after PICK_SIGNAL_MS.
+  let sig = opts.signal ?? 0;
+  for (const t0 = performance.now(); sig === 0; Bun.sleepSync(PICK_SIGNAL_SLICE_MS)) {
+    const statuses = entries.map((t) => taskStatus(taskDirFd, t)).filter((s) => s !== null);
+    try {
+      sig = pickSignal(statuses);
+      break;
+    } catch (e) {
+      if (performance.now() - t0 > PICK_SIGNAL_MS) throw e;
+    }
+    entries = listTasks(taskDirFd);
+  }
 
   const act = new Uint8Array(SIGACTION_SIZE);
   const av = new DataView(act.buffer);

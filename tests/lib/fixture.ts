@@ -25,16 +25,22 @@ function newestMtime(p: string): number {
 }
 
 let built = false;
-/** Builds dist/gofer if it is missing or older than src/ or build.ts. */
-export function ensureBuilt(): void {
-  if (built) return;
+/** Builds dist/gofer (and dist/gofer-<target> for each of `targets`, build.ts
+ * names) if missing or older than src/ or build.ts. */
+export function ensureBuilt(targets: string[] = []): void {
+  if (built && targets.length === 0) return;
   const src = Math.max(newestMtime(path.join(REPO, "src")), newestMtime(path.join(REPO, "build.ts")));
-  let have = -1;
-  try {
-    have = fs.statSync(GOFER).mtimeMs;
-  } catch {}
-  if (have < src) {
-    const r = spawnSync(path.join(REPO, "node_modules/.bin/bun"), ["run", "build.ts"], { cwd: REPO, encoding: "utf8" });
+  const stale = (file: string) => {
+    try {
+      return fs.statSync(file).mtimeMs < src;
+    } catch {
+      return true;
+    }
+  };
+  const wanted = targets.filter((t) => stale(`${GOFER}-${t}`));
+  if (stale(GOFER) || wanted.length > 0) {
+    const args = ["run", "build.ts", ...wanted.map((t) => `--target=${t}`)];
+    const r = spawnSync(path.join(REPO, "node_modules/.bin/bun"), args, { cwd: REPO, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`building dist/gofer failed:\n${r.stdout}\n${r.stderr}`);
   }
   built = true;
@@ -132,6 +138,8 @@ export interface GoferOptions {
   env?: Record<string, string>;
   /** A command the gofer runs under, e.g. ["prlimit", "--nofile=256"]. */
   wrap?: string[];
+  /** The executable, if not dist/gofer (e.g. dist/gofer-linux-arm64). */
+  gofer?: string;
 }
 
 const running = new Set<Gofer>();
@@ -156,7 +164,7 @@ export class Gofer {
       if (typeof p === "number") throw new Error(`socketpair: errno ${-p}`);
       return p;
     });
-    const argv = [...(o.wrap ?? []), GOFER];
+    const argv = [...(o.wrap ?? []), o.gofer ?? GOFER];
     mounts.forEach((m, i) => argv.push("--io-fd", String(3 + i), "--mount", m));
     argv.push("--log-level", o.logLevel ?? "warn", ...(o.flags ?? []));
     const logFile = path.join(fx.logs, `gofer-${++goferSeq}.log`);

@@ -2,7 +2,7 @@
 // warmed up), applies the gofer's capabilities in place, starts another
 // Worker, and prints one JSON line with every thread's capability sets
 // before and after. argv: "all" | "self" (only the calling thread) |
-// "block64" | "blockrt", then optionally "uds".
+// "block64" | "blockrt" | "blockrt-brief", then optionally "uds".
 import * as C from "../../src/ffi/constants";
 import * as libc from "../../src/ffi/libc";
 import { goferCaps } from "../../src/runsc/privileges";
@@ -10,6 +10,9 @@ import { applyCapsToAllThreads, taskStatus } from "../../src/runsc/threadcaps";
 
 const mode = process.argv[2] ?? "all";
 const udsOpen = process.argv.includes("uds");
+// --signal=N: use signal N rather than pick one (under qemu-user, see threadcaps.test.ts).
+const forced = process.argv.find((a) => a.startsWith("--signal="));
+const signal = forced ? Number(forced.slice("--signal=".length)) : undefined;
 const KEYS = ["Name", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "SigBlk"];
 
 // The worker answers n with n + 1. Sent {sab, block}, it blocks those
@@ -23,12 +26,19 @@ self.onmessage = (e) => {
   for (const s of e.data.block) set[0] |= 1n << BigInt(s - 1);
   if (pthread_sigmask(0 /* SIG_BLOCK */, set, null) !== 0) throw new Error("pthread_sigmask");
   postMessage(-1);
-  Atomics.wait(new Int32Array(e.data.sab), 0, 0, 10000);
+  const word = new Int32Array(e.data.sab);
+  if (e.data.unblockAfterMs) {
+    Atomics.wait(word, 0, 0, e.data.unblockAfterMs);
+    if (pthread_sigmask(1 /* SIG_UNBLOCK */, set, null) !== 0) throw new Error("pthread_sigmask");
+  }
+  Atomics.wait(word, 0, 0, 10000);
 };`;
 // "block64" / "blockrt": while the change is made, the first worker's
 // thread blocks signal 64 / every real-time signal glibc leaves to
-// applications (35-64).
-const block = mode === "block64" ? [64] : mode === "blockrt" ? Array.from({ length: 30 }, (_, i) => 35 + i) : [];
+// applications (35-64); "blockrt-brief": every real-time signal for 100 ms
+// only, as a thread being created has them all blocked for an instant.
+const block = mode === "block64" ? [64] : mode.startsWith("blockrt") ? Array.from({ length: 30 }, (_, i) => 35 + i) : [];
+const unblockAfterMs = mode === "blockrt-brief" ? 100 : 0;
 const startWorker = () => new Worker(URL.createObjectURL(new Blob([workerSrc])));
 const ask = (w: Worker, n: unknown) =>
   new Promise<number>((resolve, reject) => {
@@ -63,7 +73,7 @@ await Bun.sleep(20);
 
 const sab = new SharedArrayBuffer(4);
 if (block.length) {
-  await ask(w1, { sab, block } as unknown as number);
+  await ask(w1, { sab, block, unblockAfterMs } as unknown as number);
   await Bun.sleep(50); // into its futex wait
 }
 const before = snapshot(taskFd);
@@ -71,7 +81,7 @@ const t0 = performance.now();
 let report: unknown = null;
 let error: string | null = null;
 try {
-  report = applyCapsToAllThreads(goferCaps(true, udsOpen), taskFd, { onlyCallingThread: mode === "self", verify: mode !== "self" });
+  report = applyCapsToAllThreads(goferCaps(true, udsOpen), taskFd, { onlyCallingThread: mode === "self", verify: mode !== "self", signal });
 } catch (e) {
   error = String(e);
 }
