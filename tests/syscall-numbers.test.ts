@@ -15,6 +15,11 @@ function table(file: string, re: RegExp): Map<string, number> {
 }
 // arm64 uses the generic table; a few entries are __NR3264_name there.
 const ARM64 = table("/usr/include/asm-generic/unistd.h", /#define __NR(?:3264)?_(\w+)\s+(\d+)\b/g);
+// ... and a 64-bit build's names for those (`__NR_newfstatat __NR3264_fstatat`).
+for (const m of fs.readFileSync("/usr/include/asm-generic/unistd.h", "utf8").matchAll(/#define __NR_(\w+)\s+__NR3264_(\w+)/g)) {
+  const n = ARM64.get(m[2]);
+  if (n !== undefined && !ARM64.has(m[1])) ARM64.set(m[1], n);
+}
 const X64 = table("/usr/include/x86_64-linux-gnu/asm/unistd_64.h", /#define __NR_(\w+)\s+(\d+)\b/g);
 
 test("NR and SYS_* numbers match the kernel's tables on arm64 and x86-64 (an x86-only call such as open or stat has no arm64 entry and fails here)", () => {
