@@ -1,5 +1,5 @@
 // The 9P server (gVisor's 9P2000.L + 9P2000.L.Google.1-13, pkg/p9/handlers.go
-// rules over the old p9 gofer's semantics, seeds/fsgofer.go): every message,
+// rules over gVisor's 2021 p9 fsgofer's semantics, seeds/fsgofer.go): every message,
 // its error paths, version gating, flipcall channels, read-only mounts,
 // --listen unix:/tcp:, and what a closed connection releases. Results are
 // checked against the host tree the test made on tmpfs.
@@ -476,7 +476,7 @@ describe("9P2000.L.Google.13 over the socket", () => {
     expect(c.errno(T.mknod, { dirFid: s.fid, name: "null", mode: C.S_IFCHR | 0o666, major: 1, minor: 3, gid: 0 })).toBe(E.EPERM);
     expect(c.errno(T.mknod, { dirFid: s.fid, name: "fifo", mode: C.S_IFIFO | 0o666, major: 0, minor: 0, gid: 0 })).toBe(E.EPERM);
     expect(c.errno(T.umknod, { dirFid: s.fid, name: "blk", mode: 0o60000 | 0o666, major: 8, minor: 0, gid: 0, uid: 0 })).toBe(E.EPERM);
-    // No file type bits is not a regular file either (the seed's FileType() != ModeRegular).
+    // No file type bits is not a regular file either (the 2021 fsgofer's FileType() != ModeRegular).
     expect(c.errno(T.mknod, { dirFid: s.fid, name: "untyped", mode: 0o644, major: 0, minor: 0, gid: 0 })).toBe(E.EPERM);
     expect(fs.readdirSync(s.host).sort()).toEqual(["reg", "ureg"]);
   });
@@ -733,7 +733,7 @@ describe("9P2000.L.Google.13 over the socket", () => {
     const again = c.readdir(d, 0, 1 << 16).map((e) => e.name);
     expect(again.length).toBe(21);
     expect(again).toContain("late");
-    // Entries of types a walk refuses are still listed (as the seed's Readdir).
+    // Entries of types a walk refuses are still listed (as the 2021 fsgofer's Readdir).
     spawnSync("mkfifo", [path.join(s.host, "zfifo")]);
     libc.mknodat(-100, path.join(s.host, "zchr"), C.S_IFCHR | 0o600, (1 << 8) | 3);
     const withSpecial = c.readdir(d, 0, 1 << 16);
@@ -780,7 +780,7 @@ describe("9P2000.L.Google.13 over the socket", () => {
       const p = n ? path.join(s.host, n) : s.host;
       expectAttrOf(a.attr, p);
       expectQidOf(a.qid, p);
-      // The seed's GetAttr: the basic stats but the inode number.
+      // The 2021 fsgofer's GetAttr: the basic stats but the inode number.
       expect(a.valid).toBe(0x6ff);
     }
     expect(c.errno(T.getattr, { fid: 999_999, mask: 1 })).toBe(E.EBADF);
@@ -1210,7 +1210,7 @@ describe("read-only mount", () => {
       [T.setattr, { fid: file, valid: SetAttrMask.Mode, attr: { mode: 0o777 } }],
       [T.setattr, { fid: file, valid: SetAttrMask.Size, attr: { size: 0 } }],
       [T.setattrclunk, { fid: w(["f"]), valid: SetAttrMask.Mode, attr: { mode: 0o777 } }],
-      // The seed refuses before looking at the mask.
+      // The 2021 fsgofer refuses before looking at the mask.
       [T.setattr, { fid: file, valid: 0, attr: {} }],
       [T.lopen, { fid: w(["f"]), flags: WRONLY }],
       [T.lopen, { fid: w(["f"]), flags: RDWR }],

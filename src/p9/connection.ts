@@ -21,7 +21,7 @@ export class Fid {
   open: OpenFile | null = null;
   /** The p9 access mode it was opened with (OpenFlags & 3). */
   mode = 0;
-  /** Readdir: the offset the directory position stands at (the seed's
+  /** Readdir: the offset the directory position stands at (the 2021 fsgofer's
    * lastDirentOffset); any other offset rewinds and skips. */
   lastDirentOffset = 0;
   /** Readdir: the device index of the opened directory (-1: not yet known). */
@@ -58,7 +58,7 @@ export class P9Connection {
   /** Negotiated version: 0 is plain 9P2000.L; until Tversion, 0 (as gVisor). */
   version = 0;
   private fids = new Map<number, Fid>();
-  /** Host device -> the 8-bit index in QID paths (the seed's makeQID). */
+  /** Host device -> the 8-bit index in QID paths (the 2021 fsgofer's makeQID). */
   private devices = new Map<number, number>();
   /** Indexed by channel id; a dropped channel leaves null (ids are the client's). */
   private channels: ({

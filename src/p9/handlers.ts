@@ -1,5 +1,5 @@
 // The p9 handlers: gVisor's pkg/p9/handlers.go protocol rules (fid states,
-// which errno when) over the semantics of its p9 gofer (seeds/fsgofer.go),
+// which errno when) over the semantics of gVisor's 2021 p9 fsgofer (seeds/fsgofer.go),
 // on the shared host-file layer. Each handler decodes nothing itself: it gets
 // the decoded request, writes its response body in place at comm.bodyOff and
 // returns its length, or returns -errno.
@@ -29,7 +29,7 @@ import {
 
 export type Handler = (c: P9Connection, comm: P9Comm, req: Decoded, bodyLen: number) => number;
 
-/** What the seed's GetAttr reports valid: the basic stats but inode number,
+/** What the 2021 fsgofer's GetAttr reports valid: the basic stats but inode number,
  * btime, gen and data version. */
 const ATTR_VALID = 0x6ff;
 const sv = lastStat.view;
@@ -51,7 +51,7 @@ function qidType(mode: number): number {
   }
 }
 
-/** Writes the QID of the file in lastStat at `off`: path is the seed's
+/** Writes the QID of the file in lastStat at `off`: path is the 2021 fsgofer's
  * makeQID, an 8-bit device index above the low 56 bits of the inode. */
 function putQid(c: P9Connection, comm: P9Comm, off: number): number {
   const dev = c.deviceIndex(lastStat.devMajor(), lastStat.devMinor());
@@ -124,7 +124,7 @@ const putQidBody = (c: P9Connection, comm: P9Comm): number => {
 
 // ---- fid checks -------------------------------------------------------------------
 
-/** File types a walk may reach (the seed's checkSupportedFileType, with the
+/** File types a walk may reach (the 2021 fsgofer's checkSupportedFileType, with the
  * FIFO policy our lisafs side offers). */
 function walkable(c: P9Connection, mode: number): boolean {
   switch (mode & C.S_IFMT) {
@@ -321,7 +321,7 @@ const lopen: Handler = (c, comm, req) => {
   if (typeof res === "number") return res;
   f.open = res.open;
   f.mode = mode;
-  // FDs go with regular files only, as the seed's newFDMaybe.
+  // FDs go with regular files only, as the 2021 fsgofer's newFDMaybe.
   if (res.donate >= 0) {
     if (f.file.isRegular() && comm.canDonate) comm.donate(prepareDonation(res.donate));
     else closeFd(res.donate);
@@ -343,7 +343,7 @@ function create(c: P9Connection, comm: P9Comm, req: Decoded, uid: number): numbe
   if (c.readonly) return -C.EROFS;
   const mode = (req.flags as number) & OpenFlags.ModeMask;
   if (mode === 3) return -C.EINVAL;
-  // The host FD is opened read-write for a write-only create (as the seed),
+  // The host FD is opened read-write for a write-only create (as the 2021 fsgofer),
   // so the donated FD can serve the sandbox's page cache.
   const hostFlags = (mode === OpenFlags.WriteOnly ? C.O_RDWR : mode) | ((req.flags as number) & OpenFlags.Truncate);
   const res = d.file.openCreate(req.mode & 0o7777, uid, req.gid, req.name, hostFlags);
@@ -383,7 +383,7 @@ const umkdir: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir
 const symlink: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, NO_UID, req.gid));
 const usymlink: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, req.uid, req.gid));
 // Regular files only, never device nodes (the host layer refuses the rest
-// with EPERM, as the seed).
+// with EPERM, as the 2021 fsgofer).
 const mknod: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mknod(req.mode, NO_UID, req.gid, req.name));
 const umknod: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mknod(req.mode, req.uid, req.gid, req.name));
 
@@ -465,7 +465,7 @@ const getattr: Handler = (c, comm, req) => {
   return R.getattr.size;
 };
 
-/** The seed's SetAttr: EROFS on a read-only mount; only permissions, owner,
+/** The 2021 fsgofer's SetAttr: EROFS on a read-only mount; only permissions, owner,
  * size and times (CTime is EPERM for gVisor's clients; a standard client's
  * kernel sets it on every change and it is ignored); each change tried in
  * turn, the last failure answered. */
@@ -554,7 +554,7 @@ const statfs: Handler = (c, comm, req) => {
   v.setUint32(off, Number(s.getBigInt64(0, true) & 0xffffffffn), true); // type
   v.setUint32(off + 4, Number(s.getBigInt64(8, true) & 0xffffffffn), true); // bsize
   for (let i = 0; i < 5; i++) v.setBigUint64(off + 8 + i * 8, s.getBigUint64(16 + i * 8, true), true);
-  v.setBigUint64(off + 48, 0n, true); // fsid: the seed reports none
+  v.setBigUint64(off + 48, 0n, true); // fsid: the 2021 fsgofer reports none
   v.setUint32(off + 56, Number(s.getBigInt64(64, true) & 0xffffffffn), true); // namelen
   return 60;
 };
@@ -633,13 +633,13 @@ const removexattr: Handler = (c, _comm, req) => {
   return f.file.removeXattr(req.name);
 };
 
-/** The seed's Readdir: offsets are entry ordinals; a call at the offset where
+/** The 2021 fsgofer's Readdir: offsets are entry ordinals; a call at the offset where
  * the last one stopped continues, any other offset (and 0) rewinds and skips.
  * Entries are encoded until the next would pass `count` bytes. QIDs come
  * from the dirent (inode, type) and the directory's device, not from a stat
- * per entry as the seed did (10x slower for a large directory); only an
+ * per entry as the 2021 fsgofer did (10x slower for a large directory); only an
  * entry of unknown type or one something is mounted on is stat'ed, so a
- * mount point shows the mounted root, as the seed's stat does. */
+ * mount point shows the mounted root, as the 2021 fsgofer's stat does. */
 const readdir: Handler = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
@@ -720,7 +720,7 @@ function encodeDirents(c: P9Connection, comm: P9Comm, count: number, limit: numb
     if (p + size > limit) break;
     const dtype = e[at + DirEntry.type];
     // A stat'ed entry may be a mount point, on a device of its own. Out of
-    // device indexes, the entry is left out, as the seed skips an entry
+    // device indexes, the entry is left out, as the 2021 fsgofer skips an entry
     // whose QID it cannot make.
     const entryDev = e[at + DirEntry.statted] ? c.deviceIndex(e[at + DirEntry.devMajor], e[at + DirEntry.devMinor]) : dev;
     if (entryDev < 0) continue;
@@ -734,7 +734,7 @@ function encodeDirents(c: P9Connection, comm: P9Comm, count: number, limit: numb
     const next = offset + n;
     v.setUint32(p + R.dirent.offset, next >>> 0, true);
     v.setUint32(p + R.dirent.offset + 4, Math.floor(next / 0x100000000), true);
-    // gVisor's clients get the QID type, as the seed sends; a standard
+    // gVisor's clients get the QID type, as the 2021 fsgofer sends; a standard
     // 9P2000.L client (Linux) hands the field to readdir as d_type.
     out[p + R.dirent.type] = plain ? dtype : qtype;
     v.setUint16(p + R.dirent.name, nameEnd - nameStart, true);

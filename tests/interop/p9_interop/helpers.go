@@ -75,8 +75,8 @@ func hostStat(path string) (unix.Stat_t, error) {
 	return st, err
 }
 
-// seedValid is the attribute mask the reference fills in (fsgofer.go
-// fillAttr): no INo, BTime, Gen or DataVersion.
+// seedValid is the attribute mask gVisor's 2021 p9 fsgofer fills in
+// (../shared/seeds/fsgofer.go fillAttr): no INo, BTime, Gen or DataVersion.
 var seedValid = p9.AttrMask{Mode: true, UID: true, GID: true, NLink: true, RDev: true,
 	Size: true, Blocks: true, ATime: true, MTime: true, CTime: true}
 

@@ -2,8 +2,8 @@
 // gVisor's "Google" extensions through gVisor's real client package
 // gvisor.dev/gvisor/pkg/p9, and checks every result against what the host
 // filesystem says and against the errnos gVisor's p9 gofer gives (its
-// server-side handlers in pkg/p9/handlers.go in front of the fsgofer file
-// implementation, ../shared/seeds/fsgofer.go).
+// server-side handlers in pkg/p9/handlers.go in front of gVisor's 2021 p9
+// fsgofer, ../shared/seeds/fsgofer.go).
 //
 // Each configuration launches a fresh gofer on a fresh tmpfs fixture and
 // negotiates a protocol version: at 9P2000.L.Google.8 and above the client

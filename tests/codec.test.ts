@@ -1,0 +1,428 @@
+// Both protocols' decoders and encoders on their own (src/lisafs/message.ts,
+// src/p9/message.ts): every layout of the tables round-trips, typical and
+// extreme values alike; a truncated message, a length or count that claims
+// more bytes than the message has, and random bytes decode to null without
+// throwing and without reading past the message; an encoder that runs out
+// of room returns -1. A few messages are also held against bytes written by
+// hand from gVisor's own encoders (pkg/lisafs/message.go, pkg/p9), which a
+// round trip alone cannot catch (the same mistake on both sides).
+import { describe, expect, test } from "bun:test";
+import * as L from "../src/lisafs/message";
+import * as P from "../src/p9/message";
+
+type Values = Record<string, unknown>;
+type Field = readonly [string, string];
+type AnyLayout = ReadonlyArray<Field>;
+
+/** What one protocol's message.ts offers: its decoders and its encoder. */
+interface Codec {
+  name: string;
+  /** Every layout in the tables, by message name. */
+  layouts: [string, AnyLayout][];
+  decode(layout: AnyLayout, u8: Uint8Array, view: DataView, off: number, len: number): Values | null;
+  encode(layout: AnyLayout, values: Values, u8: Uint8Array, view: DataView, off: number): number;
+  /** A value of `kind` for field number `i`, and what decoding gives back
+   * (byte fields as number arrays, see normalize). `extreme`: the limits. */
+  sample(kind: string, i: number, extreme: boolean): { value: unknown; decoded: unknown } | null;
+  /** Kinds left in the buffer as {off, len}. */
+  inPlace: ReadonlySet<string>;
+  /** Kinds with a length or count prefix, and that prefix's size. */
+  prefixed: ReadonlyMap<string, 2 | 4>;
+}
+
+const bytes = (n: number, from = 0) => Uint8Array.from({ length: n }, (_, j) => (from + j * 7) & 0xff);
+const allBytes = String.fromCharCode(...Array.from({ length: 256 }, (_, j) => j));
+const U64_MAX = 2n ** 64n - 1n;
+
+const lisafs: Codec = {
+  name: "lisafs",
+  layouts: Object.entries(L.Requests).map(([mid, layout]) => [L.MID_NAMES[Number(mid)], layout]),
+  decode: (layout, u8, view, off, len) => L.decode(layout as L.Layout, u8, view, off, len),
+  encode: (layout, values, u8, view, off) => L.encode(layout as L.Layout, values, u8, view, off),
+  inPlace: new Set(["raw16", "raw32"]),
+  prefixed: new Map<string, 2 | 4>([["str", 2], ["raw16", 2], ["raw32", 4], ["strs", 2], ["ids", 2]]),
+  sample(kind, i, extreme) {
+    const same = (v: unknown) => ({ value: v, decoded: v });
+    switch (kind) {
+      case "u8":
+        return same(extreme ? 0xff : 0x10 + i);
+      case "u16":
+        return same(extreme ? 0xffff : 0x1000 + i);
+      case "u32":
+        return same(extreme ? 0xffffffff : 0x01020300 + i);
+      case "i32":
+        return same(extreme ? -0x80000000 : -(1000 + i));
+      case "u64":
+        // Exact below 2^53 as a number; beyond, a bigint.
+        return extreme ? same(U64_MAX) : same(2 ** 40 + i);
+      case "i64":
+        return extreme ? same(-(2n ** 63n)) : same(-(2 ** 40 + i));
+      case "id":
+        // An FD ID no table can hold decodes to -1.
+        return extreme ? { value: 2n ** 53n, decoded: -1 } : same(2 ** 33 + i);
+      case "pad16":
+      case "pad32":
+        return null;
+      case "str":
+        return same(extreme ? allBytes + allBytes : `name${i}\xff\x80`);
+      case "raw16":
+      case "raw32": {
+        const b = extreme ? bytes(3000, i) : bytes(5, i);
+        return { value: b, decoded: Array.from(b) };
+      }
+      case "strs":
+        return same(extreme ? [] : ["a", "\xfe\x00b", "", allBytes]);
+      case "ids":
+        return extreme ? { value: [2 ** 60, 0, 2 ** 53 - 1], decoded: [-1, 0, 2 ** 53 - 1] } : same([1, 2 ** 40 + i, 3]);
+    }
+    throw new Error(`no sample for lisafs kind ${kind}`);
+  },
+};
+
+function p9Struct(fields: ReadonlyArray<Field>, i: number, extreme: boolean): Values {
+  const o: Values = {};
+  fields.forEach(([name, kind], j) => {
+    if (kind === "u32") o[name] = extreme ? 0xffffffff - j : 0x100 * i + j;
+    else o[name] = extreme ? U64_MAX - BigInt(j) : 2 ** 32 + 0x100 * i + j;
+  });
+  return o;
+}
+const qid = (i: number, extreme: boolean) => ({
+  type: extreme ? 0xff : P.QidType.Dir,
+  version: extreme ? 0xffffffff : 7 + i,
+  path: extreme ? U64_MAX : 2 ** 45 + i,
+});
+
+const p9: Codec = {
+  name: "9P",
+  layouts: [
+    ...Object.entries(P.Requests).map(([t, layout]): [string, AnyLayout] => [P.TYPE_NAMES[Number(t)], layout]),
+    ...Object.entries(P.Responses).map(([t, layout]): [string, AnyLayout] => [P.TYPE_NAMES[Number(t) + 1], layout]),
+  ],
+  decode: (layout, u8, view, off, len) => P.decode(layout as P.Layout, u8, view, off, len),
+  encode: (layout, values, u8, view, off) => P.encode(layout as P.Layout, values, u8, view, off),
+  inPlace: new Set(["data"]),
+  prefixed: new Map<string, 2 | 4>([["str", 2], ["strs", 2], ["data", 4], ["qids", 2], ["stats", 2]]),
+  sample(kind, i, extreme) {
+    const same = (v: unknown) => ({ value: v, decoded: v });
+    switch (kind) {
+      case "u8":
+        return same(extreme ? 0xff : 0x10 + i);
+      case "u16":
+        return same(extreme ? 0xffff : 0x1000 + i);
+      case "u32":
+        return same(extreme ? 0xffffffff : 0x01020300 + i);
+      case "u64":
+        return extreme ? same(U64_MAX) : same(2 ** 40 + i);
+      case "str":
+        return same(extreme ? allBytes + allBytes : `name${i}\xff\x80`);
+      case "strs":
+        return same(extreme ? [] : ["a", "\xfe\x00b", "", allBytes]);
+      case "data": {
+        const b = extreme ? bytes(5000, i) : bytes(5, i);
+        return { value: b, decoded: Array.from(b) };
+      }
+      case "qid":
+        return same(qid(i, extreme));
+      case "qids":
+        return same(extreme ? [] : [qid(i, false), qid(i + 1, true)]);
+      case "attr":
+        return same(p9Struct(P.AttrFields, i, extreme));
+      case "setattr":
+        return same(p9Struct(P.SetAttrFields, i, extreme));
+      case "fsstat":
+        return same(p9Struct(P.FSStatFields, i, extreme));
+      case "stats":
+        return same(
+          extreme
+            ? []
+            : [
+                { qid: qid(i, false), valid: 0x3fff, attr: p9Struct(P.AttrFields, i, false) },
+                { qid: qid(i, true), valid: U64_MAX, attr: p9Struct(P.AttrFields, i, true) },
+              ],
+        );
+    }
+    throw new Error(`no sample for 9P kind ${kind}`);
+  },
+};
+
+/** Values for every field of `layout`, and the decoding expected of them. */
+function samples(c: Codec, layout: AnyLayout, extreme: boolean): { values: Values; expected: Values } {
+  const values: Values = {};
+  const expected: Values = {};
+  layout.forEach(([name, kind], i) => {
+    const s = c.sample(kind, i, extreme);
+    if (!s) return;
+    values[name] = s.value;
+    expected[name] = s.decoded;
+  });
+  return { values, expected };
+}
+
+/** A decoded message with its in-place fields replaced by their bytes. */
+function normalize(c: Codec, layout: AnyLayout, d: Values, u8: Uint8Array): Values {
+  const out: Values = { ...d };
+  for (const [name, kind] of layout) {
+    if (!c.inPlace.has(kind)) continue;
+    const r = d[name] as { off: number; len: number };
+    out[name] = Array.from(u8.subarray(r.off, r.off + r.len));
+  }
+  return out;
+}
+
+const OFF = 16;
+
+/** `msg` at OFF in a buffer whose other bytes are `fill`, so a decoder that
+ * read past the length it was given would find them. */
+function placed(msg: Uint8Array, fill: number, spare = 64): { u8: Uint8Array; view: DataView } {
+  const u8 = new Uint8Array(OFF + msg.byteLength + spare).fill(fill);
+  u8.set(msg, OFF);
+  return { u8, view: new DataView(u8.buffer) };
+}
+
+function encodeToBytes(c: Codec, layout: AnyLayout, values: Values): Uint8Array {
+  const u8 = new Uint8Array(1 << 16);
+  const end = c.encode(layout, values, u8, new DataView(u8.buffer), 0);
+  expect(end).toBeGreaterThanOrEqual(0);
+  return u8.slice(0, end);
+}
+
+/** mulberry32: a seeded PRNG, so a failure replays exactly. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+for (const c of [lisafs, p9]) {
+  describe(`${c.name} codec`, () => {
+    test("the tables hold every message, each layout with samples for all its kinds", () => {
+      expect(c.layouts.length).toBe(c === lisafs ? 33 : 2 * Object.keys(P.T).length - 1);
+      for (const [name, layout] of c.layouts) {
+        expect(name).toBeString();
+        for (const [, kind] of layout) expect(() => c.sample(kind, 0, false)).not.toThrow();
+      }
+    });
+
+    for (const extreme of [false, true]) {
+      test(`every layout round-trips (${extreme ? "limits: u64 max, -2^63, FD IDs past 2^53, empty lists, long strings" : "typical values"})`, () => {
+        for (const [name, layout] of c.layouts) {
+          const { values, expected } = samples(c, layout, extreme);
+          const msg = encodeToBytes(c, layout, values);
+          for (const fill of [0x00, 0xff]) {
+            const { u8, view } = placed(msg, fill);
+            const d = c.decode(layout, u8, view, OFF, msg.byteLength);
+            expect({ name, d: d && normalize(c, layout, d, u8) }).toEqual({ name, d: expected });
+            // Trailing bytes are ignored, as gVisor's decoders ignore them.
+            const longer = c.decode(layout, u8, view, OFF, msg.byteLength + 7);
+            expect({ name, d: longer && normalize(c, layout, longer, u8) }).toEqual({ name, d: expected });
+          }
+        }
+      });
+    }
+
+    test("every truncation of every message decodes to null, whatever follows it in the buffer", () => {
+      let cuts = 0;
+      for (const [name, layout] of c.layouts) {
+        const msg = encodeToBytes(c, layout, samples(c, layout, false).values);
+        for (const fill of [0x00, 0xff, 0x01]) {
+          const { u8, view } = placed(msg, fill);
+          for (let n = 0; n < msg.byteLength; n++, cuts++) {
+            const d = c.decode(layout, u8, view, OFF, n);
+            if (d !== null) throw new Error(`${c.name} ${name}: ${n} of ${msg.byteLength} bytes decoded to ${JSON.stringify(d, (_, v) => (typeof v === "bigint" ? `${v}n` : v))}`);
+          }
+        }
+      }
+      expect(cuts).toBeGreaterThan(1000);
+    });
+
+    test("a length or count beyond the message decodes to null", () => {
+      let tried = 0;
+      for (const [name, layout] of c.layouts) {
+        const { values } = samples(c, layout, false);
+        const msg = encodeToBytes(c, layout, values);
+        layout.forEach(([, kind], i) => {
+          const size = c.prefixed.get(kind);
+          if (!size) return;
+          // Where field i's prefix sits: the encoded size of the fields before it.
+          const at = encodeToBytes(c, layout.slice(0, i), values).byteLength;
+          for (const claim of size === 2 ? [0xffff, 0x8000] : [0xffffffff, 0x80000000, msg.byteLength]) {
+            const bad = msg.slice();
+            const v = new DataView(bad.buffer);
+            if (size === 2) v.setUint16(at, claim, true);
+            else v.setUint32(at, claim, true);
+            const { u8, view } = placed(bad, 0, 1 << 17);
+            let d: Values | null = null;
+            expect(() => (d = c.decode(layout, u8, view, OFF, bad.byteLength))).not.toThrow();
+            expect({ name, field: i, claim, d }).toEqual({ name, field: i, claim, d: null });
+            tried++;
+          }
+        });
+      }
+      expect(tried).toBeGreaterThan(40);
+    });
+
+    test("random bytes never make a decoder throw", () => {
+      const r = prng(c === lisafs ? 0x1150f5 : 0x9f9f);
+      for (const [name, layout] of c.layouts) {
+        for (let k = 0; k < 200; k++) {
+          const len = Math.floor(r() * 96);
+          const msg = Uint8Array.from({ length: len }, () => (r() < 0.3 ? 0 : Math.floor(r() * 256)));
+          const { u8, view } = placed(msg, Math.floor(r() * 256));
+          try {
+            c.decode(layout, u8, view, OFF, len);
+          } catch (err) {
+            throw new Error(`${c.name} ${name} threw on ${Buffer.from(msg).toString("hex")}: ${err}`);
+          }
+        }
+      }
+    });
+
+    test("the encoder returns -1 when the buffer is too small, at every size short of the message", () => {
+      for (const [name, layout] of c.layouts) {
+        const { values } = samples(c, layout, false);
+        const full = encodeToBytes(c, layout, values).byteLength;
+        for (let size = 0; size < full; size++) {
+          const u8 = new Uint8Array(size);
+          expect({ name, size, end: c.encode(layout, values, u8, new DataView(u8.buffer), 0) }).toEqual({ name, size, end: -1 });
+        }
+        const u8 = new Uint8Array(full + 3);
+        expect(c.encode(layout, values, u8, new DataView(u8.buffer), 3)).toBe(full + 3);
+      }
+    });
+  });
+}
+
+describe("64-bit fields at the edge of a double's exact range", () => {
+  const edge = (c: Codec, layout: AnyLayout, values: Values, expected: Values) => {
+    const msg = encodeToBytes(c, layout, values);
+    const { u8, view } = placed(msg, 0);
+    expect(c.decode(layout, u8, view, OFF, msg.byteLength)).toEqual(expected);
+  };
+
+  test("lisafs: u64 and i64 are numbers up to 2^53 - 1 and bigints beyond; an FD ID beyond is -1", () => {
+    const layout = [["a", "u64"], ["b", "u64"], ["c", "i64"], ["d", "i64"], ["e", "i64"], ["f", "id"], ["g", "id"]] as const;
+    edge(
+      lisafs,
+      layout,
+      { a: 2 ** 53 - 1, b: 2n ** 53n, c: -(2 ** 53 - 1), d: -(2n ** 53n), e: 2n ** 53n, f: 2 ** 53 - 1, g: 2n ** 53n },
+      { a: 2 ** 53 - 1, b: 2n ** 53n, c: -(2 ** 53 - 1), d: -(2n ** 53n), e: 2n ** 53n, f: 2 ** 53 - 1, g: -1 },
+    );
+  });
+
+  test("9P: u64 is a number up to 2^53 - 1 and a bigint beyond, in messages and in structs", () => {
+    edge(p9, [["a", "u64"], ["b", "u64"]] as const, { a: 2 ** 53 - 1, b: 2n ** 53n }, { a: 2 ** 53 - 1, b: 2n ** 53n });
+    const q = { type: 0, version: 0, path: 2n ** 53n };
+    edge(p9, [["q", "qid"]] as const, { q }, { q });
+  });
+});
+
+describe("lisafs: the server's own request decoders", () => {
+  test("requestDecoder(mid) decodes as decode(Requests[mid]) does, for every message", () => {
+    for (const [mid, layout] of Object.entries(L.Requests)) {
+      const { values } = samples(lisafs, layout, false);
+      const msg = encodeToBytes(lisafs, layout, values);
+      const { u8, view } = placed(msg, 0xee);
+      const fromTable = L.decode(layout, u8, view, OFF, msg.byteLength);
+      const server = L.requestDecoder(Number(mid))(u8, view, OFF, msg.byteLength);
+      expect(server).toEqual(fromTable);
+      if (msg.byteLength > 0) expect(L.requestDecoder(Number(mid))(u8, view, OFF, msg.byteLength - 1)).toBeNull();
+    }
+  });
+
+  test("minSize is the size of a message with empty strings and lists", () => {
+    for (const [, layout] of Object.entries(L.Requests)) {
+      const empty: Values = {};
+      for (const [name, kind] of layout) if (kind === "raw16" || kind === "raw32") empty[name] = new Uint8Array(0);
+      expect(encodeToBytes(lisafs, layout, empty).byteLength).toBe(L.minSize(layout));
+    }
+  });
+});
+
+/** Little-endian bytes written field by field, as gVisor's marshalling does. */
+class Bytes {
+  private out: number[] = [];
+  u8(v: number) {
+    this.out.push(v & 0xff);
+    return this;
+  }
+  u16(v: number) {
+    return this.u8(v).u8(v >>> 8);
+  }
+  u32(v: number) {
+    return this.u16(v & 0xffff).u16(v >>> 16);
+  }
+  u64(v: bigint) {
+    return this.u32(Number(v & 0xffffffffn)).u32(Number(v >> 32n));
+  }
+  str(s: string) {
+    this.u16(s.length);
+    for (const ch of s) this.u8(ch.charCodeAt(0));
+    return this;
+  }
+  get bytes() {
+    return Uint8Array.from(this.out);
+  }
+}
+
+describe("bytes as gVisor writes them", () => {
+  const golden = (c: Codec, layout: AnyLayout, values: Values, wire: Uint8Array) => {
+    expect(encodeToBytes(c, layout, values)).toEqual(wire);
+    const { u8, view } = placed(wire, 0);
+    const d = c.decode(layout, u8, view, OFF, wire.byteLength);
+    expect(d && normalize(c, layout, d, u8)).toEqual(values);
+  };
+
+  test("lisafs OpenCreateAtReq: createCommon {DirFD, UID, GID, Mode, _ u16, _ u32}, Flags, Name", () => {
+    const wire = new Bytes().u64(0x1122334455n).u32(1000).u32(1001).u16(0o100644).u16(0).u32(0).u32(0o1102).str("f\xffile").bytes;
+    expect(wire.byteLength).toBe(8 + 4 + 4 + 2 + 2 + 4 + 4 + 2 + 5);
+    golden(lisafs, L.Requests[L.MID.OpenCreateAt], { dirFd: 0x1122334455, uid: 1000, gid: 1001, mode: 0o100644, flags: 0o1102, name: "f\xffile" }, wire);
+  });
+
+  test("lisafs PReadReq {Offset, FD, Count, _ u32} and WalkReq {DirFD, Path StringArray}", () => {
+    golden(lisafs, L.Requests[L.MID.PRead], { offset: 2 ** 40, fd: 3, count: 4096 }, new Bytes().u64(2n ** 40n).u64(3n).u32(4096).u32(0).bytes);
+    golden(lisafs, L.Requests[L.MID.Walk], { dirFd: 1, path: ["a", "bc"] }, new Bytes().u64(1n).u16(2).str("a").str("bc").bytes);
+  });
+
+  test("lisafs RenameAt2 (today's): RenameAtReq {OldDir, NewDir, OldName, NewName} then Flags", () => {
+    golden(lisafs, L.Requests[L.MID.RenameAt2], { oldDir: 5, newDir: 6, oldName: "x", newName: "yy", flags: 2 }, new Bytes().u64(5n).u64(6n).str("x").str("yy").u32(2).bytes);
+  });
+
+  test("9P Twalk, Tlcreate and Tsetattr; Rlopen's QID {type u8, version u32, path u64}", () => {
+    golden(p9, P.Requests[P.T.walk], { fid: 1, newFid: 2, names: ["usr", "bin"] }, new Bytes().u32(1).u32(2).u16(2).str("usr").str("bin").bytes);
+    golden(p9, P.Requests[P.T.lcreate], { fid: 9, name: "n", flags: 0o102, mode: 0o644, gid: 50 }, new Bytes().u32(9).str("n").u32(0o102).u32(0o644).u32(50).bytes);
+    const attr = { mode: 0o755, uid: 1, gid: 2, size: 3, atimeSec: 4, atimeNsec: 5, mtimeSec: 6, mtimeNsec: 7 };
+    golden(
+      p9,
+      P.Requests[P.T.setattr],
+      { fid: 4, valid: 0x1ff, attr },
+      new Bytes().u32(4).u32(0x1ff).u32(0o755).u32(1).u32(2).u64(3n).u64(4n).u64(5n).u64(6n).u64(7n).bytes,
+    );
+    golden(
+      p9,
+      P.Responses[P.T.lopen],
+      { qid: { type: 0x80, version: 3, path: 2n ** 63n }, iounit: 0 },
+      new Bytes().u8(0x80).u32(3).u64(2n ** 63n).u32(0).bytes,
+    );
+  });
+
+  test("9P Rreaddir entries {QID, offset u64, type u8, name} decode, and a cut one is null", () => {
+    const wire = new Bytes().u8(0).u32(0).u64(42n).u64(1n).u8(8).str("file").u8(0x80).u32(1).u64(43n).u64(2n).u8(4).str("\xffdir").bytes;
+    const { u8, view } = placed(wire, 0xff);
+    expect(P.decodeDirents(u8, view, OFF, wire.byteLength)).toEqual([
+      { qid: { type: 0, version: 0, path: 42 }, offset: 1, type: 8, name: "file" },
+      { qid: { type: 0x80, version: 1, path: 43 }, offset: 2, type: 4, name: "\xffdir" },
+    ]);
+    for (let n = 1; n < wire.byteLength; n++) {
+      const d = P.decodeDirents(u8, view, OFF, n);
+      // Only the cut after the first entry is a whole list.
+      if (n === 13 + 8 + 1 + 2 + 4) expect(d?.length).toBe(1);
+      else expect({ n, d }).toEqual({ n, d: null });
+    }
+  });
+});
