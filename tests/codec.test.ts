@@ -426,3 +426,27 @@ describe("bytes as gVisor writes them", () => {
     }
   });
 });
+
+// A u16 length or count cannot say 65,536: such a message cannot be built,
+// and the encoder must say so (-1) rather than write a wrapped length.
+describe("lengths and counts past a u16", () => {
+  const big = "x".repeat(70_000);
+  const many = Array.from({ length: 65_536 }, () => "a");
+  const room = () => {
+    const u8 = new Uint8Array(1 << 20);
+    return { u8, view: new DataView(u8.buffer) };
+  };
+  test("lisafs: a name or a path too long to say", () => {
+    const { u8, view } = room();
+    expect(L.encode(L.Requests[L.MID.OpenCreateAt], { dirFd: 1, uid: 0, gid: 0, mode: 0, flags: 0, name: big }, u8, view, 0)).toBe(-1);
+    expect(L.encode(L.Requests[L.MID.Walk], { dirFd: 1, path: [big] }, u8, view, 0)).toBe(-1);
+    expect(L.encode(L.Requests[L.MID.Walk], { dirFd: 1, path: many }, u8, view, 0)).toBe(-1);
+    expect(L.encode(L.Requests[L.MID.Walk], { dirFd: 1, path: many.slice(1) }, u8, view, 0)).toBeGreaterThan(0);
+  });
+  test("9P: a name or a walk too long to say", () => {
+    const { u8, view } = room();
+    expect(P.encode(P.Requests[P.T.lcreate], { fid: 9, name: big, flags: 0, mode: 0, gid: 0 }, u8, view, 0)).toBe(-1);
+    expect(P.encode(P.Requests[P.T.walk], { fid: 1, newFid: 2, names: many }, u8, view, 0)).toBe(-1);
+    expect(P.encode(P.Requests[P.T.walk], { fid: 1, newFid: 2, names: many.slice(1) }, u8, view, 0)).toBeGreaterThan(0);
+  });
+});

@@ -421,7 +421,8 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
       case "str":
       case "raw16": {
         const b = kind === "str" ? strBytes(String(v ?? "")) : (v as Uint8Array);
-        if (!need(2 + b.byteLength)) return -1;
+        // u16 lengths and counts: what does not fit cannot be encoded.
+        if (b.byteLength > 0xffff || !need(2 + b.byteLength)) return -1;
         view.setUint16(p, b.byteLength, true);
         p += 2;
         putBytes(b);
@@ -438,11 +439,12 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
       case "strs": {
         const arr = (v ?? []) as string[];
         if (!need(2)) return -1;
+        if (arr.length > 0xffff) return -1;
         view.setUint16(p, arr.length, true);
         p += 2;
         for (const s of arr) {
           const b = strBytes(s);
-          if (!need(2 + b.byteLength)) return -1;
+          if (b.byteLength > 0xffff || !need(2 + b.byteLength)) return -1;
           view.setUint16(p, b.byteLength, true);
           p += 2;
           putBytes(b);
@@ -452,6 +454,7 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
       case "ids": {
         const arr = (v ?? []) as number[];
         if (!need(2 + arr.length * 8)) return -1;
+        if (arr.length > 0xffff) return -1;
         view.setUint16(p, arr.length, true);
         p += 2;
         for (const id of arr) {

@@ -689,7 +689,8 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
   };
   const putStr = (s: string): boolean => {
     const b = strBytes(s);
-    if (!fits(2 + b.byteLength)) return false;
+    // A u16 length: a longer string cannot be said, so the message cannot be built.
+    if (b.byteLength > 0xffff || !fits(2 + b.byteLength)) return false;
     view.setUint16(p, b.byteLength, true);
     u8.set(b, p + 2);
     p += 2 + b.byteLength;
@@ -736,6 +737,7 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
       case "strs": {
         const arr = (v ?? []) as string[];
         if (!fits(2)) return -1;
+        if (arr.length > 0xffff) return -1;
         view.setUint16(p, arr.length, true);
         p += 2;
         for (const s of arr) if (!putStr(s)) return -1;
@@ -756,6 +758,7 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
       case "qids": {
         const arr = (v ?? []) as Decoded[];
         if (!fits(2 + arr.length * QID_SIZE)) return -1;
+        if (arr.length > 0xffff) return -1;
         view.setUint16(p, arr.length, true);
         p += 2;
         for (const q of arr) putQid(q);
@@ -776,6 +779,7 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
       case "stats": {
         const arr = (v ?? []) as Decoded[];
         if (!fits(2 + arr.length * R.fullStat.size)) return -1;
+        if (arr.length > 0xffff) return -1;
         view.setUint16(p, arr.length, true);
         p += 2;
         for (const s of arr) {
