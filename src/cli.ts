@@ -44,6 +44,7 @@ function program(): Command {
     )
     .addOption(new Option("--host-fifo <policy>", "host FIFOs the sandbox may open").choices(["none", "open"]).default("none"))
     .option("--donate-mount-fd", "donate the mount point's host FD to the client (directfs)", false)
+    .option("--allow-device-nodes", "extension: let standard 9P2000.L clients (not gVisor's) create character and block device nodes with Tmknod", false)
     .option("--xattr-user", "extension: let the sandbox set, list and remove user.* xattrs", false)
     .addOption(
       new Option("--lisafs <semantics>", "gVisor release whose lisafs semantics clients get (auto: 20240729's until a client sends a message only today's send)")
@@ -146,6 +147,7 @@ export function parseArgs(argv: string[]): Config {
     hostUds: o.hostUds as HostUds,
     hostFifo: o.hostFifo as HostFifo,
     xattr: o.xattrUser ? "user" : "none",
+    deviceNodes: Boolean(o.allowDeviceNodes),
     donateMountFd: Boolean(o.donateMountFd),
     lisafs: o.lisafs as "auto" | "today",
   });
