@@ -238,3 +238,37 @@ describe("a read-only --listen export", () => {
     }
   });
 });
+
+describe("a plain client's user (Tattach's n_uname, as with access=user)", () => {
+  test("what it creates through fids of that attach is owned by that user; gVisor's attach uid is ignored", async () => {
+    fs.mkdirSync(path.join(fx.mount, "users"));
+    const l = await listen();
+    const plain = client(l, PLAIN);
+    const google = client(l, GOOGLE);
+    try {
+      plain.ok(T.attach, { fid: 1, afid: NO_FID, uname: "", aname: fx.mount, uid: 4321 });
+      plain.walk(1, 2, ["users"]);
+      plain.ok(T.mkdir, { dirFid: 2, name: "d", mode: 0o755, gid: 99 });
+      plain.ok(T.symlink, { dirFid: 2, name: "l", target: "d", gid: 99 });
+      plain.ok(T.mknod, { dirFid: 2, name: "p", mode: C.S_IFIFO | 0o644, major: 0, minor: 0, gid: 99 });
+      plain.walk(2, 3, []);
+      plain.lcreate(3, "f", OpenFlags.ReadWrite, 0o644, 99);
+      for (const n of ["d", "l", "p", "f"]) {
+        const st = fs.lstatSync(path.join(fx.mount, "users", n));
+        expect([n, st.uid, st.gid]).toEqual([n, 4321, 99]);
+      }
+      // access=any: no user named (n_uname ~0), the gofer's own.
+      plain.ok(T.attach, { fid: 5, afid: NO_FID, uname: "root", aname: fx.mount, uid: 0xffffffff });
+      plain.walk(5, 6, ["users"]);
+      plain.ok(T.mkdir, { dirFid: 6, name: "any", mode: 0o755, gid: 0 });
+      expect(fs.lstatSync(path.join(fx.mount, "users/any")).uid).toBe(process.getuid!());
+      google.ok(T.attach, { fid: 1, afid: NO_FID, uname: "", aname: "/users", uid: 4321 });
+      google.ok(T.mkdir, { dirFid: 1, name: "g", mode: 0o755, gid: 0 });
+      expect(fs.lstatSync(path.join(fx.mount, "users/g")).uid).toBe(process.getuid!());
+    } finally {
+      plain.close();
+      google.close();
+      await l.stop();
+    }
+  });
+});

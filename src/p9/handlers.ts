@@ -238,7 +238,7 @@ const walk: Handler = (c, comm, req) => {
   if (!comm.reserve(2 + names.length * QID_SIZE)) return -C.ENOMEM;
   const file = walkNames(c, comm, f, names, comm.bodyOff + 2);
   if (typeof file === "number") return file;
-  c.insert(req.newFid, new Fid(file));
+  c.insert(req.newFid, new Fid(file, f.uid));
   comm.view.setUint16(comm.bodyOff, names.length, true);
   return 2 + names.length * QID_SIZE;
 };
@@ -251,7 +251,7 @@ const walkgetattr: Handler = (c, comm, req) => {
   if (!comm.reserve(R.walkgetattr.qids + 2 + names.length * QID_SIZE)) return -C.ENOMEM;
   const file = walkNames(c, comm, f, names, off + R.walkgetattr.qids + 2);
   if (typeof file === "number") return file;
-  c.insert(req.newFid, new Fid(file));
+  c.insert(req.newFid, new Fid(file, f.uid));
   putValid(comm, off + R.walkgetattr.valid);
   putAttr(comm, off + R.walkgetattr.attr);
   comm.view.setUint16(off + R.walkgetattr.qids, names.length, true);
@@ -276,6 +276,7 @@ function attachNames(exportPath: string, aname: string): string[] {
 
 const attach: Handler = (c, comm, req) => {
   if (req.afid !== NO_FID) return -C.EINVAL;
+  const uid = c.mount.standardClient ? (req.uid as number) : NO_UID;
   const names = attachNames(c.mount.hostPath, req.aname as string);
   for (const name of names) {
     const bad = safeName(name);
@@ -290,7 +291,7 @@ const attach: Handler = (c, comm, req) => {
     return rc;
   }
   if (names.length === 0) {
-    c.insert(req.fid, new Fid(root));
+    c.insert(req.fid, new Fid(root, uid));
     return QID_SIZE;
   }
   // gVisor's clients get the root's QID whatever the attach name (as
@@ -308,7 +309,7 @@ const attach: Handler = (c, comm, req) => {
       return rc;
     }
   } else comm.u8.set(qid, comm.bodyOff);
-  c.insert(req.fid, new Fid(file));
+  c.insert(req.fid, new Fid(file, uid));
   return QID_SIZE;
 };
 
@@ -372,7 +373,7 @@ function create(c: P9Connection, comm: P9Comm, req: Decoded, uid: number): numbe
   const res = d.file.openCreate(req.mode & 0o7777, uid, req.gid, req.name, hostFlags);
   if (typeof res === "number") return res;
   rc = putQid(c, comm, comm.bodyOff);
-  const nf = new Fid(res.child);
+  const nf = new Fid(res.child, d.uid);
   nf.open = res.open;
   nf.mode = mode;
   // The fid now names the new file; the directory it named is released.
@@ -385,7 +386,10 @@ function create(c: P9Connection, comm: P9Comm, req: Decoded, uid: number): numbe
   comm.view.setUint32(comm.bodyOff + QID_SIZE, 0, true);
   return QID_SIZE + 4;
 }
-const lcreate: Handler = (c, comm, req) => create(c, comm, req, NO_UID);
+/** The owner of what a create on directory fid `dirFid` makes, when the
+ * request names none: the fid's user (a standard client's access=user). */
+const ownerOf = (c: P9Connection, dirFid: number): number => c.lookup(dirFid)?.uid ?? NO_UID;
+const lcreate: Handler = (c, comm, req) => create(c, comm, req, ownerOf(c, req.fid));
 const ucreate: Handler = (c, comm, req) => create(c, comm, req, req.uid);
 
 /** Runs a host call that makes a child of a directory fid and answers its QID. */
@@ -401,9 +405,10 @@ function makeChild(c: P9Connection, comm: P9Comm, req: Decoded, make: (dir: Host
   return putQidBody(c, comm);
 }
 
-const mkdir: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir(req.mode & 0o7777, NO_UID, req.gid, req.name));
+const mkdir: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir(req.mode & 0o7777, ownerOf(c, req.dirFid), req.gid, req.name));
 const umkdir: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir(req.mode & 0o7777, req.uid, req.gid, req.name));
-const symlink: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, NO_UID, req.gid));
+const symlink: Handler = (c, comm, req) =>
+  makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, ownerOf(c, req.dirFid), req.gid));
 const usymlink: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, req.uid, req.gid));
 /** What Tmknod may make: gVisor's clients, regular files only (its gofer's
  * rule, 20240729's runsc/fsgofer: EPERM otherwise); a standard client, also
@@ -414,7 +419,7 @@ function mknodKinds(c: P9Connection): MknodKinds {
   return c.mount.policy.deviceNodes ? "devices" : "specials";
 }
 const mknod: Handler = (c, comm, req) =>
-  makeChild(c, comm, req, (d) => d.mknod(req.mode, NO_UID, req.gid, req.name, mknodKinds(c), req.major, req.minor));
+  makeChild(c, comm, req, (d) => d.mknod(req.mode, ownerOf(c, req.dirFid), req.gid, req.name, mknodKinds(c), req.major, req.minor));
 const umknod: Handler = (c, comm, req) =>
   makeChild(c, comm, req, (d) => d.mknod(req.mode, req.uid, req.gid, req.name, mknodKinds(c), req.major, req.minor));
 
