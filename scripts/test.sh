@@ -65,4 +65,7 @@ bash scripts/interop.sh
 step "interop: gVisor's Go p9 client against dist/gofer"
 bash scripts/interop-p9.sh
 
+step "v9fs: the Linux kernel's 9p client (qemu) mounts dist/gofer --listen as it mounts diod; smoke workload"
+bash scripts/v9fs-smoke.sh
+
 echo "all tests passed" >&2

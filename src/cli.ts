@@ -57,6 +57,12 @@ const FLAGS: readonly FlagSpec[] = [
   { flags: "--host-uds <policy>", kind: "value", choices: ["none", "open", "create", "all"], value: () => "none", description: "host Unix sockets the sandbox may open/create" },
   { flags: "--host-fifo <policy>", kind: "value", choices: ["none", "open"], value: () => "none", description: "host FIFOs the sandbox may open" },
   { flags: "--donate-mount-fd", kind: "boolean", value: () => false, description: "donate the mount point's host FD to the client (directfs)" },
+  {
+    flags: "--allow-device-nodes",
+    kind: "boolean",
+    value: () => false,
+    description: "extension: let standard 9P2000.L clients (not gVisor's) create character and block device nodes with Tmknod",
+  },
   { flags: "--xattr-user", kind: "boolean", value: () => false, description: "extension: let the sandbox set, list and remove user.* xattrs" },
   {
     flags: "--lisafs <semantics>",
@@ -230,6 +236,7 @@ export function parseArgs(argv: string[]): Config {
     hostUds: o.hostUds as HostUds,
     hostFifo: o.hostFifo as HostFifo,
     xattr: o.xattrUser ? "user" : "none",
+    deviceNodes: Boolean(o.allowDeviceNodes),
     donateMountFd: Boolean(o.donateMountFd),
     lisafs: o.lisafs as "auto" | "today",
   });

@@ -53,6 +53,37 @@ export interface Policy {
    * 20240729's gofer) or "refuse" with EPERM (today's runsc's gofer unless
    * --character-device-policy allows passthrough). */
   charDevices?: "open" | "refuse";
+  /** Standard 9P2000.L clients (not gVisor's) may create character and
+   * block device nodes with Tmknod (--allow-device-nodes; off: EPERM). */
+  deviceNodes?: boolean;
+}
+
+/** Which nodes mknod makes besides regular files: "whiteouts", today's
+ * gVisor gofer's overlayfs whiteouts (a character device 0/0); "specials",
+ * FIFOs and sockets, for a standard 9P2000.L client as diod makes them;
+ * "devices", those and character and block devices (--allow-device-nodes). */
+export type MknodKinds = "regular" | "whiteouts" | "specials" | "devices";
+
+function mknodAllowed(type: number, kinds: MknodKinds, major: number, minor: number): boolean {
+  switch (type) {
+    case C.S_IFREG:
+      return true;
+    case C.S_IFIFO:
+    case C.S_IFSOCK:
+      return kinds === "specials" || kinds === "devices";
+    case C.S_IFCHR:
+      return kinds === "devices" || (kinds === "whiteouts" && major === 0 && minor === 0);
+    case C.S_IFBLK:
+      return kinds === "devices";
+    default:
+      return false;
+  }
+}
+
+/** A device number as mknodat's 32-bit `dev` argument (Linux's
+ * new_encode_dev: 12 bits of major, 20 of minor; mknod checks the range). */
+function encodeDev(major: number, minor: number): number {
+  return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & 0xfff00) << 12)) >>> 0;
 }
 
 const udsOpen = (p: Policy) => p.hostUds === "open" || p.hostUds === "all";
@@ -161,6 +192,30 @@ function viaProcSelfFd(rel: string, call: (sa: number, len: number) => number): 
   return withSockaddr(rel, call);
 }
 
+/**
+ * Opens dirfd/name without ever opening a special file: O_PATH first, and
+ * only a regular file or directory is then reopened read-only through its
+ * FD (as tryOpenAt holds it; O_PATH still if that is refused). A FIFO held
+ * open for reading would let the client's non-blocking writer open where it
+ * should get ENXIO, and opening a device node can act on the device. The
+ * stat is left in lastStat.
+ */
+export function openQuietlyAt(dirfd: number, name: string): number {
+  const path = libc.openat(dirfd, name, C.O_PATH | OPEN_FLAGS);
+  if (path < 0) return path;
+  const rc = statFd(path);
+  if (rc < 0) {
+    libc.close(path);
+    return rc;
+  }
+  const type = lastStat.ftype();
+  if (type !== C.S_IFREG && type !== C.S_IFDIR) return path;
+  const fd = reopen(path, C.O_RDONLY | C.O_NONBLOCK | OPEN_FLAGS);
+  if (fd < 0) return path;
+  libc.close(path);
+  return fd;
+}
+
 function reopen(fd: number, flags: number): number {
   return libc.openat(procSelfFd, String(fd), (flags | C.O_CLOEXEC) & ~C.O_NOFOLLOW);
 }
@@ -258,6 +313,11 @@ export class Mount {
   held = 0;
   /** The most it may hold; requests that would open more get EMFILE. */
   fdLimit = DEFAULT_FDS_PER_CONNECTION;
+  /** The client is a standard 9P2000.L one (Linux's v9fs, diod's tools), not
+   * gVisor's: its kernel serves FIFOs, sockets and devices itself, so they
+   * are walked to and held by O_PATH (openQuietlyAt), block devices too,
+   * and never opened. Set by the 9P server on Tversion. */
+  standardClient = false;
 
   constructor(
     readonly root: MountRoot,
@@ -499,6 +559,10 @@ export class HostFile {
   walk(name: string): HostFile | Errno {
     let rc = checkName(name);
     if (rc < 0) return rc;
+    if (this.mount.standardClient) {
+      const fd = openQuietlyAt(this.fd, name);
+      return fd < 0 ? fd : this.child(fd, name, lastStat.ftype());
+    }
     const fd = tryOpenAt(this.fd, name);
     if (fd < 0) return fd;
     rc = statFd(fd);
@@ -600,6 +664,7 @@ export class HostFile {
     if (this.ftype === C.S_IFIFO && this.policy.hostFifo !== "open") return -C.EPERM;
     if (this.ftype === C.S_IFSOCK && !udsOpen(this.policy)) return -C.EPERM;
     if (this.ftype === C.S_IFCHR && this.policy.charDevices === "refuse") return -C.EPERM;
+    if (this.ftype === C.S_IFBLK || (this.ftype === C.S_IFCHR && this.mount.standardClient)) return -C.EPERM;
     const noDonation = this.policy.readonly && this.policy.readonlyNotEnforced;
     if (noDonation && (this.ftype === C.S_IFIFO || this.ftype === C.S_IFCHR)) return -C.EPERM;
     // Always O_NONBLOCK, and kept: one thread serves every connection, so no
@@ -673,7 +738,11 @@ export class HostFile {
     removeFlags: number,
   ): HostFile | Errno {
     const fd =
-      openFlags === "try" ? tryOpenAt(this.fd, name) : libc.openat(this.fd, name, openFlags | OPEN_FLAGS);
+      openFlags !== "try"
+        ? libc.openat(this.fd, name, openFlags | OPEN_FLAGS)
+        : this.mount.standardClient
+          ? openQuietlyAt(this.fd, name)
+          : tryOpenAt(this.fd, name);
     let rc = fd < 0 ? fd : 0;
     if (rc === 0 && owner)
       rc = libc.fchownat(fd, "", owner.uid, owner.gid, C.AT_EMPTY_PATH | C.AT_SYMLINK_NOFOLLOW);
@@ -692,19 +761,18 @@ export class HostFile {
     return this.adopt(name, "try", { uid, gid }, C.AT_REMOVEDIR);
   }
 
-  /** Only regular files, as gVisor's gofer: never device nodes, FIFOs or
-   * sockets on the host through mknod. With `whiteouts` (today's gVisor
-   * gofer), also overlayfs whiteouts: a character device 0/0, which Linux
-   * creates without CAP_MKNOD. */
-  mknod(mode: number, uid: number, gid: number, name: string, whiteouts = false, major = 0, minor = 0): HostFile | Errno {
+  /** Regular files only by default, as gVisor's gofer: never device nodes,
+   * FIFOs or sockets on the host through mknod unless `kinds` allows them
+   * (see MknodKinds). A special node is adopted by O_PATH, never opened. */
+  mknod(mode: number, uid: number, gid: number, name: string, kinds: MknodKinds = "regular", major = 0, minor = 0): HostFile | Errno {
     let rc = this.refuseWrite() || checkName(name);
     if (rc < 0) return rc;
     const type = mode & C.S_IFMT;
-    const whiteout = whiteouts && type === C.S_IFCHR && major === 0 && minor === 0;
-    if (type !== C.S_IFREG && !whiteout) return -C.EPERM;
-    rc = libc.mknodat(this.fd, name, (mode & 0o7777) | type, 0);
+    if (!mknodAllowed(type, kinds, major, minor)) return -C.EPERM;
+    if (major > 0xfff || minor > 0xfffff) return -C.EINVAL;
+    rc = libc.mknodat(this.fd, name, (mode & 0o7777) | type, encodeDev(major, minor));
     if (rc < 0) return rc;
-    return this.adopt(name, "try", { uid, gid }, 0);
+    return this.adopt(name, type === C.S_IFREG ? "try" : C.O_PATH, { uid, gid }, 0);
   }
 
   symlink(name: string, target: string, uid: number, gid: number): HostFile | Errno {

@@ -308,7 +308,7 @@ handlers[MID.MknodAt] = (c, comm, req) => {
   const dir = createDir(c, req.dirFd);
   if (typeof dir === "number") return dir;
   // Today's gofer also creates overlayfs whiteouts (character device 0/0).
-  return replyInode(c, comm, dir.file.mknod(req.mode, req.uid, req.gid, req.name, c.today, req.major, req.minor));
+  return replyInode(c, comm, dir.file.mknod(req.mode, req.uid, req.gid, req.name, c.today ? "whiteouts" : "regular", req.major, req.minor));
 };
 
 handlers[MID.SymlinkAt] = (c, comm, req) => {

@@ -12,7 +12,7 @@ import type { EventLoop } from "../loop/loop";
 import { P9Channel } from "./channel";
 import type { P9Comm } from "./comm";
 import { handlers } from "./handlers";
-import { ChannelHeader, decode, MAX_MESSAGE_SIZE, Requests, Rlerror, SINCE, T, TYPE_NAMES } from "./message";
+import { ChannelHeader, decode, MAX_MESSAGE_SIZE, NO_UID, Requests, Rlerror, SINCE, T, TYPE_NAMES } from "./message";
 import { P9Sock } from "./sock";
 
 /** A fid: a file the client walked to, and how it opened it. */
@@ -28,7 +28,13 @@ export class Fid {
   direntDev = -1;
   /** Made by Tbind: the bound socket the fid's file is. */
   bound: BoundSocket | null = null;
-  constructor(public file: HostFile) {}
+  constructor(
+    public file: HostFile,
+    /** A standard client's user (Tattach's n_uname, inherited by walks):
+     * what it creates is owned by this user, as diod does by acting as
+     * them. NO_UID (gVisor's clients, or access=any): the gofer's own. */
+    readonly uid = NO_UID,
+  ) {}
   get deleted(): boolean {
     return this.file.node.deleted;
   }

@@ -6,7 +6,7 @@
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { Statx } from "../ffi/layout";
-import { checkName, copyName, DirEntry, dirBatch, type HostFile, lastStat, prepareDonation } from "../host/file";
+import { checkName, copyName, DirEntry, dirBatch, type HostFile, lastStat, type MknodKinds, prepareDonation } from "../host/file";
 import type { P9Comm } from "./comm";
 import { Fid, type P9Connection } from "./connection";
 import {
@@ -125,8 +125,11 @@ const putQidBody = (c: P9Connection, comm: P9Comm): number => {
 // ---- fid checks -------------------------------------------------------------------
 
 /** File types a walk may reach (the 2021 fsgofer's checkSupportedFileType, with the
- * FIFO policy our lisafs side offers). */
+ * FIFO policy our lisafs side offers). A standard client reaches every type:
+ * it walks to stat them, and the host layer holds the special ones by
+ * O_PATH and never opens them (Mount.standardClient). */
 function walkable(c: P9Connection, mode: number): boolean {
+  if (c.mount.standardClient) return true;
   switch (mode & C.S_IFMT) {
     case C.S_IFREG:
     case C.S_IFDIR:
@@ -171,6 +174,7 @@ const version: Handler = (c, comm, req) => {
   if (msize > MAX_MESSAGE_SIZE && v > 0) return -C.EINVAL;
   c.reset();
   c.version = v;
+  c.mount.standardClient = v === 0;
   c.sock.msize = Math.min(msize, MAX_MESSAGE_SIZE);
   comm.view.setUint32(comm.bodyOff, c.sock.msize, true);
   return putStr(comm, comm.bodyOff + 4, versionString(v)) - comm.bodyOff;
@@ -234,7 +238,7 @@ const walk: Handler = (c, comm, req) => {
   if (!comm.reserve(2 + names.length * QID_SIZE)) return -C.ENOMEM;
   const file = walkNames(c, comm, f, names, comm.bodyOff + 2);
   if (typeof file === "number") return file;
-  c.insert(req.newFid, new Fid(file));
+  c.insert(req.newFid, new Fid(file, f.uid));
   comm.view.setUint16(comm.bodyOff, names.length, true);
   return 2 + names.length * QID_SIZE;
 };
@@ -247,17 +251,37 @@ const walkgetattr: Handler = (c, comm, req) => {
   if (!comm.reserve(R.walkgetattr.qids + 2 + names.length * QID_SIZE)) return -C.ENOMEM;
   const file = walkNames(c, comm, f, names, off + R.walkgetattr.qids + 2);
   if (typeof file === "number") return file;
-  c.insert(req.newFid, new Fid(file));
+  c.insert(req.newFid, new Fid(file, f.uid));
   putValid(comm, off + R.walkgetattr.valid);
   putAttr(comm, off + R.walkgetattr.attr);
   comm.view.setUint16(off + R.walkgetattr.qids, names.length, true);
   return R.walkgetattr.qids + 2 + names.length * QID_SIZE;
 };
 
+/**
+ * The names to walk from the export's root to attach `aname`. diod's
+ * convention first: the exported host path itself is the root, and a path
+ * below it names a file there. Otherwise, as before, a path relative to the
+ * export ("" and "/" are its root). Empty components (a doubled or trailing
+ * "/") are dropped; ".." and "." are refused by the walk's name check, so
+ * nothing outside the export can be named.
+ */
+function attachNames(exportPath: string, aname: string): string[] {
+  const names = aname.split("/").filter((n) => n !== "");
+  const exported = exportPath.split("/").filter((n) => n !== "");
+  if (!aname.startsWith("/") || exported.length === 0 || names.length < exported.length) return names;
+  for (let i = 0; i < exported.length; i++) if (names[i] !== exported[i]) return names;
+  return names.slice(exported.length);
+}
+
 const attach: Handler = (c, comm, req) => {
   if (req.afid !== NO_FID) return -C.EINVAL;
-  let aname = req.aname as string;
-  if (aname.startsWith("/")) aname = aname.slice(1);
+  const uid = c.mount.standardClient ? (req.uid as number) : NO_UID;
+  const names = attachNames(c.mount.hostPath, req.aname as string);
+  for (const name of names) {
+    const bad = safeName(name);
+    if (bad < 0) return bad;
+  }
   const root = c.mount.openRoot();
   if (typeof root === "number") return root;
   let rc = root.stat();
@@ -266,26 +290,26 @@ const attach: Handler = (c, comm, req) => {
     root.close();
     return rc;
   }
-  if (aname.length === 0) {
-    c.insert(req.fid, new Fid(root));
+  if (names.length === 0) {
+    c.insert(req.fid, new Fid(root, uid));
     return QID_SIZE;
   }
-  // The reply carries the root's QID, whatever the attach name (as gVisor).
+  // gVisor's clients get the root's QID whatever the attach name (as
+  // gVisor); a standard client, the QID of the file it attached to (as diod),
+  // which its kernel takes for the mounted root's inode.
   const qid = comm.u8.slice(comm.bodyOff, comm.bodyOff + QID_SIZE);
   const rootFid = new Fid(root);
-  const names = aname.split("/");
-  for (const name of names) {
-    const bad = safeName(name);
-    if (bad < 0) {
-      rootFid.close();
-      return bad;
-    }
-  }
   const file = walkNames(c, comm, rootFid, names, -1);
   rootFid.close();
   if (typeof file === "number") return file;
-  c.insert(req.fid, new Fid(file));
-  comm.u8.set(qid, comm.bodyOff);
+  if (c.version === 0) {
+    rc = putQid(c, comm, comm.bodyOff);
+    if (rc < 0) {
+      file.close();
+      return rc;
+    }
+  } else comm.u8.set(qid, comm.bodyOff);
+  c.insert(req.fid, new Fid(file, uid));
   return QID_SIZE;
 };
 
@@ -349,7 +373,7 @@ function create(c: P9Connection, comm: P9Comm, req: Decoded, uid: number): numbe
   const res = d.file.openCreate(req.mode & 0o7777, uid, req.gid, req.name, hostFlags);
   if (typeof res === "number") return res;
   rc = putQid(c, comm, comm.bodyOff);
-  const nf = new Fid(res.child);
+  const nf = new Fid(res.child, d.uid);
   nf.open = res.open;
   nf.mode = mode;
   // The fid now names the new file; the directory it named is released.
@@ -362,7 +386,10 @@ function create(c: P9Connection, comm: P9Comm, req: Decoded, uid: number): numbe
   comm.view.setUint32(comm.bodyOff + QID_SIZE, 0, true);
   return QID_SIZE + 4;
 }
-const lcreate: Handler = (c, comm, req) => create(c, comm, req, NO_UID);
+/** The owner of what a create on directory fid `dirFid` makes, when the
+ * request names none: the fid's user (a standard client's access=user). */
+const ownerOf = (c: P9Connection, dirFid: number): number => c.lookup(dirFid)?.uid ?? NO_UID;
+const lcreate: Handler = (c, comm, req) => create(c, comm, req, ownerOf(c, req.fid));
 const ucreate: Handler = (c, comm, req) => create(c, comm, req, req.uid);
 
 /** Runs a host call that makes a child of a directory fid and answers its QID. */
@@ -378,14 +405,23 @@ function makeChild(c: P9Connection, comm: P9Comm, req: Decoded, make: (dir: Host
   return putQidBody(c, comm);
 }
 
-const mkdir: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir(req.mode & 0o7777, NO_UID, req.gid, req.name));
+const mkdir: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir(req.mode & 0o7777, ownerOf(c, req.dirFid), req.gid, req.name));
 const umkdir: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir(req.mode & 0o7777, req.uid, req.gid, req.name));
-const symlink: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, NO_UID, req.gid));
+const symlink: Handler = (c, comm, req) =>
+  makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, ownerOf(c, req.dirFid), req.gid));
 const usymlink: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, req.uid, req.gid));
-// Regular files only, never device nodes (the host layer refuses the rest
-// with EPERM, as the 2021 fsgofer).
-const mknod: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mknod(req.mode, NO_UID, req.gid, req.name));
-const umknod: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mknod(req.mode, req.uid, req.gid, req.name));
+/** What Tmknod may make: gVisor's clients, regular files only (its gofer's
+ * rule, 20240729's runsc/fsgofer: EPERM otherwise); a standard client, also
+ * FIFOs and sockets (its kernel sends Tmknod for mkfifo and for bind), as
+ * diod; device nodes only with --allow-device-nodes. */
+function mknodKinds(c: P9Connection): MknodKinds {
+  if (!c.mount.standardClient) return "regular";
+  return c.mount.policy.deviceNodes ? "devices" : "specials";
+}
+const mknod: Handler = (c, comm, req) =>
+  makeChild(c, comm, req, (d) => d.mknod(req.mode, ownerOf(c, req.dirFid), req.gid, req.name, mknodKinds(c), req.major, req.minor));
+const umknod: Handler = (c, comm, req) =>
+  makeChild(c, comm, req, (d) => d.mknod(req.mode, req.uid, req.gid, req.name, mknodKinds(c), req.major, req.minor));
 
 const link: Handler = (c, _comm, req) => {
   const rc = safeName(req.name);

@@ -25,15 +25,17 @@ export function session(c: P9Client, version = "9P2000.L.Google.13", rootFid = 1
   c.attach(rootFid);
 }
 
-/** `dist/gofer --listen ADDR`: waits for "listening on ..." and returns it. */
+/** `dist/gofer --listen ADDR --mount MOUNT` (default fx.mount, ":ro"
+ * allowed): waits for "listening on ..." and returns it. */
 export async function startListener(
   fx: Fixture,
   listen: string,
   extra: string[] = [],
+  mount = fx.mount,
 ): Promise<{ proc: ReturnType<typeof Bun.spawn>; where: string; stop: () => Promise<void> }> {
   const logFile = path.join(fx.logs, `listen-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
   const log = fs.openSync(logFile, "a");
-  const proc = Bun.spawn([GOFER, "--listen", listen, "--mount", fx.mount, "--log-level", "warn", ...extra], {
+  const proc = Bun.spawn([GOFER, "--listen", listen, "--mount", mount, "--log-level", "warn", ...extra], {
     stdio: ["ignore", "pipe", log],
   });
   fs.closeSync(log);

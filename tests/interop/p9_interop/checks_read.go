@@ -596,7 +596,7 @@ func (s *Suite) checkMultiGetAttr() {
 		}
 		return e.Err()
 	})
-	if s.cfg.HostFifo == "" {
+	if s.cfg.HostFifo == "" && !s.standardClient() {
 		s.Check(name+": a component the gofer refuses (FIFO) -> EPERM, not a short result", func() error {
 			stats, err := s.root.MultiGetAttr([]string{"", "fifo"})
 			if err := harness.WantErrno(err, unix.EPERM); err != nil {
@@ -904,33 +904,62 @@ func (s *Suite) checkErrorsCommon() {
 		}
 		return e.Err()
 	})
-	s.Check("Walk to unsupported file types -> EPERM (block device; FIFO without --host-fifo; socket without --host-uds)", func() error {
-		var e harness.Errs
-		var rels []string
-		if s.fx.HasBlk {
-			rels = append(rels, "blk")
-		}
-		if s.cfg.HostFifo == "" {
-			rels = append(rels, "fifo")
-		}
-		if s.cfg.HostUDS == "" {
-			rels = append(rels, "hostsock", "sockdir/s")
-		}
-		for _, rel := range rels {
-			f, err := s.walk(rel)
-			if f != nil {
+	if s.standardClient() {
+		// Plain 9P2000.L is a standard client (Linux's v9fs): its kernel serves
+		// special files itself, so it walks to and stats every type; the gofer
+		// holds them by O_PATH and never opens them (docs/p9.md).
+		s.Check("Walk (plain 9P2000.L) reaches every file type: block device, FIFO, sockets; Open of a device or FIFO -> EPERM", func() error {
+			var e harness.Errs
+			rels := []string{"fifo", "hostsock", "sockdir/s"}
+			if s.fx.HasBlk {
+				rels = append(rels, "blk")
+			}
+			for _, rel := range rels {
+				f, err := s.walk(rel)
+				if err != nil {
+					e.Add("%v", err)
+					continue
+				}
+				if rel == "blk" || rel == "fifo" {
+					fd, _, _, err := f.Open(p9.ReadOnly)
+					if fd != nil {
+						fd.Close()
+					}
+					e.Want("Open "+rel, err, unix.EPERM)
+				}
 				f.Close()
 			}
-			e.Want("Walk "+rel, err, unix.EPERM)
-			_, f2, _, _, err := s.root.WalkGetAttr(harness.Split(rel))
-			if f2 != nil {
-				f2.Close()
+			return e.Err()
+		})
+	} else {
+		s.Check("Walk to unsupported file types -> EPERM (block device; FIFO without --host-fifo; socket without --host-uds)", func() error {
+			var e harness.Errs
+			var rels []string
+			if s.fx.HasBlk {
+				rels = append(rels, "blk")
 			}
-			e.Want("WalkGetAttr "+rel, err, unix.EPERM)
-		}
-		// A directory containing them still lists them.
-		return e.Err()
-	})
+			if s.cfg.HostFifo == "" {
+				rels = append(rels, "fifo")
+			}
+			if s.cfg.HostUDS == "" {
+				rels = append(rels, "hostsock", "sockdir/s")
+			}
+			for _, rel := range rels {
+				f, err := s.walk(rel)
+				if f != nil {
+					f.Close()
+				}
+				e.Want("Walk "+rel, err, unix.EPERM)
+				_, f2, _, _, err := s.root.WalkGetAttr(harness.Split(rel))
+				if f2 != nil {
+					f2.Close()
+				}
+				e.Want("WalkGetAttr "+rel, err, unix.EPERM)
+			}
+			// A directory containing them still lists them.
+			return e.Err()
+		})
+	}
 	s.Check("opened fid: Walk -> EBUSY, Open again -> EINVAL", func() error {
 		o, err := s.open("d1", p9.ReadOnly)
 		if err != nil {

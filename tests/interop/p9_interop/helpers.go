@@ -21,6 +21,11 @@ func (s *Suite) walk(rel string) (p9.File, error) {
 	return f, nil
 }
 
+// standardClient: the client negotiated plain 9P2000.L, which the gofer
+// serves as a standard client (Linux's v9fs, diod's tools) rather than with
+// gVisor's rules for special files (docs/p9.md).
+func (s *Suite) standardClient() bool { return s.cfg.Version == v0 }
+
 // closeAll clunks files, ignoring nils.
 func closeAll(files ...p9.File) {
 	for _, f := range files {
