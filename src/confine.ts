@@ -16,7 +16,9 @@ export function seccompMode(env: Record<string, string | undefined>): SeccompMod
   return v === "log" || v === "off" ? v : null;
 }
 
-export function confine(log: Logger, env: Record<string, string | undefined> = process.env): void {
+/** Installs the syscall filter on every thread; `deviceNodes`: some mount
+ * serves with --allow-device-nodes. */
+export function confine(log: Logger, deviceNodes = false, env: Record<string, string | undefined> = process.env): void {
   const mode = seccompMode(env);
   if (mode === null) {
     log.error({ GOFER_SECCOMP: env.GOFER_SECCOMP }, "GOFER_SECCOMP must be enforce (the default), log or off");
@@ -27,7 +29,7 @@ export function confine(log: Logger, env: Record<string, string | undefined> = p
     log.warn("GOFER_SECCOMP=off: serving without a syscall filter (for diagnosis only)");
     return;
   }
-  const opts = { pid: libc.getpid(), logOnly: mode === "log" };
+  const opts = { pid: libc.getpid(), logOnly: mode === "log", deviceNodes };
   const rc = installFilter(opts);
   if (rc < 0) {
     // A kernel without seccomp filters: serve anyway, as before the filter.

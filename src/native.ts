@@ -74,7 +74,7 @@ export function nativeMain(argv: string[]): void {
     // Its bytes as given (a unix: path is a byte string, src/argv.ts).
     process.stdout.write(Buffer.from(`listening on ${where}\n`, "latin1"));
   }
-  confine(log);
+  confine(log, [...config.specs, ...(config.listenSpec ? [config.listenSpec] : [])].some((s) => s.policy.deviceNodes === true));
   server.run();
   log.info({ loop: server.loop.stats }, "all clients gone; exiting");
   // _exit, not process.exit: the loop's helper Workers may still sit in a

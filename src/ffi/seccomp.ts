@@ -86,6 +86,9 @@ export interface FilterOptions {
   /** Let unlisted calls through and have the kernel log each one
    * (SECCOMP_RET_LOG), for diagnosis (GOFER_SECCOMP=log); else EPERM. */
   logOnly: boolean;
+  /** --allow-device-nodes: standard 9P clients may make character and block
+   * device nodes (off: only today's overlayfs whiteout, a character 0/0). */
+  deviceNodes?: boolean;
 }
 
 /** Allowed only with these arguments (any one alternative, all its conditions). */
@@ -104,8 +107,15 @@ function argumentRules(o: FilterOptions): Partial<Record<Syscall, Cond[][]>> {
     ioctl: [[is(1, TCGETS)]],
     // The Mknod handlers make regular files (type 0 is one too), FIFOs and
     // sockets, and today's overlayfs whiteouts (a character device 0/0).
-    // Never another device node, nor a block device.
-    mknodat: [type(0), type(C.S_IFREG), type(C.S_IFIFO), type(C.S_IFSOCK), [...type(C.S_IFCHR), is(3, 0)]],
+    // No other device node, unless --allow-device-nodes lets standard 9P
+    // clients make them (the handlers still refuse gVisor's clients).
+    mknodat: [
+      type(0),
+      type(C.S_IFREG),
+      type(C.S_IFIFO),
+      type(C.S_IFSOCK),
+      ...(o.deviceNodes ? [type(C.S_IFCHR), type(C.S_IFBLK)] : [[...type(C.S_IFCHR), is(3, 0)]]),
+    ],
     // JSC stops a thread for the GC with a signal: to our own threads only.
     tgkill: [[is(0, o.pid)]],
     // Thread names (Bun's threads, the native poller) and names of
