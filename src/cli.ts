@@ -10,6 +10,7 @@ import type { LoopMode } from "./loop/loop";
 import { type ListenAddr, parseListen } from "./listen";
 import { bytesToText } from "./argv";
 import type { Protocol, ServeSpec } from "./server";
+import { parseTraceFilter, type TraceFilter } from "./observe/trace";
 
 export const VERSION = "0.1.0";
 
@@ -24,6 +25,10 @@ export interface Config {
   logFd: number;
   maxConnections: number;
   fdsPerConnection?: number;
+  /** --trace: which messages to log (absent: tracing off). */
+  trace?: TraceFilter;
+  /** --metrics: where to serve the Prometheus text (absent: metrics off). */
+  metrics?: ListenAddr;
 }
 
 export class UsageError extends Error {}
@@ -61,6 +66,8 @@ function program(): Command {
     .option("--log-fd <fd>", "write logs to this inherited FD instead of stderr")
     .option("--max-connections <n>", "with --listen: connections served at once; more are closed on arrival", "1024")
     .option("--fds-per-connection <n>", "host FDs one connection may hold (default: half of what the FD limit leaves)")
+    .option("--trace [messages]", "log each request and reply, decoded (optionally only these comma-separated message names or IDs)")
+    .option("--metrics <addr>", "serve Prometheus metrics on unix:/path.sock or tcp:127.0.0.1:PORT (SIGUSR1 logs them too)")
     .exitOverride()
     .configureOutput({ writeOut: () => {}, writeErr: () => {} })
     .allowExcessArguments(false);
@@ -141,6 +148,22 @@ export function parseArgs(argv: string[]): Config {
   };
   const maxConnections = positive("--max-connections", o.maxConnections as string);
   const fdsPerConnection = o.fdsPerConnection === undefined ? undefined : positive("--fds-per-connection", o.fdsPerConnection as string);
+  let trace: TraceFilter | undefined;
+  if (o.trace !== undefined) {
+    try {
+      trace = parseTraceFilter(o.trace as string | true);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  let metrics: ListenAddr | undefined;
+  if (o.metrics !== undefined) {
+    try {
+      metrics = parseListen(o.metrics as string, false);
+    } catch (err) {
+      throw new UsageError((err as Error).message.replace(/^--listen/, "--metrics").replace(/; the gofer serves.*$/, "; metrics are served on loopback or a Unix socket only"));
+    }
+  }
   const policyFor = (i: number): Policy => ({
     readonly: mounts[i].readonly,
     hostUds: o.hostUds as HostUds,
@@ -160,6 +183,8 @@ export function parseArgs(argv: string[]): Config {
     logFd,
     maxConnections,
     fdsPerConnection,
+    trace,
+    metrics,
   };
 }
 

@@ -273,6 +273,7 @@ export const NR = {
   shutdown: arm64 ? 210 : 48,
   getpeername: arm64 ? 205 : 52,
   recvfrom: arm64 ? 207 : 45,
+  sendto: arm64 ? 206 : 44,
   getsockopt: arm64 ? 209 : 55,
   setsockopt: arm64 ? 208 : 54,
   getsockname: arm64 ? 204 : 51,
