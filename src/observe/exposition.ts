@@ -111,22 +111,17 @@ export function exposition(s: Snapshot): string {
   return `${out.join("\n")}\n`;
 }
 
-/** Process memory: Anonymous and Rss from /proc/self/smaps_rollup, else
- * statm (resident, and resident less shared for anonymous). Zeros without
- * /proc. */
+/** Process memory from /proc/self/status: VmRSS and RssAnon (the
+ * kernel's count of anonymous resident pages), read from the mm's counters.
+ * smaps_rollup would walk every mapping: 3-5 ms for Bun's address space,
+ * and a scrape must not hold the loop that long. Zeros without /proc. */
 export function memory(): { anonymous: number; rss: number } {
   try {
-    const t = readFileSync("/proc/self/smaps_rollup", "latin1");
+    const t = readFileSync("/proc/self/status", "latin1");
     const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(t)?.[1] ?? 0) * 1024;
-    return { anonymous: kb("Anonymous"), rss: kb("Rss") };
+    return { anonymous: kb("RssAnon"), rss: kb("VmRSS") };
   } catch {
-    try {
-      const [, resident, shared] = readFileSync("/proc/self/statm", "latin1").split(" ").map(Number);
-      const page = 4096;
-      return { anonymous: (resident - shared) * page, rss: resident * page };
-    } catch {
-      return { anonymous: 0, rss: 0 };
-    }
+    return { anonymous: 0, rss: 0 };
   }
 }
 
