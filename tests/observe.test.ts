@@ -239,6 +239,54 @@ describe("--trace", () => {
     expect(bad.stderr).toContain('--trace: "Bogus" is not a lisafs message');
   });
 
+  test("garbled requests of every type: traced as sent, counted, the gofer unharmed", async () => {
+    const sock = path.join(fx.logs, "garbled.sock");
+    const g = Gofer.start(fx, { mounts: [fx.mount, fx.mount], flags: ["--trace", "--metrics", `unix:${sock}`] });
+    const [lc, other] = g.clients;
+    const m = lc.mount();
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const garbage = () => Uint8Array.from({ length: rand(48) }, () => rand(256));
+    let lisafsSent = 1;
+    for (let round = 0; round < 3; round++)
+      for (let mid = 0; mid < 40; mid++) {
+        if (mid === MID.Mount || mid === MID.Channel) continue;
+        const r = lc.raw(mid, garbage());
+        for (const f of r.fds) libc.close(f);
+        lisafsSent++;
+      }
+    const p = new P9Client(other.fd, () => other.disconnect());
+    p.version(65536, "9P2000.L.Google.13");
+    let p9Sent = 1;
+    for (let round = 0; round < 3; round++)
+      for (const key of Object.keys(P9Requests)) {
+        const type = Number(key);
+        if (type === T.version) continue;
+        const r = p.roundTripSock(type, garbage());
+        for (const f of r.fds) libc.close(f);
+        p9Sent++;
+      }
+    // Still serving both.
+    expect(lc.fstat(m.root.id).mode & 0o170000).toBe(0o040000);
+    p.attach(1);
+    const fams = parsePrometheusTextFormat(await scrapeText(sock)) as Family[];
+    const total = (protocol: string) =>
+      fams.find((f) => f.name === "gofer_requests_total")!.metrics.filter((x) => x.labels!.protocol === protocol).reduce((a, x) => a + Number(x.value), 0);
+    expect(total("lisafs")).toBe(lisafsSent + 1);
+    expect(total("p9")).toBe(p9Sent + 1);
+    lc.disconnect();
+    p.close();
+    expect(await g.stop()).toBe(0);
+    const recs = traceRecords(g);
+    expect(recs.filter((r) => r.trace === "request").length).toBe(lisafsSent + p9Sent + 2);
+    expect(recs.filter((r) => r.trace === "reply").length).toBe(lisafsSent + p9Sent + 2);
+    expect(recs.some((r) => r.fields && "malformed" in r.fields)).toBe(true);
+    expect(g.log()).not.toContain("tracing a");
+  });
+
   test("off by default: no trace records", async () => {
     const g = Gofer.start(fx, { logLevel: "debug" });
     const m = g.client.mount();

@@ -166,8 +166,17 @@ export class Tracer {
     return this.filter[protocol][mid] === true;
   }
 
-  /** The request record: its fields decoded by the request layout. */
+  /** The request record: its fields decoded by the request layout. Never
+   * throws: it runs outside the handlers' guard, on a client's bytes. */
   request(protocol: Protocol, where: TraceWhere, mid: number, tag: number, u8: Uint8Array, view: DataView, off: number, len: number): void {
+    try {
+      this.requestRecord(protocol, where, mid, tag, u8, view, off, len);
+    } catch (err) {
+      this.log.error({ err, protocol, mid }, "tracing a request failed");
+    }
+  }
+
+  private requestRecord(protocol: Protocol, where: TraceWhere, mid: number, tag: number, u8: Uint8Array, view: DataView, off: number, len: number): void {
     let fields: Fields | null;
     if (protocol === "lisafs") {
       fields = mid < L.RequestDecoders.length ? L.RequestDecoders[mid](u8, view, off, len) : null;
@@ -189,19 +198,17 @@ export class Tracer {
     this.log[this.level](rec, "request");
   }
 
-  /** The reply record: errno, or the fields decoded by the reply's table. */
-  reply(
-    protocol: Protocol,
-    where: TraceWhere,
-    mid: number,
-    tag: number,
-    errno: number,
-    u8: Uint8Array,
-    view: DataView,
-    off: number,
-    len: number,
-    us: number,
-  ): void {
+  /** The reply record: errno, or the fields decoded by the reply's table.
+   * Never throws. */
+  reply(protocol: Protocol, where: TraceWhere, mid: number, tag: number, errno: number, u8: Uint8Array, view: DataView, off: number, len: number, us: number): void {
+    try {
+      this.replyRecord(protocol, where, mid, tag, errno, u8, view, off, len, us);
+    } catch (err) {
+      this.log.error({ err, protocol, mid }, "tracing a reply failed");
+    }
+  }
+
+  private replyRecord(protocol: Protocol, where: TraceWhere, mid: number, tag: number, errno: number, u8: Uint8Array, view: DataView, off: number, len: number, us: number): void {
     const rec: Fields = {
       trace: "reply",
       protocol,
