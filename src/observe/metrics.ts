@@ -32,20 +32,22 @@ export class MessageStats {
   readonly v: Float64Array;
   /** (mid << 16 | errno) -> count. Errors are rare: a Map is enough. */
   readonly errnos = new Map<number, number>();
+  private readonly slots: number;
 
   constructor(readonly protocol: Protocol) {
-    this.v = new Float64Array(SLOTS[protocol] * STRIDE);
+    this.slots = SLOTS[protocol];
+    this.v = new Float64Array(this.slots * STRIDE);
   }
 
   /** Records one request: `errno` 0 for success, `us` its handling time. */
   record(mid: number, bytesIn: number, bytesOut: number, errno: number, us: number): void {
-    if (mid >= SLOTS[this.protocol]) mid = SLOTS[this.protocol] - 1;
+    if (mid >= this.slots) mid = this.slots - 1;
     const o = mid * STRIDE;
     const v = this.v;
     v[o + COUNT]++;
     v[o + BYTES_IN] += bytesIn;
     v[o + BYTES_OUT] += bytesOut;
-    v[o + SUM] += us / 1e6;
+    v[o + SUM] += us * 1e-6;
     // us in [2^(k-1), 2^k) -> bucket k (le 2^k µs); below 1 µs -> bucket 0.
     const k = us < 1 ? 0 : 32 - Math.clz32(us);
     v[o + HIST + (k < BUCKETS ? k : BUCKETS)]++;
