@@ -108,8 +108,9 @@ function decodeLisafsReply(mid: number, u8: Uint8Array, view: DataView, off: num
 
 // ---- the filter -----------------------------------------------------------------
 
-/** Which message IDs are traced, per protocol (true everywhere: all). */
-export type TraceFilter = Record<Protocol, boolean[]>;
+/** Which message IDs are traced, per protocol; `all`: every ID, those
+ * beyond the tables (a client's unknown lisafs IDs go up to 65535) too. */
+export type TraceFilter = Record<Protocol, boolean[]> & { all: boolean };
 
 /**
  * Parses --trace's value: empty or absent traces everything; else a comma
@@ -119,8 +120,8 @@ export type TraceFilter = Record<Protocol, boolean[]>;
  */
 export function parseTraceFilter(spec: string | true): TraceFilter {
   const all = (n: number, v: boolean) => new Array<boolean>(n).fill(v);
-  if (spec === true || spec.trim() === "") return { lisafs: all(256, true), p9: all(256, true) };
-  const f: TraceFilter = { lisafs: all(256, false), p9: all(256, false) };
+  if (spec === true || spec.trim() === "") return { lisafs: all(256, true), p9: all(256, true), all: true };
+  const f: TraceFilter = { lisafs: all(256, false), p9: all(256, false), all: false };
   const lisafsByName = new Map(L.MID_NAMES.map((n, i) => [n.toLowerCase(), i]));
   const p9ByName = new Map(Object.entries(P.T).map(([n, v]) => [n.toLowerCase(), v]));
   for (const raw of spec.split(",")) {
@@ -163,7 +164,7 @@ export class Tracer {
 
   /** Whether message `mid` of `protocol` is traced. */
   wants(protocol: Protocol, mid: number): boolean {
-    return this.filter[protocol][mid] === true;
+    return this.filter.all || this.filter[protocol][mid] === true;
   }
 
   /** The request record: its fields decoded by the request layout. Never
