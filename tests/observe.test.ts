@@ -461,3 +461,68 @@ describe("--metrics", () => {
     expect(gone.stderr).toContain("gofer client top:");
   });
 });
+
+// ---- units: bounds and the pieces top is made of ----------------------------------------
+
+describe("units", () => {
+  test("per-connection series are bounded; every line parses; totals include retired connections", async () => {
+    const { Metrics, MessageStats } = await import("../src/observe/metrics");
+    const { exposition, snapshot, PER_CONNECTION_SERIES } = await import("../src/observe/exposition");
+    const m = new Metrics();
+    const conns = Array.from({ length: PER_CONNECTION_SERIES + 6 }, () => {
+      const stats = new MessageStats("p9");
+      stats.record(T.walk, 20, 30, 0, 5);
+      stats.record(T.walk, 20, 11, 2, 3000);
+      const c = { id: m.newId(), stats, channels: () => 0 };
+      m.add(c);
+      return c;
+    });
+    m.retire(conns[0]);
+    const gauges = { openFds: 1, pathNodes: 1, channels: 0, connections: conns.length - 1, memoryAnonymousBytes: 0, memoryRssBytes: 0 };
+    const text = exposition(snapshot(m, gauges));
+    const fams = parsePrometheusTextFormat(text) as Family[];
+    const labels = new Set(fams.find((f) => f.name === "gofer_connection_requests_total")!.metrics.map((x) => x.labels!.connection));
+    expect(labels.size).toBe(PER_CONNECTION_SERIES);
+    expect(labels.has(String(conns[0].id))).toBe(false);
+    expect(value(fams, "gofer_requests_total", { protocol: "p9", message: "Twalk" })).toBe(2 * conns.length);
+    expect(value(fams, "gofer_request_errors_total", { protocol: "p9", message: "Twalk", errno: "2" })).toBe(conns.length);
+    const ours = parsePrometheusText(text);
+    const b = ours.filter((x) => x.name === "gofer_request_duration_seconds_bucket");
+    // 5 µs lands in le=8e-06, 3000 µs in le=0.004096.
+    expect(b.find((x) => x.labels.le === "0.000004")!.value).toBe(0);
+    expect(b.find((x) => x.labels.le === "0.000008")!.value).toBe(conns.length);
+    expect(b.find((x) => x.labels.le === "0.002048")!.value).toBe(conns.length);
+    expect(b.find((x) => x.labels.le === "0.004096")!.value).toBe(2 * conns.length);
+  });
+
+  test("top's parser and quantiles", async () => {
+    const { frameOf, quantile } = await import("../src/client/top");
+    const s = parsePrometheusText('a{x="q\\"uo\\\\te\\n",y="2"} 1.5e3 1700000000\n# HELP b c\nb +Inf\nc NaN\n');
+    expect(s[0]).toEqual({ name: "a", labels: { x: 'q"uo\\te\n', y: "2" }, value: 1500 });
+    expect(s[1].value).toBe(Infinity);
+    expect(Number.isNaN(s[2].value)).toBe(true);
+    expect(() => parsePrometheusText("a{x=1} 2")).toThrow(/bad label/);
+    const hist: [number, number][] = [
+      [1e-6, 0],
+      [2e-6, 50],
+      [4e-6, 98],
+      [8e-6, 100],
+      [Infinity, 100],
+    ];
+    expect(quantile(hist, 0.5)).toBe(2e-6);
+    expect(quantile(hist, 0.99)).toBe(8e-6);
+    expect(quantile([[Infinity, 0]], 0.5)).toBeNull();
+    // Over an interval: only what happened since `prev`.
+    const prev: [number, number][] = [
+      [1e-6, 0],
+      [2e-6, 50],
+      [4e-6, 50],
+      [8e-6, 50],
+      [Infinity, 50],
+    ];
+    expect(quantile(hist, 0.5, prev)).toBe(4e-6);
+    const f = frameOf(parsePrometheusText('gofer_requests_total{protocol="lisafs",message="FStat"} 3\ngofer_open_fds 9\n'), 0);
+    expect(f.rows.get("lisafs\0FStat")!.count).toBe(3);
+    expect(f.gauges.open_fds).toBe(9);
+  });
+});
