@@ -10,7 +10,7 @@ import type { LoopMode } from "./loop/loop";
 import { type ListenAddr, parseListen } from "./listen";
 import { bytesToText } from "./argv";
 import type { Protocol, ServeSpec } from "./server";
-import { parseTraceFilter, type TraceFilter } from "./observe/trace";
+import type { TraceFilter } from "./observe/trace";
 
 export const VERSION = "0.1.0";
 
@@ -151,7 +151,8 @@ export function parseArgs(argv: string[]): Config {
   let trace: TraceFilter | undefined;
   if (o.trace !== undefined) {
     try {
-      trace = parseTraceFilter(o.trace as string | true);
+      // Loaded only with --trace: it brings both protocols' message tables.
+      trace = (require("./observe/trace") as typeof import("./observe/trace")).parseTraceFilter(o.trace as string | true);
     } catch (err) {
       throw new UsageError((err as Error).message);
     }

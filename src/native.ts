@@ -8,7 +8,6 @@ import { bytesToText } from "./argv";
 import { makeLogger } from "./log";
 import type { ListenAddr } from "./listen";
 import { Server } from "./server";
-import { observation, startMetrics } from "./observe/setup";
 
 function fail(msg: string, code: number): never {
   process.stderr.write(`gofer: ${msg}\n`);
@@ -63,8 +62,10 @@ export function nativeMain(argv: string[]): void {
       "read-only mount not enforced by the kernel: its files are served without donating their FDs, FIFOs and devices refused",
     );
   }
-  // Trace and metrics records are written whatever --log-level says.
-  const observe = observation(config.trace, config.metrics !== undefined, makeLogger("info", config.logFd), "info");
+  // Trace and metrics records are written whatever --log-level says. The
+  // modules are loaded only when asked for.
+  const setup = config.trace || config.metrics ? (require("./observe/setup") as typeof import("./observe/setup")) : null;
+  const observe = setup?.observation(config.trace, config.metrics !== undefined, makeLogger("info", config.logFd), "info");
   const server = new Server({
     protocol: config.protocol,
     loopMode: config.loopMode,
@@ -73,8 +74,8 @@ export function nativeMain(argv: string[]): void {
     fdsPerConnection: config.fdsPerConnection ?? "share",
     observe,
   });
-  if (config.metrics && observe?.metrics) {
-    const ep = startMetrics(server, observe.metrics, config.metrics, makeLogger("info", config.logFd));
+  if (setup && config.metrics && observe?.metrics) {
+    const ep = setup.startMetrics(server, observe.metrics, config.metrics, makeLogger("info", config.logFd));
     if (typeof ep === "number") fail(`cannot serve metrics on ${describe(config.metrics)}: errno ${-ep}${hint(-ep)}`, 1);
     process.stdout.write(Buffer.from(`metrics on ${ep.where}\n`, "latin1"));
   }
