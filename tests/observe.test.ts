@@ -446,6 +446,10 @@ describe("--metrics", () => {
     const top = spawnSync(GOFER, ["client", "top", "--metrics", `tcp:127.0.0.1:${port}`, "--once"], { encoding: "utf8" });
     expect(top.status).toBe(0);
     expect(top.stdout).toMatch(/lisafs\s+FStat\s+1\s/);
+    // No channel: the loop polls the socket itself, and SIGUSR1 interrupts that poll.
+    process.kill(g.pid, "SIGUSR1");
+    const rec = await waitFor("the SIGUSR1 record", () => g.log().split("\n").find((x) => x.includes('"msg":"metrics"')));
+    expect(JSON.parse(rec).metrics.messages.find((x: { message: string }) => x.message === "FStat").count).toBe(1);
     await g.stop();
     const bad = spawnSync(GOFER, ["--listen", `unix:${fx.logs}/unused.sock`, "--mount", fx.mount, "--metrics", "tcp:10.1.2.3:9100"], { encoding: "utf8" });
     expect(bad.status).toBe(2);
