@@ -9,6 +9,7 @@ import { type ListenAddr, parseListen } from "./listen";
 import { bytesToText } from "./argv";
 import { realPath } from "./host/hostpath";
 import type { Protocol, ServeSpec } from "./server";
+import type { TraceFilter } from "./observe/trace";
 
 export const VERSION = "0.1.0";
 
@@ -23,6 +24,10 @@ export interface Config {
   logFd: number;
   maxConnections: number;
   fdsPerConnection?: number;
+  /** --trace: which messages to log (absent: tracing off). */
+  trace?: TraceFilter;
+  /** --metrics: where to serve the Prometheus text (absent: metrics off). */
+  metrics?: ListenAddr;
 }
 
 export class UsageError extends Error {}
@@ -41,8 +46,9 @@ interface FlagSpec {
   /** Long flag, with its argument placeholder if it takes one: "--io-fd <fd>". */
   flags: string;
   description: string;
-  /** "list": repeatable, values collected in order. */
-  kind: "value" | "list" | "boolean";
+  /** "list": repeatable, values collected in order; "optional": a value
+   * may follow or not (`--trace` or `--trace=A,B`), left to commander. */
+  kind: "value" | "list" | "boolean" | "optional";
   choices?: readonly string[];
   /** Default value (commander shows it in --help). */
   value?: () => string | boolean;
@@ -82,6 +88,12 @@ const FLAGS: readonly FlagSpec[] = [
   { flags: "--log-fd <fd>", kind: "value", description: "write logs to this inherited FD instead of stderr" },
   { flags: "--max-connections <n>", kind: "value", value: () => "1024", description: "with --listen: connections served at once; more are closed on arrival" },
   { flags: "--fds-per-connection <n>", kind: "value", description: "host FDs one connection may hold (default: half of what the FD limit leaves)" },
+  {
+    flags: "--trace [messages]",
+    kind: "optional",
+    description: "log each request and reply, decoded (optionally only these comma-separated message names or IDs)",
+  },
+  { flags: "--metrics <addr>", kind: "value", description: "serve Prometheus metrics on unix:/path.sock or tcp:127.0.0.1:PORT (SIGUSR1 logs them too)" },
 ];
 
 /** What the flags say, keyed as commander names them (--io-fd: ioFd). */
@@ -134,6 +146,7 @@ export function scanFlags(argv: readonly string[]): FlagValues | null {
     const spec = FLAGS.find((f) => longName(f) === name);
     if (!spec) return null;
     const key = attributeName(spec);
+    if (spec.kind === "optional") return null;
     if (spec.kind === "boolean") {
       if (eq >= 0) return null;
       values[key] = true;
@@ -231,6 +244,23 @@ export function parseArgs(argv: string[]): Config {
   };
   const maxConnections = positive("--max-connections", o.maxConnections as string);
   const fdsPerConnection = o.fdsPerConnection === undefined ? undefined : positive("--fds-per-connection", o.fdsPerConnection as string);
+  let trace: TraceFilter | undefined;
+  if (o.trace !== undefined) {
+    try {
+      // Loaded only with --trace: it brings both protocols' message tables.
+      trace = (require("./observe/trace") as typeof import("./observe/trace")).parseTraceFilter(o.trace as string | true);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  let metrics: ListenAddr | undefined;
+  if (o.metrics !== undefined) {
+    try {
+      metrics = parseListen(o.metrics as string, false);
+    } catch (err) {
+      throw new UsageError((err as Error).message.replace(/^--listen/, "--metrics").replace(/; the gofer serves.*$/, "; metrics are served on loopback or a Unix socket only"));
+    }
+  }
   const policyFor = (i: number): Policy => ({
     readonly: mounts[i].readonly,
     hostUds: o.hostUds as HostUds,
@@ -251,5 +281,7 @@ export function parseArgs(argv: string[]): Config {
     logFd,
     maxConnections,
     fdsPerConnection,
+    trace,
+    metrics,
   };
 }

@@ -5,6 +5,7 @@ import { isRunscForm } from "./runsc/args";
 
 const argv = process.argv.slice(2);
 if (argv[0] === "umount") (require("./runsc/privileges") as typeof import("./runsc/privileges")).umounterMain(argv.slice(1));
+else if (argv[0] === "client") void (require("./client/main") as typeof import("./client/main")).clientMain(argv.slice(1));
 else if (isRunscForm(argv)) (require("./runsc/gofer") as typeof import("./runsc/gofer")).runscMain(argv);
 // The native form's paths are bytes, exact from argv to the syscall.
 else (require("./native") as typeof import("./native")).nativeMain((require("./argv") as typeof import("./argv")).rawArgs());

@@ -59,13 +59,23 @@ export function nativeMain(argv: string[]): void {
       "read-only mount not enforced by the kernel: its files are served without donating their FDs, FIFOs and devices refused",
     );
   }
+  // Trace and metrics records are written whatever --log-level says. The
+  // modules are loaded only when asked for.
+  const setup = config.trace || config.metrics ? (require("./observe/setup") as typeof import("./observe/setup")) : null;
+  const observe = setup?.observation(config.trace, config.metrics !== undefined, makeLogger("info", config.logFd), "info");
   const server = new Server({
     protocol: config.protocol,
     loopMode: config.loopMode,
     log,
     maxConnections: config.maxConnections,
     fdsPerConnection: config.fdsPerConnection ?? "share",
+    observe,
   });
+  if (setup && config.metrics && observe?.metrics) {
+    const ep = setup.startMetrics(server, observe.metrics, config.metrics, makeLogger("info", config.logFd));
+    if (typeof ep === "number") fail(`cannot serve metrics on ${describe(config.metrics)}: errno ${-ep}${hint(-ep)}`, 1);
+    process.stdout.write(Buffer.from(`metrics on ${ep.where}\n`, "latin1"));
+  }
   for (const spec of config.specs) server.serve(spec);
   if (config.listen && config.listenSpec) {
     const where = server.listen(config.listen, config.listenSpec);

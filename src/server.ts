@@ -11,6 +11,7 @@ import { acceptOne, type ListenAddr, listenOn } from "./listen";
 import { EventLoop, type LoopMode } from "./loop/loop";
 import { Poller } from "./loop/shared";
 import type { P9Connection } from "./p9/connection";
+import { ConnObserver, type Observation } from "./observe/observer";
 
 // 9P is loaded on its first connection: a sandbox's gofer (lisafs) never
 // evaluates it (a few ms of every start, docs/benchmarks-runsc.md).
@@ -41,6 +42,8 @@ export interface ServerOptions {
    * process-wide ceiling (runsc's form: every connection is the one
    * sandbox's, and gVisor's gofer has only the process limit). */
   fdsPerConnection?: number | "share";
+  /** --trace and --metrics (src/observe/); absent when both are off. */
+  observe?: Observation;
 }
 
 /** FD numbers kept free for the process itself (libc.setFdCeiling): Bun's
@@ -144,18 +147,41 @@ export class Server {
 
   private startLisafs(mount: Mount, fd: number, log: Logger): void {
     log.debug("serving lisafs");
-    new Connection(mount, fd, this.loop, log, () => {
+    const c = new Connection(mount, fd, this.loop, log, () => {
+      c.observer?.retire();
       mount.close();
       this.ended();
     });
+    if (this.opts.observe) c.observer = this.observer("lisafs", () => c.channelCount);
   }
 
   private startP9(mount: Mount, fd: number, canDonate: boolean, log: Logger): void {
     log.debug("serving 9P");
-    new (loadP9())(mount, fd, canDonate, this.loop, log, () => {
+    const c = new (loadP9())(mount, fd, canDonate, this.loop, log, () => {
+      c.observer?.retire();
       mount.close();
       this.ended();
     });
+    if (this.opts.observe) c.observer = this.observer("p9", () => c.channelCount);
+  }
+
+  private nextConnectionId = 1;
+
+  private observer(protocol: "lisafs" | "p9", channels: () => number): ConnObserver {
+    const o = this.opts.observe!;
+    return new ConnObserver(this.nextConnectionId++, protocol, o.metrics, o.tracer, channels);
+  }
+
+  /** Nodes in the path tree now (docs/path-tracking.md), for --metrics. */
+  pathNodes(): number {
+    let n = 0;
+    const stack = [this.tree];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      n++;
+      if (node.children) for (const child of node.children.values()) stack.push(child);
+    }
+    return n;
   }
 
   /**

@@ -222,6 +222,9 @@ describe("runsc form, in place (--TESTONLY-unsafe-nonroot --setup-root=false --a
 
     for (const c of g.clients) c.disconnect();
     expect(await g.proc.exited).toBe(0);
+    // --debug traces each message, decoded, at debug level (docs/observability.md).
+    const traced = fs.readFileSync(g.logPath, "utf8").split("\n").filter((l) => l.includes('"trace":"request"')).map((l) => JSON.parse(l));
+    expect(traced.find((t) => t.message === "Walk" && t.fields.path[0] === "hello")).toMatchObject({ level: 20, protocol: "lisafs", channel: null });
   });
 
   test("today's runsc (a container ID): every xattr namespace but trusted.*, a symlink's by path, today's lisafs", async () => {

@@ -228,6 +228,7 @@ export const listen = (fd: number, backlog: number) => r(sc(NR.listen, fd, backl
 export const accept4 = (fd: number, flags: number) => guard(r(sc(NR.accept4, fd, 0, 0, flags)));
 export const connect = (fd: number, sa: number, len: number) => r(sc(NR.connect, fd, sa, len));
 export const recv = (fd: number, buf: number, len: number, flags: number) => r(sc(NR.recvfrom, fd, buf, len, flags, 0, 0));
+export const send = (fd: number, buf: number, len: number, flags: number) => r(sc(NR.sendto, fd, buf, len, flags, 0, 0));
 /** 0 if fd is a connected socket, else -errno (ENOTCONN, ENOTSOCK, EBADF). */
 export function checkConnected(fd: number): number {
   const sa = new Uint8Array(128);

@@ -21,7 +21,7 @@ export class ChannelComm implements Comm {
     readonly endpoint: ServerEndpoint,
     /** Our end of the FD socketpair. */
     readonly fdSock: number,
-    id: number,
+    readonly id: number,
   ) {
     this.u8 = endpoint.data;
     this.view = endpoint.dataView;

@@ -12,6 +12,7 @@ import type { Comm } from "./comm";
 import { ChannelHeader, MAX_MESSAGE_SIZE, MID, MID_NAMES, requestDecoder, Resp } from "./message";
 import { handlers, supportedMessages } from "./handlers";
 import { SockComm } from "./sock";
+import type { ConnObserver } from "../observe/observer";
 
 /** gVisor's ControlFD: a walked-to file. Kept alive by its ID and by the open
  * and bound-socket FDs made from it. */
@@ -82,6 +83,8 @@ export class Connection {
   /** Channels made so far, shut-down ones included (the lifetime limit). */
   private channelsCreated = 0;
   closed = false;
+  /** --trace / --metrics for this connection; null when both are off. */
+  observer: ConnObserver | null = null;
   /** The messages this connection advertises on Mount. */
   readonly supported: number[];
   private readonly isSupported: boolean[] = [];
@@ -161,6 +164,10 @@ export class Connection {
   get fdCount(): number {
     return this.fds.size;
   }
+  /** Live flipcall channels (metrics). */
+  get channelCount(): number {
+    return this.channels.length;
+  }
 
   // ---- channels -------------------------------------------------------------
 
@@ -227,9 +234,12 @@ export class Connection {
       this.dropChannel(comm, `bad datagram length ${comm.endpoint.dataLen()}`);
       return;
     }
+    const obs = this.observer;
+    const t0 = obs === null ? 0 : obs.begin(comm, req.mid, comm.payloadOff, req.payloadLen);
     const respLen = this.handle(comm, req.mid, req.payloadLen);
     const mid = respLen < 0 ? MID.Error : req.mid;
     const len = respLen < 0 ? this.errorReply(comm, -respLen) : respLen;
+    if (obs !== null) obs.end(comm, req.mid, req.payloadLen, respLen, comm.payloadOff, len, t0);
     if (!comm.respond(mid, len)) this.dropChannel(comm, "client shut the channel down");
   }
 
@@ -303,9 +313,12 @@ export class Connection {
       const ev = this.sock.receive();
       if (ev.kind === "wait") break;
       if (ev.kind === "closed") return this.close(ev.reason);
+      const obs = this.observer;
+      const t0 = obs === null ? 0 : obs.begin(this.sock, ev.mid, this.sock.payloadOff, ev.payloadLen);
       const rc = this.handle(this.sock, ev.mid, ev.payloadLen);
-      const ok =
-        rc < 0 ? this.sock.send(MID.Error, this.errorReply(this.sock, -rc)) : this.sock.send(ev.mid, rc);
+      const len = rc < 0 ? this.errorReply(this.sock, -rc) : rc;
+      if (obs !== null) obs.end(this.sock, ev.mid, ev.payloadLen, rc, this.sock.payloadOff, len, t0);
+      const ok = this.sock.send(rc < 0 ? MID.Error : ev.mid, len);
       if (!ok) return this.close("send failed");
       if (this.sock.blocked()) {
         // Stop reading until the client takes its response.

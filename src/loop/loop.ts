@@ -132,6 +132,9 @@ export class EventLoop {
   private wakesSinceGc = 0;
   private pollerStartedAt = 0;
   private idleTasks: (() => void)[] = [];
+  /** Called when the loop's wait was interrupted by a signal (EINTR): a
+   * caught signal's work runs here, on this thread (src/observe/signal.ts). */
+  onSignal: (() => void) | null = null;
   /** Until the first channel, the main thread polls the sockets itself: no
    * helper thread, no cross-thread hop per request (9P without channels,
    * TCP, lisafs before its channels), and no Worker start before the first
@@ -451,6 +454,7 @@ export class EventLoop {
         rc = libc.futexWait(this.wakeAddr, 0, C.FUTEX_PRIVATE_FLAG, timed ? idleTimeoutAddr : 0);
       }
       if (timed && rc === -C.ETIMEDOUT && (!this.pollerFailed || this.workSinceGc)) this.idleCollect();
+      else if (rc === -C.EINTR && this.onSignal !== null) this.onSignal();
     }
   }
 
@@ -501,7 +505,10 @@ export class EventLoop {
       this.idleCollect();
       return;
     }
-    if (rc < 0) return; // EINTR
+    if (rc < 0) {
+      if (rc === -C.EINTR && this.onSignal !== null) this.onSignal();
+      return;
+    }
     this.stats.socketWakes++;
     this.workSinceGc = true;
     this.countWake();
@@ -519,6 +526,8 @@ export class EventLoop {
   private idleCollect(): void {
     this.workSinceGc = false;
     this.stats.idleCollections++;
+    // A signal that went to another thread did not interrupt our wait.
+    if (this.onSignal !== null) this.onSignal();
     for (const task of this.idleTasks.splice(0)) task();
     Bun.gc(true);
   }

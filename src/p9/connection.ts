@@ -14,6 +14,7 @@ import type { P9Comm } from "./comm";
 import { handlers } from "./handlers";
 import { ChannelHeader, decode, MAX_MESSAGE_SIZE, NO_UID, Requests, Rlerror, SINCE, T, TYPE_NAMES } from "./message";
 import { P9Sock } from "./sock";
+import type { ConnObserver } from "../observe/observer";
 
 /** A fid: a file the client walked to, and how it opened it. */
 export class Fid {
@@ -76,6 +77,8 @@ export class P9Connection {
   /** -errno once setting up the channels failed: they are not tried again. */
   private channelsFailed = 0;
   closed = false;
+  /** --trace / --metrics for this connection; null when both are off. */
+  observer: ConnObserver | null = null;
 
   constructor(
     readonly mount: Mount,
@@ -129,6 +132,12 @@ export class P9Connection {
   }
   get fidCount(): number {
     return this.fids.size;
+  }
+  /** Live flipcall channels (metrics). */
+  get channelCount(): number {
+    let n = 0;
+    for (const c of this.channels) if (c) n++;
+    return n;
   }
 
   /** The QID path of the file in lastStat: device index << 56 | inode. */
@@ -209,8 +218,12 @@ export class P9Connection {
       this.dropChannel(comm, `malformed datagram (${comm.endpoint.dataLen()} bytes)`);
       return;
     }
+    const obs = this.observer;
+    const t0 = obs === null ? 0 : obs.begin(comm, req.type, comm.bodyOff, req.bodyLen);
     const rc = this.handle(comm, req.type, 0, req.bodyLen);
-    const ok = rc < 0 ? comm.respond(Rlerror, this.errorBody(comm, -rc)) : comm.respond(req.type + 1, rc);
+    const len = rc < 0 ? this.errorBody(comm, -rc) : rc;
+    if (obs !== null) obs.end(comm, req.type, req.bodyLen, rc, comm.bodyOff, len, t0);
+    const ok = comm.respond(rc < 0 ? Rlerror : req.type + 1, len);
     if (!ok) this.dropChannel(comm, "client shut the channel down");
   }
 
@@ -282,8 +295,12 @@ export class P9Connection {
       const ev = this.sock.receive();
       if (ev.kind === "wait") break;
       if (ev.kind === "closed") return this.close(ev.reason);
+      const obs = this.observer;
+      const t0 = obs === null ? 0 : obs.begin(this.sock, ev.type, this.sock.bodyOff, ev.bodyLen, ev.tag);
       const rc = this.handle(this.sock, ev.type, ev.tag, ev.bodyLen);
-      const ok = rc < 0 ? this.sock.send(Rlerror, ev.tag, this.errorBody(this.sock, -rc)) : this.sock.send(ev.type + 1, ev.tag, rc);
+      const len = rc < 0 ? this.errorBody(this.sock, -rc) : rc;
+      if (obs !== null) obs.end(this.sock, ev.type, ev.bodyLen, rc, this.sock.bodyOff, len, t0, ev.tag);
+      const ok = this.sock.send(rc < 0 ? Rlerror : ev.type + 1, ev.tag, len);
       if (!ok) return this.close("send failed");
       if (this.sock.blocked()) {
         this.loop.setEvents(this.sock.fd, C.POLLOUT);

@@ -153,7 +153,18 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
   // Our threads, found through /proc before it goes.
   const taskDirFd = args.applyCaps ? libc.openat(C.AT_FDCWD, "/proc/self/task", C.O_RDONLY | C.O_DIRECTORY | C.O_CLOEXEC) : -1;
   if (args.applyCaps && taskDirFd < 0) fatal(`opening /proc/self/task: errno ${-taskDirFd}`);
-  const server = new Server({ protocol: "lisafs", loopMode: "auto", log });
+  // --debug: each message decoded at debug level, as gVisor's gofer logs them.
+  // Loaded only then: a start without --debug evaluates none of it.
+  const observe =
+    conf.debug && conf.debugLogFd >= 0
+      ? (require("../observe/setup") as typeof import("../observe/setup")).observation(
+          (require("../observe/trace") as typeof import("../observe/trace")).parseTraceFilter(true),
+          false,
+          log,
+          "debug",
+        )
+      : undefined;
+  const server = new Server({ protocol: "lisafs", loopMode: "auto", log, observe });
   if (args.setupRoot && !conf.unsafeNonroot && procMountSyncFd < 0) {
     // No re-exec: we still hold CAP_SYS_ADMIN, so /proc goes now.
     const urc = libc.umount2("/proc", C.MNT_DETACH);
