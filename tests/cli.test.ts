@@ -173,8 +173,9 @@ describe("the flag scan agrees with commander", () => {
     ["--log-fd", ["2", "9"]],
     ["--max-connections", ["1", "64"]],
     ["--fds-per-connection", ["100"]],
+    ["--metrics", ["unix:/tmp/m.sock", "tcp:127.0.0.1:0"]],
   ];
-  const booleans = ["--listen-remote", "--donate-mount-fd", "--xattr-user"];
+  const booleans = ["--listen-remote", "--donate-mount-fd", "--xattr-user", "--allow-device-nodes"];
   // Deterministic pseudo-random command lines from the tables above.
   let seed = 12345;
   const rnd = (n: number) => {
@@ -220,6 +221,8 @@ describe("the flag scan agrees with commander", () => {
       ["--log-level=loud"],
       ["--xattr-user=yes"],
       ["client", "ls"],
+      ["--trace"],
+      ["--trace=Walk,FStat"],
     ])
       expect({ argv, flags: scanFlags(argv) }).toEqual({ argv, flags: null });
   });
