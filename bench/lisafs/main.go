@@ -136,8 +136,8 @@ func main() {
 		workDir = flag.String("workdir", "", "directory for the fixture (default: a new temp dir)")
 		out     = flag.String("out", "", "also write the markdown report to this file")
 		rows    = flag.String("metrics", "", "run only the rows whose name matches this regexp (e.g. Getdents, or 'concurrent' for the concurrency rows)")
-		concT   = flag.Duration("conc-time", time.Second, "timed span of each concurrency level (concurrent ... xN rows) per run")
-		concW   = flag.Int("conc-warmup", 200, "untimed operations per goroutine before each concurrency level")
+		concT   = flag.Duration("conc-time", 500*time.Millisecond, "timed span of each concurrency level (concurrent ... xN rows) per run")
+		concW   = flag.Int("conc-warmup", 2000, "untimed operations per goroutine before each concurrency level")
 	)
 	flag.Parse()
 	if err := benchkit.Select(*rows); err != nil {

@@ -139,8 +139,8 @@ func main() {
 		out         = flag.String("out", "", "also write the markdown report to this file")
 		rows        = flag.String("metrics", "", "run only the rows whose name matches this regexp (e.g. readdir, or 'concurrent' for the concurrency rows)")
 		srvCPU      = flag.Int("server-cpu", -2, "pin the servers to this CPU instead (the \"split\" mode: --cpu 0 --server-cpu 1)")
-		concT       = flag.Duration("conc-time", time.Second, "timed span of each concurrency level (concurrent ... xN rows) per run")
-		concW       = flag.Int("conc-warmup", 200, "untimed operations per connection before each concurrency level")
+		concT       = flag.Duration("conc-time", 500*time.Millisecond, "timed span of each concurrency level (concurrent ... xN rows) per run")
+		concW       = flag.Int("conc-warmup", 2000, "untimed operations per connection before each concurrency level")
 	)
 	flag.Parse()
 	if err := benchkit.Select(*rows); err != nil {
