@@ -17,8 +17,10 @@
 # between the "p9-bench" markers of docs/benchmarks-p9.md (pinned runs in
 # the first pair, --cpu -1 runs in the second); --doc-only does only that,
 # from the last report. --metrics runs only the rows whose name matches (e.g.
-# readdir). A second table gives the client's and the server's CPU time per
-# iteration. See docs/benchmarks-p9.md.
+# readdir, or concurrent: 1, 2, 4 and 8 connections at once). --server-cpu 1
+# (with the default --cpu 0) is the split placement: servers on CPU 1. A
+# second table gives the client's and the server's CPU time per iteration.
+# See docs/benchmarks-p9.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/interop/lib.sh"
 
@@ -37,7 +39,7 @@ while [[ $# -gt 0 ]]; do
 	--ours-native=*) native=(--ours-native "${1#--ours-native=}"); shift ;;
 	--update-doc) update_doc=1; shift ;;
 	--doc-only) update_doc=2; shift ;;   # no run: put the existing --out report into the doc
-	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,23p' "$0"; exit 0 ;;
 	*) args+=("$1"); shift ;;
 	esac
 done

@@ -16,8 +16,10 @@
 # Defaults: all three modes, both servers, 4 runs each, 2000 timed iterations
 # per metric per run. --cpu N (N >= 0) runs the pinned mode only, on CPU N;
 # --cpu -1 the unpinned mode only. --metrics runs only the rows whose name
-# matches. A second table gives the client's and the server's CPU time per
-# iteration (pinned, one side's scheduling can cost the other).
+# matches ('concurrent': the rows of 1, 2, 4 and 8 goroutines at once; their
+# span per level: --conc-time). A second table gives the client's and the
+# server's CPU time per iteration (pinned, one side's scheduling can cost the
+# other).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/interop/lib.sh"
 

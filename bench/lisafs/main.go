@@ -62,6 +62,9 @@ var metrics = []benchkit.Metric{
 	{Name: "PSS after the workload, idle", Unit: "MiB", Scale: 1.0 / 1024},
 }
 
+// The concurrency rows: aggregate ops/s of 1, 2, 4 and 8 goroutines.
+func init() { metrics = append(metrics, benchkit.ConcurrentMetrics(concFStat, concPRead)...) }
+
 // memory records the server's smaps_rollup figures (its whole process tree)
 // under "<what> <suffix>".
 func memory(s *session, server, suffix string, idle time.Duration, res benchkit.Results, withRSS bool) error {
@@ -112,6 +115,10 @@ type config struct {
 	cpu     int
 	// serverCPU pins the servers (-1: not pinned); the client follows cpu.
 	serverCPU int
+	// concTime and concWarmup: each concurrency level's timed span, and the
+	// untimed operations per goroutine before it.
+	concTime   time.Duration
+	concWarmup int
 }
 
 func main() {
@@ -128,7 +135,9 @@ func main() {
 		srvCPU  = flag.Int("server-cpu", -2, "pin the servers to this CPU instead (the \"split\" mode: --cpu 0 --server-cpu 1; -1: servers not pinned)")
 		workDir = flag.String("workdir", "", "directory for the fixture (default: a new temp dir)")
 		out     = flag.String("out", "", "also write the markdown report to this file")
-		rows    = flag.String("metrics", "", "run only the rows whose name matches this regexp (e.g. Getdents)")
+		rows    = flag.String("metrics", "", "run only the rows whose name matches this regexp (e.g. Getdents, or 'concurrent' for the concurrency rows)")
+		concT   = flag.Duration("conc-time", 500*time.Millisecond, "timed span of each concurrency level (concurrent ... xN rows) per run")
+		concW   = flag.Int("conc-warmup", 2000, "untimed operations per goroutine before each concurrency level")
 	)
 	flag.Parse()
 	if err := benchkit.Select(*rows); err != nil {
@@ -143,7 +152,8 @@ func main() {
 	if *srvCPU == -2 {
 		*srvCPU = *cpu
 	}
-	cfg := config{rounds: *rounds, iters: *iters, warmup: *warmup, starts: *starts, idle: *idle, memory: true, cpu: *cpu, serverCPU: *srvCPU}
+	cfg := config{rounds: *rounds, iters: *iters, warmup: *warmup, starts: *starts, idle: *idle, memory: benchkit.Wanted("PSS after Mount, idle"), cpu: *cpu, serverCPU: *srvCPU,
+		concTime: *concT, concWarmup: *concW}
 	switch *only {
 	case "":
 		cfg.servers = []string{launcher.Ref, launcher.Ours}
@@ -196,7 +206,7 @@ func main() {
 		Base:    benchkit.Column{Key: launcher.Ref, Title: "reference"},
 		Others:  []benchkit.Column{{Key: launcher.Ours, Title: "ours", Ratio: "ratio (ours/ref)"}},
 	}
-	if err := benchkit.Output(header+"\n"+table.Report(res), *out); err != nil {
+	if err := benchkit.Output(header+channelsNote(cfg)+"\n"+table.Report(res), *out); err != nil {
 		fatalf("%v", err)
 	}
 }
@@ -478,7 +488,14 @@ func runOnce(cfg config, server string, res benchkit.Results) (retErr error) {
 		return err
 	}
 
+	if err := runConcurrent(cfg, s, server, res); err != nil {
+		return err
+	}
+
 	// Idle RSS, with every FD used above still open.
+	if !benchkit.Wanted("idle RSS of the server (VmRSS)") {
+		return nil
+	}
 	runtime.GC()
 	time.Sleep(cfg.idle)
 	rss, err := s.g.RSSKiB()
@@ -515,6 +532,21 @@ func describe(cfg config, tmpfs bool) string {
 		o := cfg.opts
 		o.Server = s
 		fmt.Fprintf(&b, "- %s server command: `%s`\n", s, o.CommandLine())
+	}
+	return b.String()
+}
+
+// channelsNote describes the concurrency rows, with the channels each
+// server granted ("" if they did not run).
+func channelsNote(cfg config) string {
+	if len(channelsGranted) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "- concurrency rows: N goroutines share the connection, each with its own FDs, all running for %v per level after %d untimed ops each; aggregate ops/s (completed ops / time until the last completed); client GOMAXPROCS %d\n",
+		cfg.concTime, cfg.concWarmup, runtime.GOMAXPROCS(0))
+	for _, s := range cfg.servers {
+		fmt.Fprintf(&b, "- channels the %s server granted (asked for %d; per run): %v; goroutines beyond them take turns on the socket\n", s, wantChannels, channelsGranted[s])
 	}
 	return b.String()
 }

@@ -75,6 +75,9 @@ var metrics = []benchkit.Metric{
 	{Name: "diodload --getattr (ops/s)", Unit: "ops/s", Higher: true, Scale: 1},
 }
 
+// The concurrency rows: aggregate ops/s of 1, 2, 4 and 8 connections.
+func init() { metrics = append(metrics, benchkit.ConcurrentMetrics(concGetattr, concRead)...) }
+
 // loadErrors[column + loadKey(getattr)]: why diodload failed against a server.
 var loadErrors = map[string]string{}
 
@@ -103,6 +106,9 @@ type config struct {
 	starts      int
 	idle        time.Duration
 	cpu         int
+	serverCPU   int // the servers' CPU (-1: not pinned); == cpu unless split
+	concTime    time.Duration
+	concWarmup  int
 	loadSecs    int
 	loadThreads int
 	loadRounds  int
@@ -131,7 +137,10 @@ func main() {
 		loadRounds  = flag.Int("load-rounds", 2, "diodload runs per server and load type (interleaved)")
 		workDir     = flag.String("workdir", "", "directory for the fixture (default: a new temp dir)")
 		out         = flag.String("out", "", "also write the markdown report to this file")
-		rows        = flag.String("metrics", "", "run only the latency and throughput rows whose name matches this regexp (e.g. readdir)")
+		rows        = flag.String("metrics", "", "run only the rows whose name matches this regexp (e.g. readdir, or 'concurrent' for the concurrency rows)")
+		srvCPU      = flag.Int("server-cpu", -2, "pin the servers to this CPU instead (the \"split\" mode: --cpu 0 --server-cpu 1)")
+		concT       = flag.Duration("conc-time", 500*time.Millisecond, "timed span of each concurrency level (concurrent ... xN rows) per run")
+		concW       = flag.Int("conc-warmup", 2000, "untimed operations per connection before each concurrency level")
 	)
 	flag.Parse()
 	if err := benchkit.Select(*rows); err != nil {
@@ -144,7 +153,11 @@ func main() {
 	}
 	cfg := config{version: *version, native: *native, msize: uint32(*msize), oursAname: *oursAname,
 		rounds: *rounds, iters: *iters, warmup: *warmup, starts: *starts, idle: *idle, cpu: *cpu,
+		serverCPU: *srvCPU, concTime: *concT, concWarmup: *concW,
 		loadSecs: *loadSecs, loadThreads: *loadThreads, loadRounds: *loadRounds, diodload: *diodload}
+	if cfg.serverCPU == -2 {
+		cfg.serverCPU = cfg.cpu
+	}
 	switch *only {
 	case "":
 		cfg.cols = []string{diodCol, oursCol}
@@ -204,6 +217,9 @@ func main() {
 				fatalf("%s, run %d: %v", col, r+1, err)
 			}
 			negotiated[col] = v
+			if err := runConcurrent(cfg, col, res); err != nil {
+				fatalf("%s, run %d, concurrency rows: %v", col, r+1, err)
+			}
 			fmt.Fprintf(os.Stderr, "%.1fs (version %s)\n", time.Since(t0).Seconds(), v)
 		}
 	}
@@ -214,6 +230,9 @@ func main() {
 					continue // diodload speaks plain 9P2000.L only
 				}
 				for _, getattr := range []bool{false, true} {
+					if !benchkit.Wanted(map[bool]string{false: "diodload, read+write msize (ops/s)", true: "diodload --getattr (ops/s)"}[getattr]) {
+						continue
+					}
 					fmt.Fprintf(os.Stderr, "diodload %d/%d: %s getattr=%v ... ", r+1, cfg.loadRounds, col, getattr)
 					if err := runLoad(cfg, col, getattr, res); err != nil {
 						// Reported in the table, not fatal: the latency rows stand.
@@ -280,12 +299,21 @@ type server struct {
 	startup time.Duration
 }
 
+// pinArgv prefixes a server's argv in the split mode (servers on their own
+// CPU); otherwise they inherit the client's affinity.
+func pinArgv(cfg config) []string {
+	if cfg.serverCPU >= 0 && cfg.serverCPU != cfg.cpu {
+		return []string{"taskset", "-c", strconv.Itoa(cfg.serverCPU)}
+	}
+	return nil
+}
+
 func serverArgv(cfg config, col string, fd int) []string {
 	if col == diodCol {
-		return append([]string{cfg.diod, "-f", "-n", "-N", "-c", "/dev/null", "-L", "stderr",
-			"-r", strconv.Itoa(fd), "-w", strconv.Itoa(fd), "-e", cfg.root}, cfg.diodExtra...)
+		return append(append(pinArgv(cfg), cfg.diod, "-f", "-n", "-N", "-c", "/dev/null", "-L", "stderr",
+			"-r", strconv.Itoa(fd), "-w", strconv.Itoa(fd), "-e", cfg.root), cfg.diodExtra...)
 	}
-	return []string{cfg.gofer, "--io-fd", strconv.Itoa(fd), "--mount", cfg.root}
+	return append(pinArgv(cfg), cfg.gofer, "--io-fd", strconv.Itoa(fd), "--mount", cfg.root)
 }
 
 func versionFor(cfg config, col string) string {
@@ -452,8 +480,8 @@ func runOnce(cfg config, col string, res benchkit.Results) (version string, retE
 			retErr = err
 		}
 	}()
-	if cfg.cpu >= 0 {
-		if err := benchkit.CheckPinned(s.Process, cfg.cpu); err != nil {
+	if cfg.serverCPU >= 0 {
+		if err := benchkit.CheckPinned(s.Process, cfg.serverCPU); err != nil {
 			return version, err
 		}
 	}
@@ -618,6 +646,9 @@ func runOnce(cfg config, col string, res benchkit.Results) (version string, retE
 	}
 	many.Close()
 
+	if !benchkit.Wanted("idle RSS of the server (VmRSS)") {
+		return version, nil
+	}
 	runtime.GC()
 	time.Sleep(cfg.idle)
 	kib, err := launcher.VmRSSKiB(s.Pid())
@@ -640,14 +671,8 @@ func runLoad(cfg config, col string, getattr bool, res benchkit.Results) error {
 	}
 	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "s.sock")
-	var argv []string
-	if col == diodCol {
-		argv = []string{cfg.diod, "-f", "-n", "-N", "-c", "/dev/null", "-L", "stderr", "-l", sock, "-e", "ctl", "-e", cfg.root}
-	} else {
-		argv = []string{cfg.gofer, "--listen", "unix:" + sock, "--mount", cfg.root}
-	}
 	log := &launcher.LogBuffer{}
-	srv, err := launcher.StartProcess(argv, nil, log)
+	srv, err := launcher.StartProcess(listenArgv(cfg, col, sock), nil, log)
 	if err != nil {
 		return err
 	}
@@ -751,14 +776,23 @@ func describe(cfg config, tmpfs bool) string {
 	}
 	b.WriteString("\n")
 	pin := "not pinned"
-	if cfg.cpu >= 0 {
+	switch {
+	case cfg.cpu >= 0 && cfg.serverCPU == cfg.cpu:
 		pin = fmt.Sprintf("client, servers and diodload pinned to CPU %d (taskset -c %d)", cfg.cpu, cfg.cpu)
+	case cfg.cpu >= 0 && cfg.serverCPU >= 0:
+		pin = fmt.Sprintf("split: client and diodload pinned to CPU %d, servers to CPU %d", cfg.cpu, cfg.serverCPU)
+	case cfg.cpu >= 0:
+		pin = fmt.Sprintf("client and diodload pinned to CPU %d, servers not pinned", cfg.cpu)
 	}
 	fmt.Fprintf(&b, "- %s; %d interleaved runs per server (%s); %d timed iterations per latency metric per run after %d warm-up\n",
 		pin, cfg.rounds, strings.Join(cfg.cols, ", "), cfg.iters, cfg.warmup)
 	if cfg.diodload != "" {
 		fmt.Fprintf(&b, "- diodload: `%s -s SOCK -m %d -n %d -r %d [-g]`, %d runs per server and load type; diod listens with `-l SOCK -e ctl -e ROOT` (synthetic ctl:zero/ctl:null), ours with `--listen unix:SOCK --mount ROOT` (1 MiB tmpfs file zero, empty file null)\n",
 			cfg.diodload, cfg.msize, cfg.loadThreads, cfg.loadSecs, cfg.loadRounds)
+	}
+	if benchkit.ConcurrentSelected(concGetattr) || benchkit.ConcurrentSelected(concRead) {
+		fmt.Fprintf(&b, "- concurrency rows: N goroutines, each with its own connection (and fids) to one listening server (diod `-l SOCK -e ctl -e ROOT`, ours `--listen unix:SOCK --mount ROOT`; ours-native: the same, at its version), all running for %v per level after %d untimed ops each; aggregate ops/s (completed ops / time until the last completed)\n",
+			cfg.concTime, cfg.concWarmup)
 	}
 	b.WriteString(benchkit.Invocation())
 	for _, c := range cfg.cols {

@@ -50,6 +50,10 @@ var Selected *regexp.Regexp
 
 func skipped(name string) bool { return Selected != nil && !Selected.MatchString(name) }
 
+// Wanted says whether row name is selected (--metrics), for rows a
+// benchmark records without Time or Throughput (memory, start latency).
+func Wanted(name string) bool { return !skipped(name) }
+
 // Select sets Selected from a --metrics regexp ("" selects every row).
 func Select(expr string) error {
 	if expr == "" {
@@ -138,11 +142,15 @@ const cpuNote = "CPU time per iteration: the client's (the benchmark process, al
 func cpuMetrics(ms []Metric) []Metric {
 	var out []Metric
 	for _, m := range ms {
-		if !m.Pct || m.Higher {
+		unit, scale := m.Unit, m.Scale
+		switch {
+		case m.Higher && m.Unit == "ops/s":
+			unit, scale = "µs", 1e-3 // Concurrent: CPU per operation
+		case !m.Pct || m.Higher:
 			continue
 		}
 		for _, side := range []string{"client", "server"} {
-			out = append(out, Metric{Name: CPUName(m.Name, side), Unit: m.Unit, Scale: m.Scale})
+			out = append(out, Metric{Name: CPUName(m.Name, side), Unit: unit, Scale: scale})
 		}
 	}
 	return out
@@ -271,7 +279,7 @@ func (t Table) Report(res Results) string {
 }
 
 // spreadNote heads the table of per-run ratios.
-const spreadNote = "Per-run ratios: each run's median (and p99) against the base column's run of the same round (runs alternate, so round i of both saw the same machine): smallest, lower quartile, median, upper quartile, largest, over the rounds:"
+const spreadNote = "Per-run ratios: each run's median (and p99; for an ops/s row, the run's rate, higher is better) against the base column's run of the same round (runs alternate, so round i of both saw the same machine): smallest, lower quartile, median, upper quartile, largest, over the rounds:"
 
 // RenderSpread renders, for each latency metric, the spread of the per-run
 // ratios of each other column to the base column (run i against run i).
@@ -279,9 +287,8 @@ func (t Table) RenderSpread(res Results) string {
 	var b strings.Builder
 	for _, c := range t.Others {
 		for _, m := range t.Metrics {
-			if !m.Pct || m.Higher {
-				continue
-			}
+			// Latency rows, and throughput rows that record a value per
+			// run (Concurrent); the others have no per-run values.
 			for _, stat := range []string{"median", "p99"} {
 				x, base := res[c.Key][RunName(m.Name, stat)], res[t.Base.Key][RunName(m.Name, stat)]
 				n := min(len(x), len(base))
