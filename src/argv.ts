@@ -4,33 +4,7 @@
 // /proc/self/cmdline has the bytes themselves. Paths stay byte strings (one
 // char per byte, src/ffi/bytestring.ts) from here to the syscall.
 import { byteString } from "./ffi/bytestring";
-import * as C from "./ffi/constants";
-import * as libc from "./ffi/libc";
-
-/** /proc/self/cmdline's bytes, or null. Through libc, not node:fs: loading
- * node:fs costs a gofer ~1.6 MiB for this one read (docs/benchmarks-runsc.md). */
-function readCmdline(): Uint8Array | null {
-  const fd = libc.openat(C.AT_FDCWD, "/proc/self/cmdline", C.O_RDONLY | C.O_CLOEXEC);
-  if (fd < 0) return null;
-  let buf = libc.pinnedBytes(4096);
-  let len = 0;
-  for (;;) {
-    if (len === buf.length) {
-      const bigger = libc.pinnedBytes(buf.length * 2);
-      bigger.set(buf);
-      buf = bigger;
-    }
-    const n = libc.readFd(fd, libc.addr(buf) + len, buf.length - len);
-    if (n < 0) {
-      libc.close(fd);
-      return null;
-    }
-    if (n === 0) break;
-    len += n;
-  }
-  libc.close(fd);
-  return buf.subarray(0, len);
-}
+import { readFile } from "./host/hostpath";
 
 /** Text (UTF-16) to the byte string of its UTF-8 encoding. */
 export function utf8ToBytes(s: string): string {
@@ -51,8 +25,10 @@ export function bytesToText(s: string): string {
 export function rawArgs(): string[] {
   const decoded = process.argv.slice(2);
   const fallback = () => decoded.map(utf8ToBytes);
-  const raw = readCmdline();
-  if (!raw) return fallback();
+  // Through libc, not node:fs: loading node:fs costs a gofer ~1.6 MiB
+  // (docs/benchmarks-runsc.md).
+  const raw = readFile("/proc/self/cmdline");
+  if (typeof raw === "number") return fallback();
   const all: string[] = [];
   let start = 0;
   for (let i = 0; i < raw.length; i++) {

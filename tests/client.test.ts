@@ -7,11 +7,10 @@
 // same files (LC_ALL=C, TZ=UTC), contents and xattrs against the host's.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import * as C from "../src/ffi/constants";
 import * as libc from "../src/ffi/libc";
-import { GOFER, useFixture } from "./lib/fixture";
+import { freePort, GOFER, useFixture } from "./lib/fixture";
 import { startListener } from "./lib/p9client";
 
 const fx = useFixture();
@@ -65,17 +64,6 @@ function setHostXattr(p: string, name: string, value: string): void {
 
 let seq = 0;
 const stops: Array<() => Promise<void>> = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** diod serving the mount on a Unix socket (as tests/p9-diod.test.ts starts it). */
 async function startDiod(): Promise<string> {

@@ -19,9 +19,8 @@
 // exits 0; its last line is "diodload: N ops/s, R rMB/s, W wMB/s".
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
-import { GOFER, snapshot, useFixture } from "./lib/fixture";
+import { freePort, GOFER, snapshot, useFixture } from "./lib/fixture";
 
 const fx = useFixture();
 
@@ -74,17 +73,6 @@ class Server {
     this.proc.kill(9);
     await this.proc.exited;
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function connects(addr: string): Promise<boolean> {

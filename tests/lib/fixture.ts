@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, setDefaultTimeout } from "bun:test";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as C from "../../src/ffi/constants";
@@ -282,4 +283,16 @@ export function devMajor(dev: bigint): number {
 }
 export function devMinor(dev: bigint): number {
   return Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+}
+
+/** A loopback TCP port free at the time of asking. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }
