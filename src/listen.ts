@@ -31,6 +31,24 @@ export function parseListen(v: string, allowRemote: boolean): ListenAddr {
   throw new Error(`--listen ${JSON.stringify(v)} is not unix:/path or tcp:HOST:PORT`);
 }
 
+/** The sockaddr_un or sockaddr_in of `a`, and its length for bind/connect. */
+export function socketAddress(a: ListenAddr): { sa: Uint8Array; len: number } {
+  if (a.kind === "unix") {
+    const sa = new Uint8Array(SockaddrUn.size);
+    sa[SockaddrUn.family] = C.AF_UNIX;
+    // A byte string (src/argv.ts): its bytes, exactly.
+    const p = Buffer.from(a.path, "latin1");
+    sa.set(p, SockaddrUn.path);
+    return { sa, len: SockaddrUn.path + p.byteLength + 1 };
+  }
+  const sa = new Uint8Array(SOCKADDR_IN);
+  const v = new DataView(sa.buffer);
+  v.setUint16(0, C.AF_INET, true);
+  v.setUint16(2, a.port, false);
+  a.host.split(".").forEach((o, i) => (sa[4 + i] = Number(o)));
+  return { sa, len: SOCKADDR_IN };
+}
+
 /** Creates, binds and listens; returns the non-blocking socket and the
  * address it is bound to (the port filled in when 0 was asked), or -errno. */
 export function listenOn(a: ListenAddr): { fd: number; where: string } | number {
@@ -41,25 +59,10 @@ export function listenOn(a: ListenAddr): { fd: number; where: string } | number 
     libc.close(fd);
     return rc;
   };
-  let sa: Uint8Array;
-  if (a.kind === "unix") {
-    sa = new Uint8Array(SockaddrUn.size);
-    sa[0] = C.AF_UNIX;
-    // A byte string (src/argv.ts): its bytes, exactly.
-    const p = Buffer.from(a.path, "latin1");
-    sa.set(p, SockaddrUn.path);
-    const rc = libc.bind(fd, libc.addr(sa), SockaddrUn.path + p.byteLength + 1);
-    if (rc < 0) return fail(rc);
-  } else {
-    libc.setsockoptInt(fd, C.SOL_SOCKET, C.SO_REUSEADDR, 1);
-    sa = new Uint8Array(SOCKADDR_IN);
-    const v = new DataView(sa.buffer);
-    v.setUint16(0, C.AF_INET, true);
-    v.setUint16(2, a.port, false);
-    a.host.split(".").forEach((o, i) => (sa[4 + i] = Number(o)));
-    const rc = libc.bind(fd, libc.addr(sa), SOCKADDR_IN);
-    if (rc < 0) return fail(rc);
-  }
+  if (a.kind === "tcp") libc.setsockoptInt(fd, C.SOL_SOCKET, C.SO_REUSEADDR, 1);
+  const { sa, len } = socketAddress(a);
+  const brc = libc.bind(fd, libc.addr(sa), len);
+  if (brc < 0) return fail(brc);
   const rc = libc.listen(fd, 128);
   if (rc < 0) return fail(rc);
   if (a.kind === "unix") return { fd, where: `unix:${a.path}` };

@@ -7,14 +7,13 @@ import * as nodePath from "node:path";
 import * as C from "../ffi/constants";
 import { SockaddrUn } from "../ffi/layout";
 import * as libc from "../ffi/libc";
+import { socketAddress } from "../listen";
 
 export type Target =
   | { kind: "unix"; path: string }
   | { kind: "tcp"; host: string; port: number }
   | { kind: "fd"; fd: number }
   | { kind: "spawn"; dir: string };
-
-const SOCKADDR_IN = 16;
 
 /** Parses a --server value; throws Error with a message a person can act on. */
 export function parseTarget(v: string): Target {
@@ -73,35 +72,17 @@ export function connectTarget(t: Target, goferFlags: string[]): Connection | num
       if (rc < 0) return rc;
       return { fd: t.fd, unix: true };
     }
-    case "unix": {
-      const fd = libc.socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);
-      if (fd < 0) return fd;
-      const sa = new Uint8Array(SockaddrUn.size);
-      sa[SockaddrUn.family] = C.AF_UNIX;
-      // A byte string (src/argv.ts): its bytes, exactly.
-      const p = Buffer.from(t.path, "latin1");
-      sa.set(p, SockaddrUn.path);
-      const rc = libc.connect(fd, libc.addr(sa), SockaddrUn.path + p.byteLength + 1);
-      if (rc < 0) {
-        libc.close(fd);
-        return rc;
-      }
-      return { fd, unix: true };
-    }
+    case "unix":
     case "tcp": {
-      const fd = libc.socket(C.AF_INET, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);
+      const fd = libc.socket(t.kind === "unix" ? C.AF_UNIX : C.AF_INET, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);
       if (fd < 0) return fd;
-      const sa = new Uint8Array(SOCKADDR_IN);
-      const v = new DataView(sa.buffer);
-      v.setUint16(0, C.AF_INET, true);
-      v.setUint16(2, t.port, false);
-      t.host.split(".").forEach((o, i) => (sa[4 + i] = Number(o)));
-      const rc = libc.connect(fd, libc.addr(sa), SOCKADDR_IN);
+      const { sa, len } = socketAddress(t);
+      const rc = libc.connect(fd, libc.addr(sa), len);
       if (rc < 0) {
         libc.close(fd);
         return rc;
       }
-      return { fd, unix: false };
+      return { fd, unix: t.kind === "unix" };
     }
     case "spawn": {
       const dir = Buffer.from(nodePath.resolve(t.dir), "latin1");
