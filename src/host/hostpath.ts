@@ -76,6 +76,13 @@ export function touch(path: string, mode: number): number {
 export function readFile(path: string, max = 1 << 24): Uint8Array | number {
   const fd = libc.openat(C.AT_FDCWD, path, C.O_RDONLY | C.O_CLOEXEC);
   if (fd < 0) return fd;
+  const data = readToEnd(fd, max);
+  libc.close(fd);
+  return data;
+}
+
+/** Up to `max` bytes of `fd` from its current offset to its end, or -errno. */
+export function readToEnd(fd: number, max = 1 << 24): Uint8Array | number {
   let buf = libc.pinnedBytes(Math.min(max, 1 << 16));
   let len = 0;
   for (;;) {
@@ -86,14 +93,10 @@ export function readFile(path: string, max = 1 << 24): Uint8Array | number {
       buf = bigger;
     }
     const n = libc.readFd(fd, libc.addr(buf) + len, buf.length - len);
-    if (n < 0) {
-      libc.close(fd);
-      return n;
-    }
+    if (n < 0) return n;
     if (n === 0) break;
     len += n;
   }
-  libc.close(fd);
   return buf.subarray(0, len);
 }
 

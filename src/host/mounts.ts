@@ -9,6 +9,7 @@ import { byteString } from "../ffi/bytestring";
 import * as C from "../ffi/constants";
 import { Pollfd } from "../ffi/layout";
 import * as libc from "../ffi/libc";
+import { readToEnd } from "./hostpath";
 
 const NONE: ReadonlySet<string> = new Set();
 
@@ -93,19 +94,6 @@ function parse(info: string): Map<string, Set<string>> {
 /** The file from its start, as latin1, or null; bounded at 16 MiB. */
 function readWhole(fd: number): string | null {
   if (libc.lseek(fd, 0, 0) < 0) return null;
-  let buf = new Uint8Array(64 * 1024);
-  let len = 0;
-  for (;;) {
-    if (len === buf.byteLength) {
-      if (buf.byteLength >= 16 << 20) break;
-      const bigger = new Uint8Array(buf.byteLength * 2);
-      bigger.set(buf);
-      buf = bigger;
-    }
-    const got = libc.readFd(fd, libc.addr(buf) + len, buf.byteLength - len);
-    if (got < 0) return null;
-    if (got === 0) break;
-    len += got;
-  }
-  return byteString(buf, 0, len);
+  const data = readToEnd(fd, 16 << 20);
+  return typeof data === "number" ? null : byteString(data, 0, data.length);
 }
