@@ -361,7 +361,10 @@ function nsTid(taskDirFd: number, entry: number): number {
   const known = nsTids.get(entry);
   if (known !== undefined) return known;
   const s = taskStatus(taskDirFd, entry);
-  if (!s) return -1;
+  return s ? learnNsTid(entry, s) : -1;
+}
+/** Records (and returns) the ID of task entry `entry` from its status. */
+function learnNsTid(entry: number, s: Record<string, string>): number {
   const ids = (s.NSpid ?? String(entry)).split(/\s+/);
   const tid = Number(ids[ids.length - 1]);
   nsTids.set(entry, tid);
@@ -476,7 +479,15 @@ export function applyCapsToAllThreads(caps: CapSets, taskDirFd: number, opts: Ap
   // them all for good still fails, after PICK_SIGNAL_MS.
   let sig = opts.signal ?? 0;
   for (const t0 = performance.now(); sig === 0; Bun.sleepSync(PICK_SIGNAL_SLICE_MS)) {
-    const statuses = entries.map((t) => taskStatus(taskDirFd, t)).filter((s) => s !== null);
+    // One read of each status serves the pick and, through NSpid, the
+    // thread IDs the signalling pass below needs.
+    const statuses: Record<string, string>[] = [];
+    for (const e of entries) {
+      const st = taskStatus(taskDirFd, e);
+      if (st === null) continue;
+      statuses.push(st);
+      learnNsTid(e, st);
+    }
     try {
       sig = pickSignal(statuses);
       break;
