@@ -1,8 +1,9 @@
-// Assertions shared by the test files: lisafs results against the host.
+// Assertions shared by the test files: lisafs and 9P results against the host.
 import { expect } from "bun:test";
 import * as fs from "node:fs";
 import * as C from "../../src/ffi/constants";
 import * as libc from "../../src/ffi/libc";
+import { QidType } from "../../src/p9/message";
 import { errnoOf, waitFd, type Stat } from "./client";
 import { devMajor, devMinor } from "./fixture";
 
@@ -165,4 +166,34 @@ export function hostListXattr(p: string): string[] {
   const n = withFd(p, (fd) => libc.flistxattr(fd, libc.addr(buf), buf.byteLength));
   if (n < 0) throw new Error(`flistxattr: errno ${-n}`);
   return text(buf.subarray(0, n)).split("\0").filter((s) => s !== "").sort();
+}
+
+// ---- 9P results against the host ---------------------------------------------------
+
+/** The QID path the server must give a host file: device index << 56 | ino. */
+export function qidPathOf(p: string, devIndex = 0): bigint {
+  const st = fs.lstatSync(p, { bigint: true });
+  return (BigInt(devIndex) << 56n) | st.ino;
+}
+export const big = (x: number | bigint) => BigInt(x);
+
+/** p9.Attr from the server describes the host file at p (not following). */
+export function expectAttrOf(attr: Record<string, number | bigint>, p: string): void {
+  const st = fs.lstatSync(p, { bigint: true });
+  expect(big(attr.mode)).toBe(st.mode);
+  expect(big(attr.uid)).toBe(st.uid);
+  expect(big(attr.gid)).toBe(st.gid);
+  expect(big(attr.nlink)).toBe(st.nlink);
+  expect(big(attr.size)).toBe(st.size);
+  expect(big(attr.blocks)).toBe(st.blocks);
+  expect(big(attr.blksize)).toBe(st.blksize);
+  expect(big(attr.rdev)).toBe(st.rdev);
+  expect(big(attr.mtimeSec) * 1_000_000_000n + big(attr.mtimeNsec)).toBe(st.mtimeNs);
+  expect(big(attr.ctimeSec) * 1_000_000_000n + big(attr.ctimeNsec)).toBe(st.ctimeNs);
+}
+
+export function expectQidOf(qid: Record<string, number | bigint>, p: string, devIndex = 0): void {
+  const st = fs.lstatSync(p);
+  expect(big(qid.path)).toBe(qidPathOf(p, devIndex));
+  expect(qid.type).toBe(st.isDirectory() ? QidType.Dir : st.isSymbolicLink() ? QidType.Symlink : QidType.Regular);
 }
