@@ -9,13 +9,13 @@ import * as path from "node:path";
 import * as C from "../src/ffi/constants";
 import * as libc from "../src/ffi/libc";
 import { OpenFlags, QidType } from "../src/p9/message";
+import { big } from "./lib/assert";
 import { snapshot, useFixture } from "./lib/fixture";
 import { connectTo, NO_FID, type P9Client, startListener, T } from "./lib/p9client";
+import { GOOGLE } from "./lib/p9session";
 
 const fx = useFixture();
 const PLAIN = "9P2000.L";
-const GOOGLE = "9P2000.L.Google.13";
-const big = (x: number | bigint) => BigInt(x);
 
 type Listener = Awaited<ReturnType<typeof startListener>>;
 let seq = 0;
