@@ -528,17 +528,13 @@ function readQid(u8: Uint8Array, view: DataView, p: number): Decoded {
   return { type: u8[p], version: view.getUint32(p + 1, true), path: readU64(view, p + 5) };
 }
 
-/** Where the string readStr last read ends. */
-let strEnd = 0;
-
-/** The 9P string (u16 length, bytes) at p, or null if it passes `end`;
- * strEnd is set past it. */
+/** The 9P string (u16 length, bytes) at p, or null if it passes `end`. A
+ * byte string has a char per byte: it ends at p + 2 + its length. */
 function readStr(u8: Uint8Array, view: DataView, p: number, end: number): string | null {
   if (end - p < 2) return null;
   const n = view.getUint16(p, true);
   if (end - p - 2 < n) return null;
-  strEnd = p + 2 + n;
-  return byteString(u8, p + 2, strEnd);
+  return byteString(u8, p + 2, p + 2 + n);
 }
 
 /**
@@ -577,7 +573,7 @@ export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: numb
         const s = readStr(u8, view, p, end);
         if (s === null) return null;
         out[name] = s;
-        p = strEnd;
+        p += 2 + s.length;
         break;
       }
       case "strs": {
@@ -589,7 +585,7 @@ export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: numb
           const s = readStr(u8, view, p, end);
           if (s === null) return null;
           arr[i] = s;
-          p = strEnd;
+          p += 2 + s.length;
         }
         out[name] = arr;
         break;
