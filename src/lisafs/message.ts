@@ -115,15 +115,22 @@ export type Fields<L extends Layout> = {
 
 /** What the encoder (test client, fuzzer) takes for each kind. */
 type KindInputs = {
-  [K in Kind]: K extends "u64" | "i64" | "off" | "u64n" | "id"
-    ? number | bigint
-    : K extends "raw16" | "raw32"
-      ? Uint8Array
-      : K extends "strs"
-        ? readonly string[]
-        : K extends "ids"
-          ? readonly (number | bigint)[]
-          : KindTypes[K];
+  u8: number;
+  u16: number;
+  u32: number;
+  i32: number;
+  u64: number | bigint;
+  i64: number | bigint;
+  off: number | bigint;
+  u64n: number | bigint;
+  id: number | bigint;
+  pad16: never;
+  pad32: never;
+  str: string;
+  raw16: Uint8Array;
+  raw32: Uint8Array;
+  strs: readonly string[];
+  ids: readonly (number | bigint)[];
 };
 
 /** Values to encode by `L`: any field may be left out (zero, empty). The

@@ -481,7 +481,7 @@ export const Requests: Readonly<Record<number, Layout>> = requests;
 // ---- responses (keyed by the T type; used to decode replies in tests) ----------
 
 const responses = {
-  [Rlerror - 1]: [["errno", "u32"]],
+  [T.lerror]: [["errno", "u32"]],
   [T.version]: [
     ["msize", "u32"],
     ["version", "str"],
@@ -555,7 +555,7 @@ const responses = {
   ],
 } as const satisfies Record<number, Layout>;
 
-/** The reply layouts by T type (Rlerror's under Rlerror - 1), as data. */
+/** The reply layouts by T type (Rlerror's under T.lerror), as data. */
 export const Responses: Readonly<Record<number, Layout>> = responses;
 
 type RequestLayouts = typeof requests;
