@@ -53,10 +53,16 @@ const lisafs: Codec = {
       case "i32":
         return same(extreme ? -0x80000000 : -(1000 + i));
       case "u64":
-        // Exact below 2^53 as a number; beyond, a bigint.
-        return extreme ? same(U64_MAX) : same(2 ** 40 + i);
+        // Always a bigint.
+        return extreme ? same(U64_MAX) : { value: 2 ** 40 + i, decoded: BigInt(2 ** 40 + i) };
       case "i64":
-        return extreme ? same(-(2n ** 63n)) : same(-(2 ** 40 + i));
+        return extreme ? same(-(2n ** 63n)) : { value: -(2 ** 40 + i), decoded: -BigInt(2 ** 40 + i) };
+      case "off":
+        // A file offset past a double's exact range decodes to -1.
+        return extreme ? { value: U64_MAX, decoded: -1 } : same(2 ** 40 + i);
+      case "u64n":
+        // The nearest double.
+        return extreme ? { value: U64_MAX, decoded: 2 ** 64 } : same(2 ** 40 + i);
       case "id":
         // An FD ID no table can hold decodes to -1.
         return extreme ? { value: 2n ** 53n, decoded: -1 } : same(2 ** 33 + i);
@@ -79,18 +85,19 @@ const lisafs: Codec = {
   },
 };
 
+/** A p9 struct's values: its u64 fields decode to bigints. */
 function p9Struct(fields: ReadonlyArray<Field>, i: number, extreme: boolean): Values {
   const o: Values = {};
   fields.forEach(([name, kind], j) => {
     if (kind === "u32") o[name] = extreme ? 0xffffffff - j : 0x100 * i + j;
-    else o[name] = extreme ? U64_MAX - BigInt(j) : 2 ** 32 + 0x100 * i + j;
+    else o[name] = extreme ? U64_MAX - BigInt(j) : BigInt(2 ** 32 + 0x100 * i + j);
   });
   return o;
 }
 const qid = (i: number, extreme: boolean) => ({
   type: extreme ? 0xff : P.QidType.Dir,
   version: extreme ? 0xffffffff : 7 + i,
-  path: extreme ? U64_MAX : 2 ** 45 + i,
+  path: extreme ? U64_MAX : BigInt(2 ** 45 + i),
 });
 
 const p9: Codec = {
@@ -113,7 +120,11 @@ const p9: Codec = {
       case "u32":
         return same(extreme ? 0xffffffff : 0x01020300 + i);
       case "u64":
-        return extreme ? same(U64_MAX) : same(2 ** 40 + i);
+        return extreme ? same(U64_MAX) : { value: 2 ** 40 + i, decoded: BigInt(2 ** 40 + i) };
+      case "off":
+        return extreme ? { value: U64_MAX, decoded: -1 } : same(2 ** 40 + i);
+      case "u64n":
+        return extreme ? { value: U64_MAX, decoded: 2 ** 64 } : same(2 ** 40 + i);
       case "str":
         return same(extreme ? allBytes + allBytes : `name${i}\xff\x80`);
       case "strs":
@@ -138,7 +149,7 @@ const p9: Codec = {
             ? []
             : [
                 { qid: qid(i, false), valid: 0x3fff, attr: p9Struct(P.AttrFields, i, false) },
-                { qid: qid(i, true), valid: U64_MAX, attr: p9Struct(P.AttrFields, i, true) },
+                { qid: qid(i, true), valid: 2 ** 53 - 1, attr: p9Struct(P.AttrFields, i, true) },
               ],
         );
     }
@@ -298,25 +309,34 @@ for (const c of [lisafs, p9]) {
   });
 }
 
+// Each 64-bit kind decodes to one type whatever the value (message.ts says
+// which kind a field is, and why).
 describe("64-bit fields at the edge of a double's exact range", () => {
   const edge = (c: Codec, layout: AnyLayout, values: Values, expected: Values) => {
     const msg = encodeToBytes(c, layout, values);
     const { u8, view } = placed(msg, 0);
     expect(c.decode(layout, u8, view, OFF, msg.byteLength)).toEqual(expected);
   };
+  const numbers = { below: 2 ** 53 - 1, at: 2n ** 53n, odd: 2n ** 53n + 1n, top: 2n ** 63n, max: U64_MAX };
 
-  test("lisafs: u64 and i64 are numbers up to 2^53 - 1 and bigints beyond; an FD ID beyond is -1", () => {
-    const layout = [["a", "u64"], ["b", "u64"], ["c", "i64"], ["d", "i64"], ["e", "i64"], ["f", "id"], ["g", "id"]] as const;
-    edge(
-      lisafs,
-      layout,
-      { a: 2 ** 53 - 1, b: 2n ** 53n, c: -(2 ** 53 - 1), d: -(2n ** 53n), e: 2n ** 53n, f: 2 ** 53 - 1, g: 2n ** 53n },
-      { a: 2 ** 53 - 1, b: 2n ** 53n, c: -(2 ** 53 - 1), d: -(2n ** 53n), e: 2n ** 53n, f: 2 ** 53 - 1, g: -1 },
-    );
+  test("lisafs: u64 and i64 are bigints; off and id are numbers up to 2^53 - 1 and -1 beyond; u64n is the nearest number", () => {
+    for (const kind of ["u64", "i64", "off", "id", "u64n"] as const) {
+      const layout = Object.keys(numbers).map((k) => [k, kind] as const);
+      const expected: Values = {};
+      for (const [k, v] of Object.entries(numbers)) {
+        if (kind === "u64") expected[k] = BigInt(v);
+        else if (kind === "i64") expected[k] = BigInt.asIntN(64, BigInt(v));
+        else if (kind === "u64n") expected[k] = Number(v);
+        else expected[k] = typeof v === "number" ? v : -1;
+      }
+      edge(lisafs, layout, numbers, expected);
+    }
   });
 
-  test("9P: u64 is a number up to 2^53 - 1 and a bigint beyond, in messages and in structs", () => {
-    edge(p9, [["a", "u64"], ["b", "u64"]] as const, { a: 2 ** 53 - 1, b: 2n ** 53n }, { a: 2 ** 53 - 1, b: 2n ** 53n });
+  test("9P: u64 is a bigint (in messages, QIDs and structs); off is a number or -1; u64n the nearest number", () => {
+    edge(p9, [["a", "u64"], ["b", "u64"]] as const, { a: 2 ** 53 - 1, b: 2n ** 53n }, { a: 2n ** 53n - 1n, b: 2n ** 53n });
+    edge(p9, [["a", "off"], ["b", "off"], ["c", "off"]] as const, { a: 2 ** 53 - 1, b: 2n ** 53n, c: U64_MAX }, { a: 2 ** 53 - 1, b: -1, c: -1 });
+    edge(p9, [["a", "u64n"], ["b", "u64n"]] as const, { a: 2 ** 53 - 1, b: 2n ** 53n + 1n }, { a: 2 ** 53 - 1, b: 2 ** 53 });
     const q = { type: 0, version: 0, path: 2n ** 53n };
     edge(p9, [["q", "qid"]] as const, { q }, { q });
   });
@@ -396,7 +416,7 @@ describe("bytes as gVisor writes them", () => {
   test("9P Twalk, Tlcreate and Tsetattr; Rlopen's QID {type u8, version u32, path u64}", () => {
     golden(p9, P.Requests[P.T.walk], { fid: 1, newFid: 2, names: ["usr", "bin"] }, new Bytes().u32(1).u32(2).u16(2).str("usr").str("bin").bytes);
     golden(p9, P.Requests[P.T.lcreate], { fid: 9, name: "n", flags: 0o102, mode: 0o644, gid: 50 }, new Bytes().u32(9).str("n").u32(0o102).u32(0o644).u32(50).bytes);
-    const attr = { mode: 0o755, uid: 1, gid: 2, size: 3, atimeSec: 4, atimeNsec: 5, mtimeSec: 6, mtimeNsec: 7 };
+    const attr = { mode: 0o755, uid: 1, gid: 2, size: 3n, atimeSec: 4n, atimeNsec: 5n, mtimeSec: 6n, mtimeNsec: 7n };
     golden(
       p9,
       P.Requests[P.T.setattr],
@@ -415,8 +435,8 @@ describe("bytes as gVisor writes them", () => {
     const wire = new Bytes().u8(0).u32(0).u64(42n).u64(1n).u8(8).str("file").u8(0x80).u32(1).u64(43n).u64(2n).u8(4).str("\xffdir").bytes;
     const { u8, view } = placed(wire, 0xff);
     expect(P.decodeDirents(u8, view, OFF, wire.byteLength)).toEqual([
-      { qid: { type: 0, version: 0, path: 42 }, offset: 1, type: 8, name: "file" },
-      { qid: { type: 0x80, version: 1, path: 43 }, offset: 2, type: 4, name: "\xffdir" },
+      { qid: { type: 0, version: 0, path: 42n }, offset: 1, type: 8, name: "file" },
+      { qid: { type: 0x80, version: 1, path: 43n }, offset: 2, type: 4, name: "\xffdir" },
     ]);
     for (let n = 1; n < wire.byteLength; n++) {
       const d = P.decodeDirents(u8, view, OFF, n);

@@ -83,6 +83,8 @@ function fuzzValue(r: Rng, kind: Kind, maxId: number): unknown {
       return r.pick([0, 1, -1, 24, 4096, -4096, 0x7fffffff, -0x80000000, r.int(2 ** 32) - 2 ** 31]);
     case "u64":
     case "i64":
+    case "off":
+    case "u64n":
       return r.pick([0n, 1n, 4096n, 2n ** 31n, 2n ** 32n, 2n ** 62n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, BigInt(r.int(1 << 20))]);
     case "id":
       return r.next() < 0.9 ? r.int(maxId + 3) : r.pick([2n ** 53n, 2n ** 63n, 2n ** 64n - 1n]);

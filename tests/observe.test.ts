@@ -38,6 +38,8 @@ function valueFor(kind: Kind, name: string, mid: number): unknown {
     case "i32":
       return -3;
     case "u64":
+    case "off":
+    case "u64n":
       return 2 ** 40 + mid;
     case "i64":
       return -5;

@@ -436,6 +436,8 @@ function fuzzValue(r: Rng, name: string, kind: Kind): unknown {
       if (name === "msize") return r.pick([0, 7, 4096, 8192, 65536, MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE + 1, 0xffffffff]);
       return r.pick([0, 1, 2, 3, 4, 0x200, 0x7ff, 0x1000, 0x7fffffff, 0x80000000, 0xffffffff, r.int(2 ** 32)]);
     case "u64":
+    case "off":
+    case "u64n":
       return r.pick([0n, 1n, 4096n, 2n ** 31n, 2n ** 32n, 2n ** 62n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, BigInt(r.int(1 << 20))]);
     case "str":
       if (name === "version") return r.pick(["9P2000.L", "9P2000.L.Google.13", "9P2000.L.Google.0", "9P2000.L.Google.99", "junk", ""]);

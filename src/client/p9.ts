@@ -6,14 +6,19 @@
 // `gofer client` and the tests use it.
 import * as libc from "../ffi/libc";
 import {
+  type Attr,
   ChannelHeader,
-  type Decoded,
   decode,
   decodeDirents,
+  type Dirent,
   encode,
   Header,
+  type Layout,
   NO_FID,
+  type Qid,
+  type RequestValuesOf,
   Requests,
+  type ResponseOf,
   Responses,
   Rlerror,
   T,
@@ -56,11 +61,12 @@ export interface P9Reply {
 const ENC = new Uint8Array(2 * 1024 * 1024 + 64);
 const ENC_VIEW = new DataView(ENC.buffer);
 
-/** Encodes a request body for `type` from named values with the server's table. */
-export function encodeBody(type: number, values: Decoded): Uint8Array {
-  const layout = Requests[type];
+/** Encodes a request body for `type` from named values with the server's
+ * table (typed by it when `type` is a literal such as T.walk). */
+export function encodeBody<Ty extends number>(type: Ty, values?: RequestValuesOf<Ty>): Uint8Array {
+  const layout: Layout | undefined = Requests[type];
   if (!layout) throw new Error(`no request layout for type ${type}`);
-  const end = encode(layout, values, ENC, ENC_VIEW, 0);
+  const end = encode(layout, values ?? {}, ENC, ENC_VIEW, 0);
   if (end < 0) throw new Error("request does not fit");
   return ENC.slice(0, end);
 }
@@ -145,14 +151,14 @@ export class P9Client {
   }
 
   /** Sends `type` with named values over the active transport; the raw reply. */
-  call(type: number, values: Decoded = {}): P9Reply {
+  call<Ty extends number>(type: Ty, values?: RequestValuesOf<Ty>): P9Reply {
     const body = encodeBody(type, values);
     return this.active ? this.active.roundTrip(type, body) : this.roundTripSock(type, body);
   }
 
   /** Like call, but throws P9Error on Rlerror (closing FDs), checks the reply
    * type and decodes the body with the Responses table. */
-  rpc(type: number, values: Decoded = {}): { r: Decoded; reply: P9Reply } {
+  rpc<Ty extends number>(type: Ty, values?: RequestValuesOf<Ty>): { r: ResponseOf<Ty>; reply: P9Reply } {
     const reply = this.call(type, values);
     if (reply.type === Rlerror) {
       for (const f of reply.fds) libc.close(f);
@@ -161,11 +167,12 @@ export class P9Client {
     if (reply.type !== type + 1) throw new Error(`reply to ${TYPE_NAMES[type]} is ${TYPE_NAMES[reply.type] ?? reply.type}`);
     const r = decode(Responses[type], reply.body, reply.view, 0, reply.body.byteLength);
     if (!r) throw new Error(`${TYPE_NAMES[type + 1]} is too short (${reply.body.byteLength} bytes)`);
-    return { r, reply };
+    // Decoded by the reply table of `type` (its type was checked above).
+    return { r: r as ResponseOf<Ty>, reply };
   }
 
   /** rpc, closing any FD the reply carried; returns the decoded fields. */
-  ok(type: number, values: Decoded = {}): Decoded {
+  ok<Ty extends number>(type: Ty, values?: RequestValuesOf<Ty>): ResponseOf<Ty> {
     const { r, reply } = this.rpc(type, values);
     for (const f of reply.fds) {
       libc.close(f);
@@ -175,7 +182,7 @@ export class P9Client {
   }
 
   /** The errno of a call (0 on success; FDs closed). */
-  errno(type: number, values: Decoded = {}): number {
+  errno<Ty extends number>(type: Ty, values?: RequestValuesOf<Ty>): number {
     return p9errno(() => this.ok(type, values));
   }
 
@@ -186,32 +193,32 @@ export class P9Client {
     return { msize: r.msize, version: r.version };
   }
 
-  attach(fid = 1, aname = "", afid = NO_FID): Decoded {
+  attach(fid = 1, aname = "", afid = NO_FID): Qid {
     return this.ok(T.attach, { fid, afid, uname: "", aname, uid: 0 }).qid;
   }
 
-  walk(fid: number, newFid: number, names: string[]): Decoded[] {
+  walk(fid: number, newFid: number, names: string[]): Qid[] {
     return this.ok(T.walk, { fid, newFid, names }).qids;
   }
 
-  walkgetattr(fid: number, newFid: number, names: string[]): { valid: number; attr: Decoded; qids: Decoded[] } {
+  walkgetattr(fid: number, newFid: number, names: string[]): { valid: number; attr: Attr; qids: Qid[] } {
     const r = this.ok(T.walkgetattr, { fid, newFid, names });
-    return { valid: Number(r.valid), attr: r.attr, qids: r.qids };
+    return { valid: r.valid, attr: r.attr, qids: r.qids };
   }
 
   /** Returns the QID and the donated host FD (-1 if none). */
-  lopen(fid: number, flags: number): { qid: Decoded; iounit: number; fd: number } {
+  lopen(fid: number, flags: number): { qid: Qid; iounit: number; fd: number } {
     const { r, reply } = this.rpc(T.lopen, { fid, flags });
     if (reply.fds.length > 1) throw new Error(`Rlopen carried ${reply.fds.length} FDs`);
     return { qid: r.qid, iounit: r.iounit, fd: reply.fds[0] ?? -1 };
   }
 
-  lcreate(fid: number, name: string, flags: number, mode = 0o644, gid = 0): { qid: Decoded; fd: number } {
+  lcreate(fid: number, name: string, flags: number, mode = 0o644, gid = 0): { qid: Qid; fd: number } {
     const { r, reply } = this.rpc(T.lcreate, { fid, name, flags, mode, gid });
     return { qid: r.qid, fd: reply.fds[0] ?? -1 };
   }
 
-  ucreate(fid: number, name: string, flags: number, mode: number, uid: number, gid: number): { qid: Decoded; fd: number } {
+  ucreate(fid: number, name: string, flags: number, mode: number, uid: number, gid: number): { qid: Qid; fd: number } {
     const { r, reply } = this.rpc(T.ucreate, { fid, name, flags, mode, gid, uid });
     return { qid: r.qid, fd: reply.fds[0] ?? -1 };
   }
@@ -230,17 +237,17 @@ export class P9Client {
     this.ok(T.clunk, { fid });
   }
 
-  getattr(fid: number, mask = 0x3fff): { valid: number; qid: Decoded; attr: Decoded } {
+  getattr(fid: number, mask = 0x3fff): { valid: number; qid: Qid; attr: Attr } {
     const r = this.ok(T.getattr, { fid, mask });
-    return { valid: Number(r.valid), qid: r.qid, attr: r.attr };
+    return { valid: r.valid, qid: r.qid, attr: r.attr };
   }
 
-  setattr(fid: number, valid: number, attr: Decoded): void {
+  setattr(fid: number, valid: number, attr: RequestValuesOf<typeof T.setattr>["attr"]): void {
     this.ok(T.setattr, { fid, valid, attr });
   }
 
   /** Entries of one Treaddir. */
-  readdir(fid: number, offset: number | bigint, count: number): Decoded[] {
+  readdir(fid: number, offset: number | bigint, count: number): Dirent[] {
     const { r, reply } = this.rpc(T.readdir, { fid, offset, count });
     if (r.entries.off + r.entries.len !== reply.body.byteLength) throw new Error("Rreaddir has trailing bytes");
     const ents = decodeDirents(reply.body, reply.view, r.entries.off, r.entries.len);
@@ -261,14 +268,14 @@ export class P9Client {
     const ra = this.checkChannelReply(a);
     const b = this.roundTripSock(T.channel, encodeBody(T.channel, { id, control: 1 }));
     const rb = this.checkChannelReply(b, a.fds);
-    if (Number(rb.offset) !== Number(ra.offset) || Number(rb.length) !== Number(ra.length)) throw new Error("Rchannel windows differ");
-    const ch = new P9Channel(new FlipcallChannel(a.fds[0], b.fds[0], Number(ra.offset), Number(ra.length)));
+    if (rb.offset !== ra.offset || rb.length !== ra.length) throw new Error("Rchannel windows differ");
+    const ch = new P9Channel(new FlipcallChannel(a.fds[0], b.fds[0], ra.offset, ra.length));
     this.channels.push(ch);
     if (activate) this.active = ch;
     return ch;
   }
 
-  private checkChannelReply(r: P9Reply, alsoClose: number[] = []): Decoded {
+  private checkChannelReply(r: P9Reply, alsoClose: number[] = []): ResponseOf<typeof T.channel> {
     if (r.type === Rlerror) {
       for (const f of [...r.fds, ...alsoClose]) libc.close(f);
       throw new P9Error(r.view.getUint32(0, true), T.channel);

@@ -5,7 +5,7 @@
 // Txattrwalk/Txattrcreate.
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
-import { AttrMask, type Decoded, Header, OpenFlags, QidType, T } from "../p9/message";
+import { type Attr, AttrMask, Header, OpenFlags, type Qid, QidType, T } from "../p9/message";
 import { strerror } from "./errno";
 import { P9Client } from "./p9";
 import { TransportError } from "./transport";
@@ -31,7 +31,7 @@ function devOf(d: number | bigint): { major: number; minor: number } {
   return { major: Number(((v >> 8n) & 0xfffn) | ((v >> 32n) & ~0xfffn)), minor: Number((v & 0xffn) | ((v >> 12n) & ~0xffn)) };
 }
 
-function toRemoteStat(valid: number, qid: Decoded, a: Decoded): RemoteStat {
+function toRemoteStat(valid: number, qid: Qid, a: Attr): RemoteStat {
   const ts = (s: number | bigint, ns: number | bigint) => ({ sec: big(s), nsec: Number(ns) });
   return {
     mode: a.mode,

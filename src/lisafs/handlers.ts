@@ -8,9 +8,32 @@ import * as libc from "../ffi/libc";
 import { checkName, copyName, lastStat, prepareDonation, type HostFile, type XattrPolicy } from "../host/file";
 import type { Comm } from "./comm";
 import type { Connection, ControlFD } from "./connection";
-import { Inode, MID, Resp, Statx, WalkStatus, encode, type Decoded } from "./message";
+import {
+  encode,
+  farOffset,
+  type Fields,
+  fieldAt,
+  Inode,
+  type Layout,
+  MID,
+  type MIDName,
+  type Request,
+  Requests,
+  Resp,
+  Statx,
+  WalkStatus,
+} from "./message";
 
-export type Handler = (c: Connection, comm: Comm, req: Decoded) => number;
+/** The handler of message `N`: its decoded request in, the response payload
+ * length or -errno out. */
+export type Handler<N extends MIDName> = (c: Connection, comm: Comm, req: Request<N>) => number;
+/** How the dispatcher calls a handler: with what the message's own decoder
+ * (requestDecoder) made of its payload. */
+export type DispatchHandler = (c: Connection, comm: Comm, req: Fields<Layout>) => number;
+/** One handler per message, each typed for its own request: a handler
+ * registered under another message's name, or reading a field its request
+ * has not, fails the type check (tests/request-types.ts). */
+export type HandlerTable = { [N in MIDName]?: Handler<N> };
 
 const ALLOWED_OPEN_FLAGS = C.O_ACCMODE | C.O_TRUNC;
 const SETSTAT_SUPPORTED =
@@ -73,14 +96,24 @@ function replyInode(c: Connection, comm: Comm, child: HostFile | number): number
   return Inode.size;
 }
 
+const PREAD_OFFSET_AT = fieldAt(Requests[MID.PRead], "offset");
+const PWRITE_OFFSET_AT = fieldAt(Requests[MID.PWrite], "offset");
+
+/** The exact offset of a PRead or PWrite whose offset decoded to -1 (2^53 or
+ * more, see message.ts "off"), else 0n: the host gets that one, as from
+ * gVisor's gofer. Read before the reply is written over the request. */
+function farOffsetOf(comm: Comm, req: Request<"PRead" | "PWrite">, at: number): bigint {
+  return req.offset < 0 ? farOffset(comm.view, comm.payloadOff, at) : 0n;
+}
+
 const statfsBuf = libc.pinnedBytes(Statfs.size);
 const statfsView = new DataView(statfsBuf.buffer);
 
-export const handlers: (Handler | undefined)[] = [];
+const table: HandlerTable = {};
 
-handlers[MID.Error] = () => -C.EINVAL;
+table.Error = () => -C.EINVAL;
 
-handlers[MID.Mount] = (c, comm) => {
+table.Mount = (c, comm) => {
   const root = c.mount.openRoot();
   if (typeof root === "number") return root;
   const fd = c.insertControl(root);
@@ -99,7 +132,7 @@ handlers[MID.Mount] = (c, comm) => {
   return len;
 };
 
-handlers[MID.Channel] = (c, comm) => {
+table.Channel = (c, comm) => {
   const ch = c.createChannel();
   if (typeof ch === "number") return ch;
   comm.donate(prepareDonation(ch.memfd));
@@ -109,7 +142,7 @@ handlers[MID.Channel] = (c, comm) => {
   return Resp.Channel.size;
 };
 
-handlers[MID.FStat] = (c, comm, req) => {
+table.FStat = (c, comm, req) => {
   const fd = c.lookup(req.fd);
   if (!fd) return -C.EBADF;
   let rc: number;
@@ -121,25 +154,24 @@ handlers[MID.FStat] = (c, comm, req) => {
   return Statx.size;
 };
 
-handlers[MID.SetStat] = (c, comm, req) => {
+table.SetStat = (c, comm, req) => {
   if (c.readonly) return -C.EROFS;
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   if (req.mask & ~SETSTAT_SUPPORTED) return -C.EPERM;
   // gVisor's gofer allows SetStat on deleted files (SetAttrOnDeleted).
   // Today's refuses a symlink's mode with EOPNOTSUPP up front.
-  req.symlinkModeNotSupported = c.today;
-  const r = fd.file.setStat(req as any);
+  const r = fd.file.setStat({ ...req, symlinkModeNotSupported: c.today });
   comm.view.setUint32(comm.payloadOff + Resp.SetStat.failureMask, r.failureMask, true);
   comm.view.setUint32(comm.payloadOff + Resp.SetStat.failureErrno, r.failureErrno, true);
   return Resp.SetStat.size;
 };
 
-handlers[MID.Walk] = (c, comm, req) => {
+table.Walk = (c, comm, req) => {
   const start = c.control(req.dirFd);
   if (typeof start === "number") return start;
   if (!start.file.isDir()) return -C.ENOTDIR;
-  const path = req.path as string[];
+  const path = req.path;
   if (!comm.reserve(Resp.Walk.inodes + path.length * Inode.size)) return -C.EIO;
   let status: number = WalkStatus.Success;
   const made: number[] = [];
@@ -177,10 +209,10 @@ handlers[MID.Walk] = (c, comm, req) => {
   return Resp.Walk.inodes + made.length * Inode.size;
 };
 
-handlers[MID.WalkStat] = (c, comm, req) => {
+table.WalkStat = (c, comm, req) => {
   const start = c.control(req.dirFd);
   if (typeof start === "number") return start;
-  const path = req.path as string[];
+  const path = req.path;
   if (!start.file.isDir() && (path.length > 1 || (path.length === 1 && path[0] !== ""))) return -C.ENOTDIR;
   for (let i = 0; i < path.length; i++) {
     if (i === 0 && path[0] === "") continue;
@@ -198,7 +230,7 @@ handlers[MID.WalkStat] = (c, comm, req) => {
   return Resp.WalkStat.stats + n * Statx.size;
 };
 
-handlers[MID.OpenAt] = (c, comm, req) => {
+table.OpenAt = (c, comm, req) => {
   const flags = req.flags & ALLOWED_OPEN_FLAGS;
   const acc = flags & C.O_ACCMODE;
   const trunc = (flags & C.O_TRUNC) !== 0;
@@ -216,7 +248,7 @@ handlers[MID.OpenAt] = (c, comm, req) => {
   return Resp.OpenAt.size;
 };
 
-handlers[MID.OpenCreateAt] = (c, comm, req) => {
+table.OpenCreateAt = (c, comm, req) => {
   if (c.readonly) return -C.EROFS;
   const flags = req.flags & ALLOWED_OPEN_FLAGS;
   const bad = checkName(req.name);
@@ -233,14 +265,14 @@ handlers[MID.OpenCreateAt] = (c, comm, req) => {
   return Resp.OpenCreateAt.size;
 };
 
-handlers[MID.Close] = (c, _comm, req) => {
-  for (const id of req.fds as number[]) c.remove(id);
+table.Close = (c, _comm, req) => {
+  for (const id of req.fds) c.remove(id);
   return 0;
 };
 
-handlers[MID.FSync] = (c, _comm, req) => {
+table.FSync = (c, _comm, req) => {
   let first = 0;
-  for (const id of req.fds as number[]) {
+  for (const id of req.fds) {
     const fd = c.open(id);
     const rc = typeof fd === "number" ? fd : fd.file.sync();
     if (rc < 0 && first === 0) first = rc;
@@ -248,16 +280,17 @@ handlers[MID.FSync] = (c, _comm, req) => {
   return first;
 };
 
-handlers[MID.PWrite] = (c, comm, req) => {
+table.PWrite = (c, comm, req) => {
   if (c.readonly) return -C.EROFS;
   const fd = c.open(req.fd);
   if (typeof fd === "number") return fd;
   if (!fd.file.writable) return -C.EBADF;
-  const { off, len } = req.buf as { off: number; len: number };
+  const { off, len } = req.buf;
+  const far = farOffsetOf(comm, req, PWRITE_OFFSET_AT);
   // Straight from the request bytes in the packet to the file: no copy.
   let done = 0;
   while (done < len) {
-    const n = fd.file.write(comm.addr + off + done, len - done, typeof req.offset === "number" ? req.offset + done : req.offset + BigInt(done));
+    const n = fd.file.write(comm.addr + off + done, len - done, far ? far + BigInt(done) : req.offset + done);
     // An error after some bytes landed (ENOSPC on a filling disk): report
     // the bytes that did, as write(2) does; the next write gets the errno.
     // gVisor's gofer answers the errno and hides the bytes that landed.
@@ -272,18 +305,19 @@ handlers[MID.PWrite] = (c, comm, req) => {
   return Resp.PWrite.size;
 };
 
-handlers[MID.PRead] = (c, comm, req) => {
+table.PRead = (c, comm, req) => {
   const fd = c.open(req.fd);
   if (typeof fd === "number") return fd;
   if (!fd.file.readable) return -C.EBADF;
-  const count = req.count as number;
+  const count = req.count;
   if (Resp.PRead.data + count > c.maxMessageSize) return -C.ENOBUFS;
   if (!comm.reserve(Resp.PRead.data + count)) return -C.ENOBUFS;
+  const far = farOffsetOf(comm, req, PREAD_OFFSET_AT);
   // Straight from the file into the response area of the packet: no copy.
   const dst = comm.addr + comm.payloadOff + Resp.PRead.data;
   let done = 0;
   while (done < count) {
-    const n = fd.file.read(dst + done, count - done, typeof req.offset === "number" ? req.offset + done : req.offset + BigInt(done));
+    const n = fd.file.read(dst + done, count - done, far ? far + BigInt(done) : req.offset + done);
     if (n < 0) return n;
     if (n === 0) break;
     done += n;
@@ -292,7 +326,7 @@ handlers[MID.PRead] = (c, comm, req) => {
   return Resp.PRead.data + done;
 };
 
-handlers[MID.MkdirAt] = (c, comm, req) => {
+table.MkdirAt = (c, comm, req) => {
   if (c.readonly) return -C.EROFS;
   const bad = checkName(req.name);
   if (bad < 0) return bad;
@@ -301,7 +335,7 @@ handlers[MID.MkdirAt] = (c, comm, req) => {
   return replyInode(c, comm, dir.file.mkdir(req.mode, req.uid, req.gid, req.name));
 };
 
-handlers[MID.MknodAt] = (c, comm, req) => {
+table.MknodAt = (c, comm, req) => {
   if (c.readonly) return -C.EROFS;
   const bad = checkName(req.name);
   if (bad < 0) return bad;
@@ -311,7 +345,7 @@ handlers[MID.MknodAt] = (c, comm, req) => {
   return replyInode(c, comm, dir.file.mknod(req.mode, req.uid, req.gid, req.name, c.today ? "whiteouts" : "regular", req.major, req.minor));
 };
 
-handlers[MID.SymlinkAt] = (c, comm, req) => {
+table.SymlinkAt = (c, comm, req) => {
   if (c.readonly) return -C.EROFS;
   const bad = checkName(req.name);
   if (bad < 0) return bad;
@@ -320,7 +354,7 @@ handlers[MID.SymlinkAt] = (c, comm, req) => {
   return replyInode(c, comm, dir.file.symlink(req.name, req.target, req.uid, req.gid));
 };
 
-handlers[MID.LinkAt] = (c, comm, req) => {
+table.LinkAt = (c, comm, req) => {
   if (c.readonly) return -C.EROFS;
   const bad = checkName(req.name);
   if (bad < 0) return bad;
@@ -334,7 +368,7 @@ handlers[MID.LinkAt] = (c, comm, req) => {
   return replyInode(c, comm, target.file.link(dir.file, req.name));
 };
 
-handlers[MID.FStatFS] = (c, comm, req) => {
+table.FStatFS = (c, comm, req) => {
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   const rc = fd.file.statfs(statfsBuf);
@@ -352,17 +386,17 @@ handlers[MID.FStatFS] = (c, comm, req) => {
   return S.size;
 };
 
-handlers[MID.FAllocate] = (c, _comm, req) => {
+table.FAllocate = (c, _comm, req) => {
   if (c.readonly) return -C.EROFS;
   const fd = c.open(req.fd);
   if (typeof fd === "number") return fd;
   if (!fd.file.writable) return -C.EBADF;
   // gVisor's gofer allows this on deleted files (AllocateOnDeleted).
-  const mode = typeof req.mode === "number" ? req.mode : Number(BigInt.asUintN(32, req.mode));
+  const mode = Number(BigInt.asUintN(32, req.mode));
   return fd.file.allocate(mode, req.offset, req.length);
 };
 
-handlers[MID.ReadLinkAt] = (c, comm, req) => {
+table.ReadLinkAt = (c, comm, req) => {
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   if (!fd.file.isSymlink()) return -C.EINVAL;
@@ -382,12 +416,12 @@ handlers[MID.ReadLinkAt] = (c, comm, req) => {
   return 2 + n;
 };
 
-handlers[MID.Flush] = (c, _comm, req) => {
+table.Flush = (c, _comm, req) => {
   const fd = c.open(req.fd);
   return typeof fd === "number" ? fd : 0;
 };
 
-handlers[MID.Connect] = (c, comm, req) => {
+table.Connect = (c, comm, req) => {
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   if (!fd.file.isSocket()) return -C.ENOTSOCK;
@@ -398,7 +432,7 @@ handlers[MID.Connect] = (c, comm, req) => {
   return 0;
 };
 
-handlers[MID.ConnectWithCreds] = (c, comm, req) => {
+table.ConnectWithCreds = (c, comm, req) => {
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   if (!fd.file.isSocket()) return -C.ENOTSOCK;
@@ -409,7 +443,7 @@ handlers[MID.ConnectWithCreds] = (c, comm, req) => {
   return 0;
 };
 
-handlers[MID.UnlinkAt] = (c, _comm, req) => {
+table.UnlinkAt = (c, _comm, req) => {
   if (c.readonly) return -C.EROFS;
   const bad = checkName(req.name);
   if (bad < 0) return bad;
@@ -419,7 +453,7 @@ handlers[MID.UnlinkAt] = (c, _comm, req) => {
 };
 
 /** RenameAt, and today's RenameAt2 with its renameat2(2) flags (0: RenameAt). */
-function rename(c: Connection, req: Decoded, flags: number): number {
+function rename(c: Connection, req: Request<"RenameAt" | "RenameAt2">, flags: number): number {
   if (c.readonly) return -C.EROFS;
   const bad = checkName(req.oldName) || checkName(req.newName);
   if (bad < 0) return bad;
@@ -431,14 +465,14 @@ function rename(c: Connection, req: Decoded, flags: number): number {
   if (oldDir.file.node.deleted || newDir.file.node.deleted) return -C.EINVAL;
   return oldDir.file.renameAt(req.oldName, newDir.file, req.newName, flags);
 }
-handlers[MID.RenameAt] = (c, _comm, req) => rename(c, req, 0);
-handlers[MID.RenameAt2] = (c, _comm, req) => rename(c, req, req.flags);
+table.RenameAt = (c, _comm, req) => rename(c, req, 0);
+table.RenameAt2 = (c, _comm, req) => rename(c, req, req.flags);
 
-handlers[MID.Getdents64] = (c, comm, req) => {
+table.Getdents64 = (c, comm, req) => {
   const fd = c.open(req.dirFd);
   if (typeof fd === "number") return fd;
   if (!fd.control.file.isDir()) return -C.ENOTDIR;
-  let count = req.count as number;
+  let count = req.count;
   if (count < 0) {
     const rc = fd.file.rewind();
     if (rc < 0) return rc;
@@ -479,7 +513,7 @@ handlers[MID.Getdents64] = (c, comm, req) => {
   return pos;
 };
 
-handlers[MID.FGetXattr] = (c, comm, req) => {
+table.FGetXattr = (c, comm, req) => {
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   if (fd.file.node.deleted) return -C.EINVAL;
@@ -489,7 +523,7 @@ handlers[MID.FGetXattr] = (c, comm, req) => {
   // we, for every client. A value too long for the u16 cannot be read:
   // ERANGE, as a read with a buffer too small gets.
   const max = Math.min(0xffff, c.maxMessageSize - 2);
-  const size = req.bufSize === 0 ? max : Math.min(req.bufSize as number, max);
+  const size = req.bufSize === 0 ? max : Math.min(req.bufSize, max);
   if (!comm.reserve(2 + size)) return -C.EIO;
   const n = fd.file.getXattr(req.name, comm.addr + comm.payloadOff + 2, size, c.today);
   if (n < 0) return n;
@@ -497,16 +531,16 @@ handlers[MID.FGetXattr] = (c, comm, req) => {
   return 2 + n;
 };
 
-handlers[MID.FSetXattr] = (c, comm, req) => {
+table.FSetXattr = (c, comm, req) => {
   if (c.readonly) return -C.EROFS;
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   if (fd.file.node.deleted) return -C.EINVAL;
-  const v = req.value as { off: number; len: number };
+  const v = req.value;
   return fd.file.setXattr(req.name, comm.addr + v.off, v.len, req.flags, c.today);
 };
 
-handlers[MID.FListXattr] = (c, comm, req) => {
+table.FListXattr = (c, comm, req) => {
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
   if (fd.file.node.deleted) return -C.EINVAL;
@@ -514,8 +548,7 @@ handlers[MID.FListXattr] = (c, comm, req) => {
   if (typeof names === "number") return names;
   let total = 0;
   for (const nm of names) total += nm.length + 1;
-  const size = typeof req.size === "number" ? req.size : Number.MAX_SAFE_INTEGER;
-  if (size !== 0 && total > size) return -C.ERANGE;
+  if (req.size !== 0 && total > req.size) return -C.ERANGE;
   let len = 2;
   for (const nm of names) len += 2 + nm.length;
   if (!comm.reserve(len)) return -C.EIO;
@@ -523,7 +556,7 @@ handlers[MID.FListXattr] = (c, comm, req) => {
   return end < 0 ? -C.EIO : end - comm.payloadOff;
 };
 
-handlers[MID.FRemoveXattr] = (c, _comm, req) => {
+table.FRemoveXattr = (c, _comm, req) => {
   if (c.readonly) return -C.EROFS;
   const fd = c.control(req.fd);
   if (typeof fd === "number") return fd;
@@ -531,7 +564,7 @@ handlers[MID.FRemoveXattr] = (c, _comm, req) => {
   return fd.file.removeXattr(req.name, c.today);
 };
 
-handlers[MID.BindAt] = (c, comm, req) => {
+table.BindAt = (c, comm, req) => {
   // Today's gofer refuses a read-only mount before anything else;
   // 20240729's checked the name and the host-uds policy first.
   if (c.today && c.readonly) return -C.EROFS;
@@ -549,14 +582,14 @@ handlers[MID.BindAt] = (c, comm, req) => {
   return Resp.BindAt.size;
 };
 
-handlers[MID.Listen] = (c, _comm, req) => {
+table.Listen = (c, _comm, req) => {
   const fd = c.bound(req.fd);
   if (typeof fd === "number") return fd;
   if (fd.control.file.node.deleted) return -C.EINVAL;
   return fd.socket.listen(req.backlog);
 };
 
-handlers[MID.Accept] = (c, comm, req) => {
+table.Accept = (c, comm, req) => {
   const fd = c.bound(req.fd);
   if (typeof fd === "number") return fd;
   if (fd.control.file.node.deleted) return -C.EINVAL;
@@ -567,3 +600,9 @@ handlers[MID.Accept] = (c, comm, req) => {
   comm.view.setUint16(comm.payloadOff, 0, true);
   return 2;
 };
+
+/** The handlers by message ID, as the dispatcher looks them up. Each was
+ * typed for its own message above, and the dispatcher decodes a message by
+ * that message's layout, so what it passes a handler is its Request. */
+export const handlers: (DispatchHandler | undefined)[] = [];
+for (const name of Object.keys(table) as MIDName[]) handlers[MID[name]] = table[name] as DispatchHandler;

@@ -61,33 +61,83 @@ export const NO_UID = 0xffffffff;
 
 // ---- request layouts --------------------------------------------------------
 
+/** Bytes left in place in the message buffer: [off, off + len). */
+export type Span = { readonly off: number; readonly len: number };
+
 /**
- * Field kinds:
- *  u8/u16/u32/i32/u64/i64: integers (u64/i64 decode to a number when exact,
- *    else a bigint; `id` decodes an FDID to a number, or -1 if out of range)
- *  pad16/pad32: skipped bytes
- *  str: SizedString (u16 length + bytes) decoded as a byte string (latin1)
- *  raw16: SizedString left in place: {off, len} into the message buffer
- *  raw32: u32 length + bytes left in place (PWrite's buffer)
- *  strs: StringArray (u16 count of SizedString)
- *  ids: FdArray (u16 count of u64 FDIDs)
+ * What each field kind decodes to; a 64-bit kind always decodes to one type.
+ *  u8/u16/u32/i32: integers.
+ *  u64/i64: a bigint, exact (SetStat's size and times, FAllocate's fields):
+ *    what goes to the host as it came, off the hot path.
+ *  off: a file offset (PRead, PWrite) as a number, exact below 2^53; from
+ *    2^53 on, which a double cannot name, -1. The handler then hands the
+ *    host the exact offset, read again with farOffset, as gVisor's gofer
+ *    hands it int64(offset): EINVAL from 2^63 on, and below whatever the
+ *    file system does there (tmpfs, xfs and btrfs take a write at 2^60).
+ *  u64n: a number, exact below 2^53 and the nearest double beyond (so it
+ *    still compares right against any count): for sizes only compared.
+ *  id: an FD ID as a number; from 2^53 on -1, which no table holds (EBADF).
+ *  pad16/pad32: skipped bytes (no field).
+ *  str: SizedString (u16 length + bytes) as a byte string (latin1).
+ *  raw16: SizedString left in place; raw32: u32 length + bytes left in
+ *    place (PWrite's buffer).
+ *  strs: StringArray (u16 count of SizedString); ids: FdArray (u16 count of
+ *    u64 FD IDs, each as `id`).
  */
-export type Kind =
-  | "u8"
-  | "u16"
-  | "u32"
-  | "i32"
-  | "u64"
-  | "i64"
-  | "id"
-  | "pad16"
-  | "pad32"
-  | "str"
-  | "raw16"
-  | "raw32"
-  | "strs"
-  | "ids";
-export type Layout = ReadonlyArray<readonly [string, Kind]>;
+export type KindTypes = {
+  u8: number;
+  u16: number;
+  u32: number;
+  i32: number;
+  u64: bigint;
+  i64: bigint;
+  off: number;
+  u64n: number;
+  id: number;
+  pad16: never;
+  pad32: never;
+  str: string;
+  raw16: Span;
+  raw32: Span;
+  strs: string[];
+  ids: number[];
+};
+export type Kind = keyof KindTypes;
+type Pad = "pad16" | "pad32";
+export type Field = readonly [name: string, kind: Kind];
+export type Layout = readonly Field[];
+
+/** The object `L` decodes to: each named field as its kind's type (pads
+ * left out). For the wide Layout, a record of any field. */
+export type Fields<L extends Layout> = {
+  readonly [F in L[number] as F[1] extends Pad ? never : F[0]]: KindTypes[F[1]];
+};
+
+/** What the encoder (test client, fuzzer) takes for each kind. */
+type KindInputs = {
+  u8: number;
+  u16: number;
+  u32: number;
+  i32: number;
+  u64: number | bigint;
+  i64: number | bigint;
+  off: number | bigint;
+  u64n: number | bigint;
+  id: number | bigint;
+  pad16: never;
+  pad32: never;
+  str: string;
+  raw16: Uint8Array;
+  raw32: Uint8Array;
+  strs: readonly string[];
+  ids: readonly (number | bigint)[];
+};
+
+/** Values to encode by `L`: any field may be left out (zero, empty). The
+ * wide Layout takes anything: the fuzzer sends what no table allows. */
+export type Values<L extends Layout> = Layout extends L
+  ? Record<string, unknown>
+  : { readonly [F in L[number] as F[1] extends Pad ? never : F[0]]?: KindInputs[F[1]] };
 
 const createCommon = [
   ["dirFd", "id"],
@@ -98,7 +148,7 @@ const createCommon = [
   ["_", "pad32"],
 ] as const;
 
-export const Requests: Record<number, Layout> = {
+const requests = {
   [MID.Mount]: [],
   [MID.Channel]: [],
   [MID.FStat]: [["fd", "id"]],
@@ -131,12 +181,12 @@ export const Requests: Record<number, Layout> = {
   [MID.Close]: [["fds", "ids"]],
   [MID.FSync]: [["fds", "ids"]],
   [MID.PWrite]: [
-    ["offset", "u64"],
+    ["offset", "off"],
     ["fd", "id"],
     ["buf", "raw32"],
   ],
   [MID.PRead]: [
-    ["offset", "u64"],
+    ["offset", "off"],
     ["fd", "id"],
     ["count", "u32"],
     ["_", "pad32"],
@@ -198,7 +248,7 @@ export const Requests: Record<number, Layout> = {
   ],
   [MID.FListXattr]: [
     ["fd", "id"],
-    ["size", "u64"],
+    ["size", "u64n"],
   ],
   [MID.FRemoveXattr]: [
     ["fd", "id"],
@@ -227,7 +277,24 @@ export const Requests: Record<number, Layout> = {
     ["newName", "str"],
     ["flags", "u32"],
   ],
-};
+} as const satisfies Record<number, Layout>;
+
+/** The request layouts by message ID, as data (decoders, encoders, fuzzer,
+ * trace). Error has none: its request decodes as an empty layout. */
+export const Requests: Readonly<Record<number, Layout>> = requests;
+
+type RequestLayouts = typeof requests;
+/** The layout message `N` is decoded by (empty where there is none). */
+type RequestLayout<N extends MIDName> = (typeof MID)[N] extends keyof RequestLayouts ? RequestLayouts[(typeof MID)[N]] : readonly [];
+
+/** Marks a decoded request with its message, at the type level only: a
+ * handler for one message cannot be registered for another whose request
+ * has the same fields. */
+declare const message: unique symbol;
+
+/** The decoded request of message `N` (gVisor's <N>Req), e.g. Request<"PRead">;
+ * a union of names gives the union of their requests. */
+export type Request<N extends MIDName> = N extends MIDName ? Fields<RequestLayout<N>> & { readonly [message]?: N } : never;
 
 // ---- response layouts (fixed parts; offsets into the payload) ---------------
 
@@ -262,12 +329,9 @@ export const WalkStatus = { Success: 0, ComponentDoesNotExist: 1, ComponentSymli
 
 // ---- decoding ---------------------------------------------------------------
 
-export type Decoded = Record<string, any>;
-
-const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
-
-/** A decoder compiled from one layout (see compileDecoder). */
-export type Decoder = (u8: Uint8Array, view: DataView, off: number, len: number) => Decoded | null;
+/** A decoder compiled from one layout (see compileDecoder): the fields, or
+ * null if the payload is too short. */
+export type Decoder<R = Fields<Layout>> = (u8: Uint8Array, view: DataView, off: number, len: number) => R | null;
 
 // The source of the bounds-checked read of one field into local `v<i>`.
 // Generated once per layout, so a request is decoded by straight-line code
@@ -288,17 +352,18 @@ function fieldSource(kind: Kind, v: string): string {
       return `${need("4")} const ${v} = view.getInt32(p, true); p += 4;`;
     case "pad32":
       return `${need("4")} p += 4;`;
-    case "i64":
-      return `${need("8")} let ${v} = view.getBigInt64(p, true);
-        ${v} = ${v} <= MAX_EXACT && ${v} >= -MAX_EXACT ? Number(${v}) : ${v}; p += 8;`;
     case "u64":
-    case "id": {
-      // Exact as a number below 2^53; beyond, a bigint (u64) or -1 (an FD ID
-      // no table holds).
-      const big = kind === "id" ? "-1" : "view.getBigUint64(p, true)";
+      return `${need("8")} const ${v} = view.getBigUint64(p, true); p += 8;`;
+    case "i64":
+      return `${need("8")} const ${v} = view.getBigInt64(p, true); p += 8;`;
+    case "u64n":
+      // h * 2^32 is exact, so the sum is rounded once: the nearest double.
+      return `${need("8")} const ${v} = view.getUint32(p + 4, true) * 0x100000000 + view.getUint32(p, true); p += 8;`;
+    case "off":
+    case "id":
+      // Exact as a number below 2^53 (the high word below 2^21); beyond, -1.
       return `${need("8")} const ${v}h = view.getUint32(p + 4, true);
-        const ${v} = ${v}h < 0x200000 ? ${v}h * 0x100000000 + view.getUint32(p, true) : ${big}; p += 8;`;
-    }
+        const ${v} = ${v}h < 0x200000 ? ${v}h * 0x100000000 + view.getUint32(p, true) : -1; p += 8;`;
     case "str":
       return `${need("2")} const ${v}n = view.getUint16(p, true); p += 2; ${need(`${v}n`)}
         const ${v} = byteString(u8, p, p + ${v}n); p += ${v}n;`;
@@ -330,7 +395,7 @@ function fieldSource(kind: Kind, v: string): string {
  * and returns null if the payload is too short for it (the caller answers
  * EIO, as gVisor). Every read is bounds-checked here and nowhere else.
  */
-export function compileDecoder(layout: Layout): Decoder {
+export function compileDecoder<L extends Layout>(layout: L): Decoder<Fields<L>> {
   const body: string[] = ["const end = off + len; let p = off;"];
   const fields: string[] = [];
   layout.forEach(([name, kind], i) => {
@@ -338,17 +403,17 @@ export function compileDecoder(layout: Layout): Decoder {
     if (kind !== "pad16" && kind !== "pad32") fields.push(`${JSON.stringify(name)}: v${i}`);
   });
   body.push(`return { ${fields.join(", ")} };`);
-  const make = new Function("byteString", "MAX_EXACT", `return function decode(u8, view, off, len) {\n${body.join("\n")}\n};`);
-  return make(byteString, MAX_EXACT) as Decoder;
+  const make = new Function("byteString", `return function decode(u8, view, off, len) {\n${body.join("\n")}\n};`);
+  return make(byteString);
 }
 
 const compiled = new WeakMap<Layout, Decoder>();
 
 /** Decodes a payload by `layout` (its compiled decoder, made on first use). */
-export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: number, len: number): Decoded | null {
+export function decode<L extends Layout>(layout: L, u8: Uint8Array, view: DataView, off: number, len: number): Fields<L> | null {
   let d = compiled.get(layout);
   if (!d) compiled.set(layout, (d = compileDecoder(layout)));
-  return d(u8, view, off, len);
+  return d(u8, view, off, len) as Fields<L> | null;
 }
 
 const requestDecoders: (Decoder | undefined)[] = [];
@@ -356,9 +421,26 @@ const requestDecoders: (Decoder | undefined)[] = [];
 /** The request decoder of message `mid` (an empty layout where there is no
  * request body), compiled on the first request of its kind: compiling all
  * 34 at start cost a gofer ~0.9 MiB of memory, most for messages a sandbox
- * never sends. `mid` must be a known message ID. */
+ * never sends. `mid` must be a known message ID. What it decodes is the
+ * Request of that message (the handler table says which, see handlers.ts). */
 export function requestDecoder(mid: number): Decoder {
   return (requestDecoders[mid] ??= compileDecoder(Requests[mid] ?? []));
+}
+/** Where field `name` of `layout` starts in a payload; only fixed-size
+ * fields may come before it (checked when a handler module loads). */
+export function fieldAt(layout: Layout, name: string): number {
+  const i = layout.findIndex(([n]) => n === name);
+  const before = layout.slice(0, i);
+  const variable = (k: Kind) => k === "str" || k === "raw16" || k === "raw32" || k === "strs" || k === "ids";
+  if (i < 0 || before.some(([, k]) => variable(k))) throw new Error(`field ${name} has no fixed place`);
+  return minSize(before);
+}
+
+/** The exact value of an `off` field that decoded to -1 (2^53 or more): its
+ * 8 bytes read again at `at` (fieldAt) of a payload its decoder accepted,
+ * so in bounds. The rare offset past a double, for the host call. */
+export function farOffset(view: DataView, payloadOff: number, at: number): bigint {
+  return view.getBigUint64(payloadOff + at, true);
 }
 
 /** Size a layout's fixed fields take (strings and arrays counted empty). */
@@ -378,8 +460,10 @@ export function minSize(layout: Layout): number {
 
 /** Encodes `values` by `layout` into u8 at off; returns the end offset, or -1
  * if it does not fit. raw16/raw32 take a Uint8Array. */
-export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: DataView, off: number): number {
+export function encode<const L extends Layout>(layout: L, values: Values<L>, u8: Uint8Array, view: DataView, off: number): number;
+export function encode(layout: Layout, values: Record<string, unknown>, u8: Uint8Array, view: DataView, off: number): number {
   let p = off;
+  const u64 = (v: unknown) => BigInt((v as number | bigint | undefined) ?? 0);
   const need = (n: number) => p + n <= u8.byteLength;
   const putBytes = (b: Uint8Array) => {
     u8.set(b, p);
@@ -408,14 +492,16 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
         p += 4;
         break;
       case "u64":
+      case "off":
+      case "u64n":
       case "id":
         if (!need(8)) return -1;
-        view.setBigUint64(p, BigInt.asUintN(64, BigInt(v ?? 0)), true);
+        view.setBigUint64(p, BigInt.asUintN(64, u64(v)), true);
         p += 8;
         break;
       case "i64":
         if (!need(8)) return -1;
-        view.setBigInt64(p, BigInt.asIntN(64, BigInt(v ?? 0)), true);
+        view.setBigInt64(p, BigInt.asIntN(64, u64(v)), true);
         p += 8;
         break;
       case "str":
@@ -458,7 +544,7 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
         view.setUint16(p, arr.length, true);
         p += 2;
         for (const id of arr) {
-          view.setBigUint64(p, BigInt(id), true);
+          view.setBigUint64(p, u64(id), true);
           p += 8;
         }
         break;

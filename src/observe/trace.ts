@@ -26,11 +26,14 @@ export function summarise(u8: Uint8Array, off: number, len: number): { len: numb
   return { len, head: Buffer.from(u8.buffer, u8.byteOffset + off, Math.max(0, end - off)).toString("hex") };
 }
 
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** A decoded value made fit for a log line: byte strings as text (latin1 ->
- * JSON escapes what is not printable), bigints as decimal strings, in-place
- * byte ranges and long strings summarised. */
+ * JSON escapes what is not printable), bigints as numbers where a number is
+ * exact and as decimal strings beyond, in-place byte ranges and long strings
+ * summarised. */
 function tidy(v: unknown, u8: Uint8Array): unknown {
-  if (typeof v === "bigint") return v.toString();
+  if (typeof v === "bigint") return v <= MAX_EXACT && v >= -MAX_EXACT ? Number(v) : v.toString();
   if (typeof v === "string") return v.length > MAX_STRING ? { len: v.length, head: v.slice(0, HEAD_BYTES) } : v;
   if (Array.isArray(v)) {
     const items = v.slice(0, MAX_ARRAY).map((x) => tidy(x, u8));

@@ -11,8 +11,11 @@ import type { P9Comm } from "./comm";
 import { Fid, type P9Connection } from "./connection";
 import {
   ATTR_SIZE,
-  type Decoded,
+  farOffset,
+  type Fields,
+  fieldAt,
   HIGHEST_VERSION,
+  type Layout,
   MAX_MESSAGE_SIZE,
   MIN_MESSAGE_SIZE,
   NO_FID,
@@ -22,12 +25,25 @@ import {
   QID_SIZE,
   QidType,
   R,
+  type Request,
+  type RequestName,
+  Requests,
+  type SetAttr,
   SetAttrMask,
   T,
   versionString,
 } from "./message";
 
-export type Handler = (c: P9Connection, comm: P9Comm, req: Decoded, bodyLen: number) => number;
+/** The handler of message `N`: its decoded request in, the reply body length
+ * or -errno out. */
+export type Handler<N extends RequestName> = (c: P9Connection, comm: P9Comm, req: Request<N>, bodyLen: number) => number;
+/** How the dispatcher calls a handler: with what decode() made of the body
+ * by the message's own layout (Requests). */
+export type DispatchHandler = (c: P9Connection, comm: P9Comm, req: Fields<Layout>, bodyLen: number) => number;
+/** One handler per message, each typed for its own request: a handler
+ * registered under another message's name, or reading a field its request
+ * has not, fails the type check (tests/request-types.ts). */
+export type HandlerTable = { [N in RequestName]?: Handler<N> };
 
 /** What the 2021 fsgofer's GetAttr reports valid: the basic stats but inode number,
  * btime, gen and data version. */
@@ -158,8 +174,8 @@ const safeName = (name: string): number => checkName(name);
 
 // ---- handlers ---------------------------------------------------------------------
 
-const version: Handler = (c, comm, req) => {
-  const msize = req.msize as number;
+const version: Handler<"version"> = (c, comm, req) => {
+  const msize = req.msize;
   const v = parseVersion(req.version);
   if (msize === 0) return -C.EINVAL;
   // A client we cannot talk to gets the standard answer, Rversion "unknown".
@@ -183,7 +199,7 @@ const version: Handler = (c, comm, req) => {
 /** No authentication: gVisor answers ENOSYS; standard clients (diod's
  * npclient, for one) take only ENOENT to mean "attach without auth", so a
  * plain 9P2000.L client gets that. */
-const auth: Handler = (c) => (c.version === 0 ? -C.ENOENT : -C.ENOSYS);
+const auth: Handler<"auth"> = (c) => (c.version === 0 ? -C.ENOENT : -C.ENOSYS);
 
 /** Walks `names` from `from`, one at a time (gVisor's doWalk); each step's
  * QID is written at `qidsOff` when given. Leaves the last stat in lastStat. */
@@ -220,8 +236,8 @@ function walkNames(c: P9Connection, comm: P9Comm, from: Fid, names: string[], qi
   return cur;
 }
 
-function checkWalk(c: P9Connection, req: Decoded): Fid | number {
-  for (const name of req.names as string[]) {
+function checkWalk(c: P9Connection, req: Request<"walk" | "walkgetattr">): Fid | number {
+  for (const name of req.names) {
     const rc = safeName(name);
     if (rc < 0) return rc;
   }
@@ -231,10 +247,10 @@ function checkWalk(c: P9Connection, req: Decoded): Fid | number {
   return f;
 }
 
-const walk: Handler = (c, comm, req) => {
+const walk: Handler<"walk"> = (c, comm, req) => {
   const f = checkWalk(c, req);
   if (typeof f === "number") return f;
-  const names = req.names as string[];
+  const names = req.names;
   if (!comm.reserve(2 + names.length * QID_SIZE)) return -C.ENOMEM;
   const file = walkNames(c, comm, f, names, comm.bodyOff + 2);
   if (typeof file === "number") return file;
@@ -243,10 +259,10 @@ const walk: Handler = (c, comm, req) => {
   return 2 + names.length * QID_SIZE;
 };
 
-const walkgetattr: Handler = (c, comm, req) => {
+const walkgetattr: Handler<"walkgetattr"> = (c, comm, req) => {
   const f = checkWalk(c, req);
   if (typeof f === "number") return f;
-  const names = req.names as string[];
+  const names = req.names;
   const off = comm.bodyOff;
   if (!comm.reserve(R.walkgetattr.qids + 2 + names.length * QID_SIZE)) return -C.ENOMEM;
   const file = walkNames(c, comm, f, names, off + R.walkgetattr.qids + 2);
@@ -274,10 +290,10 @@ function attachNames(exportPath: string, aname: string): string[] {
   return names.slice(exported.length);
 }
 
-const attach: Handler = (c, comm, req) => {
+const attach: Handler<"attach"> = (c, comm, req) => {
   if (req.afid !== NO_FID) return -C.EINVAL;
-  const uid = c.mount.standardClient ? (req.uid as number) : NO_UID;
-  const names = attachNames(c.mount.hostPath, req.aname as string);
+  const uid = c.mount.standardClient ? req.uid : NO_UID;
+  const names = attachNames(c.mount.hostPath, req.aname);
   for (const name of names) {
     const bad = safeName(name);
     if (bad < 0) return bad;
@@ -313,11 +329,11 @@ const attach: Handler = (c, comm, req) => {
   return QID_SIZE;
 };
 
-const flush: Handler = () => 0;
+const flush: Handler<"flush"> = () => 0;
 
-const clunk: Handler = (c, _comm, req) => (c.clunk(req.fid) ? 0 : -C.EBADF);
+const clunk: Handler<"clunk"> = (c, _comm, req) => (c.clunk(req.fid) ? 0 : -C.EBADF);
 
-const remove: Handler = (c, _comm, req) => {
+const remove: Handler<"remove"> = (c, _comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   let rc: number;
@@ -329,10 +345,10 @@ const remove: Handler = (c, _comm, req) => {
   return rc;
 };
 
-const lopen: Handler = (c, comm, req) => {
+const lopen: Handler<"lopen"> = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
-  const flags = req.flags as number;
+  const flags = req.flags;
   const mode = flags & OpenFlags.ModeMask;
   const trunc = flags & OpenFlags.Truncate;
   if (f.deleted || f.open) return -C.EINVAL;
@@ -359,17 +375,17 @@ const lopen: Handler = (c, comm, req) => {
 };
 
 
-function create(c: P9Connection, comm: P9Comm, req: Decoded, uid: number): number {
+function create(c: P9Connection, comm: P9Comm, req: Request<"lcreate" | "ucreate">, uid: number): number {
   let rc = safeName(req.name);
   if (rc < 0) return rc;
   const d = dirFid(c, req.fid);
   if (typeof d === "number") return d;
   if (c.readonly) return -C.EROFS;
-  const mode = (req.flags as number) & OpenFlags.ModeMask;
+  const mode = req.flags & OpenFlags.ModeMask;
   if (mode === 3) return -C.EINVAL;
   // The host FD is opened read-write for a write-only create (as the 2021 fsgofer),
   // so the donated FD can serve the sandbox's page cache.
-  const hostFlags = (mode === OpenFlags.WriteOnly ? C.O_RDWR : mode) | ((req.flags as number) & OpenFlags.Truncate);
+  const hostFlags = (mode === OpenFlags.WriteOnly ? C.O_RDWR : mode) | (req.flags & OpenFlags.Truncate);
   const res = d.file.openCreate(req.mode & 0o7777, uid, req.gid, req.name, hostFlags);
   if (typeof res === "number") return res;
   rc = putQid(c, comm, comm.bodyOff);
@@ -389,11 +405,16 @@ function create(c: P9Connection, comm: P9Comm, req: Decoded, uid: number): numbe
 /** The owner of what a create on directory fid `dirFid` makes, when the
  * request names none: the fid's user (a standard client's access=user). */
 const ownerOf = (c: P9Connection, dirFid: number): number => c.lookup(dirFid)?.uid ?? NO_UID;
-const lcreate: Handler = (c, comm, req) => create(c, comm, req, ownerOf(c, req.fid));
-const ucreate: Handler = (c, comm, req) => create(c, comm, req, req.uid);
+const lcreate: Handler<"lcreate"> = (c, comm, req) => create(c, comm, req, ownerOf(c, req.fid));
+const ucreate: Handler<"ucreate"> = (c, comm, req) => create(c, comm, req, req.uid);
 
 /** Runs a host call that makes a child of a directory fid and answers its QID. */
-function makeChild(c: P9Connection, comm: P9Comm, req: Decoded, make: (dir: HostFile) => HostFile | number): number {
+function makeChild(
+  c: P9Connection,
+  comm: P9Comm,
+  req: Request<"mkdir" | "umkdir" | "symlink" | "usymlink" | "mknod" | "umknod">,
+  make: (dir: HostFile) => HostFile | number,
+): number {
   const rc = safeName(req.name);
   if (rc < 0) return rc;
   const d = dirFid(c, req.dirFid);
@@ -405,11 +426,11 @@ function makeChild(c: P9Connection, comm: P9Comm, req: Decoded, make: (dir: Host
   return putQidBody(c, comm);
 }
 
-const mkdir: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir(req.mode & 0o7777, ownerOf(c, req.dirFid), req.gid, req.name));
-const umkdir: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir(req.mode & 0o7777, req.uid, req.gid, req.name));
-const symlink: Handler = (c, comm, req) =>
+const mkdir: Handler<"mkdir"> = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir(req.mode & 0o7777, ownerOf(c, req.dirFid), req.gid, req.name));
+const umkdir: Handler<"umkdir"> = (c, comm, req) => makeChild(c, comm, req, (d) => d.mkdir(req.mode & 0o7777, req.uid, req.gid, req.name));
+const symlink: Handler<"symlink"> = (c, comm, req) =>
   makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, ownerOf(c, req.dirFid), req.gid));
-const usymlink: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, req.uid, req.gid));
+const usymlink: Handler<"usymlink"> = (c, comm, req) => makeChild(c, comm, req, (d) => d.symlink(req.name, req.target, req.uid, req.gid));
 /** What Tmknod may make: gVisor's clients, regular files only (its gofer's
  * rule, 20240729's runsc/fsgofer: EPERM otherwise); a standard client, also
  * FIFOs and sockets (its kernel sends Tmknod for mkfifo and for bind), as
@@ -418,12 +439,12 @@ function mknodKinds(c: P9Connection): MknodKinds {
   if (!c.mount.standardClient) return "regular";
   return c.mount.policy.deviceNodes ? "devices" : "specials";
 }
-const mknod: Handler = (c, comm, req) =>
+const mknod: Handler<"mknod"> = (c, comm, req) =>
   makeChild(c, comm, req, (d) => d.mknod(req.mode, ownerOf(c, req.dirFid), req.gid, req.name, mknodKinds(c), req.major, req.minor));
-const umknod: Handler = (c, comm, req) =>
+const umknod: Handler<"umknod"> = (c, comm, req) =>
   makeChild(c, comm, req, (d) => d.mknod(req.mode, req.uid, req.gid, req.name, mknodKinds(c), req.major, req.minor));
 
-const link: Handler = (c, _comm, req) => {
+const link: Handler<"link"> = (c, _comm, req) => {
   const rc = safeName(req.name);
   if (rc < 0) return rc;
   const d = c.lookup(req.dirFid);
@@ -438,7 +459,7 @@ const link: Handler = (c, _comm, req) => {
   return 0;
 };
 
-const renameat: Handler = (c, _comm, req) => {
+const renameat: Handler<"renameat"> = (c, _comm, req) => {
   let rc = safeName(req.oldName) || safeName(req.newName);
   if (rc < 0) return rc;
   const from = c.lookup(req.oldDirFid);
@@ -453,7 +474,7 @@ const renameat: Handler = (c, _comm, req) => {
   return rc < 0 ? rc : 0;
 };
 
-const rename: Handler = (c, _comm, req) => {
+const rename: Handler<"rename"> = (c, _comm, req) => {
   const rc = safeName(req.name);
   if (rc < 0) return rc;
   const f = c.lookup(req.fid);
@@ -465,7 +486,7 @@ const rename: Handler = (c, _comm, req) => {
   return f.file.renameSelf(to.file, req.name);
 };
 
-const unlinkat: Handler = (c, _comm, req) => {
+const unlinkat: Handler<"unlinkat"> = (c, _comm, req) => {
   const rc = safeName(req.name);
   if (rc < 0) return rc;
   const d = dirFid(c, req.dirFid);
@@ -473,7 +494,7 @@ const unlinkat: Handler = (c, _comm, req) => {
   return d.file.unlink(req.name, req.flags);
 };
 
-const readlink: Handler = (c, comm, req) => {
+const readlink: Handler<"readlink"> = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (f.deleted || !f.file.isSymlink()) return -C.EINVAL;
@@ -487,7 +508,7 @@ const readlink: Handler = (c, comm, req) => {
   return 2 + n;
 };
 
-const getattr: Handler = (c, comm, req) => {
+const getattr: Handler<"getattr"> = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   let rc = f.file.stat();
@@ -505,7 +526,7 @@ const getattr: Handler = (c, comm, req) => {
  * size and times (CTime is EPERM for gVisor's clients; a standard client's
  * kernel sets it on every change and it is ignored); each change tried in
  * turn, the last failure answered. */
-function setattr(c: P9Connection, f: Fid, valid: number, a: Decoded): number {
+function setattr(c: P9Connection, f: Fid, valid: number, a: SetAttr): number {
   if (f.deleted) return -C.EINVAL;
   if (c.readonly) return -C.EROFS;
   if (valid === 0) return 0;
@@ -537,13 +558,13 @@ function setattr(c: P9Connection, f: Fid, valid: number, a: Decoded): number {
   return res.failureMask ? -res.failureErrno : 0;
 }
 
-const setattrHandler: Handler = (c, _comm, req) => {
+const setattrHandler: Handler<"setattr"> = (c, _comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   return setattr(c, f, req.valid, req.attr);
 };
 
-const setattrclunk: Handler = (c, _comm, req) => {
+const setattrclunk: Handler<"setattrclunk"> = (c, _comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   const rc = setattr(c, f, req.valid, req.attr);
@@ -551,34 +572,44 @@ const setattrclunk: Handler = (c, _comm, req) => {
   return rc;
 };
 
-const read: Handler = (c, comm, req) => {
+const TREAD_OFFSET_AT = fieldAt(Requests[T.read], "offset");
+const TWRITE_OFFSET_AT = fieldAt(Requests[T.write], "offset");
+
+/** The host offset of a Tread or Twrite: the decoded number, or for one of
+ * 2^53 or more (decoded -1, see message.ts "off") the exact value, read
+ * again from the request, as gVisor's gofer passes it on. */
+function hostOffset(comm: P9Comm, req: Request<"read" | "write">, at: number): number | bigint {
+  return req.offset >= 0 ? req.offset : farOffset(comm.view, comm.bodyOff, at);
+}
+
+const read: Handler<"read"> = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (req.count > MAX_MESSAGE_SIZE) return -C.ENOBUFS;
   if (!f.open) return -C.EINVAL;
   if (f.mode === OpenFlags.WriteOnly) return -C.EPERM;
-  const count = Math.min(req.count as number, comm.maxBody() - R.read.data);
+  const count = Math.min(req.count, comm.maxBody() - R.read.data);
   if (!comm.reserve(R.read.data + count)) return -C.ENOMEM;
   // Straight into the reply.
-  const n = f.open.read(comm.addr + comm.bodyOff + R.read.data, count, req.offset);
+  const n = f.open.read(comm.addr + comm.bodyOff + R.read.data, count, hostOffset(comm, req, TREAD_OFFSET_AT));
   if (n < 0) return n;
   comm.view.setUint32(comm.bodyOff + R.read.count, n, true);
   return R.read.data + n;
 };
 
-const write: Handler = (c, comm, req) => {
+const write: Handler<"write"> = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (!f.open) return -C.EINVAL;
   if (f.mode === OpenFlags.ReadOnly) return -C.EPERM;
   // Straight from the request.
-  const n = f.open.write(comm.addr + req.data.off, req.data.len, req.offset);
+  const n = f.open.write(comm.addr + req.data.off, req.data.len, hostOffset(comm, req, TWRITE_OFFSET_AT));
   if (n < 0) return n;
   comm.view.setUint32(comm.bodyOff, n, true);
   return 4;
 };
 
-const statfs: Handler = (c, comm, req) => {
+const statfs: Handler<"statfs"> = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   const buf = new Uint8Array(120);
@@ -595,27 +626,27 @@ const statfs: Handler = (c, comm, req) => {
   return 60;
 };
 
-const fsync: Handler = (c, _comm, req) => {
+const fsync: Handler<"fsync"> = (c, _comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (!f.open) return -C.EINVAL;
   return f.open.sync();
 };
 
-const flushf: Handler = (c, _comm, req) => (c.lookup(req.fid) ? 0 : -C.EBADF);
+const flushf: Handler<"flushf"> = (c, _comm, req) => (c.lookup(req.fid) ? 0 : -C.EBADF);
 
-const allocate: Handler = (c, _comm, req) => {
+const allocate: Handler<"allocate"> = (c, _comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (!f.open) return -C.EINVAL;
   if (f.mode === OpenFlags.ReadOnly) return -C.EBADF;
   if (f.deleted) return -C.EINVAL;
   // p9.AllocateMode's bits are Linux's FALLOC_FL_* bits.
-  return f.open.allocate((req.mode as number) & 0x7f, req.offset, req.length);
+  return f.open.allocate(req.mode & 0x7f, req.offset, req.length);
 };
 
-const xattrwalk: Handler = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENODATA : -C.EBADF);
-const xattrcreate: Handler = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENOSYS : -C.EBADF);
+const xattrwalk: Handler<"xattrwalk"> = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENODATA : -C.EBADF);
+const xattrcreate: Handler<"xattrcreate"> = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENOSYS : -C.EBADF);
 
 /** Xattrs (an extension, off unless --xattr-user): user.* only. */
 function xattrFid(c: P9Connection, fid: number, name?: string): Fid | number {
@@ -627,11 +658,11 @@ function xattrFid(c: P9Connection, fid: number, name?: string): Fid | number {
   return f;
 }
 
-const getxattr: Handler = (c, comm, req) => {
+const getxattr: Handler<"getxattr"> = (c, comm, req) => {
   const f = xattrFid(c, req.fid, req.name);
   if (typeof f === "number") return f;
   const max = Math.min(0xffff, comm.maxBody() - 2);
-  const size = req.size === 0 ? max : Math.min(Number(req.size), max);
+  const size = req.size === 0 ? max : Math.min(req.size, max);
   if (!comm.reserve(2 + size)) return -C.ENOMEM;
   const n = f.file.getXattr(req.name, comm.addr + comm.bodyOff + 2, size);
   if (n < 0) return n;
@@ -639,21 +670,21 @@ const getxattr: Handler = (c, comm, req) => {
   return 2 + n;
 };
 
-const setxattr: Handler = (c, _comm, req) => {
+const setxattr: Handler<"setxattr"> = (c, _comm, req) => {
   const f = xattrFid(c, req.fid, req.name);
   if (typeof f === "number") return f;
-  const value = Uint8Array.from(req.value as string, (ch) => ch.charCodeAt(0));
+  const value = Uint8Array.from(req.value, (ch) => ch.charCodeAt(0));
   return f.file.setXattr(req.name, libc.addr(value), value.byteLength, req.flags);
 };
 
-const listxattr: Handler = (c, comm, req) => {
+const listxattr: Handler<"listxattr"> = (c, comm, req) => {
   const f = xattrFid(c, req.fid);
   if (typeof f === "number") return f;
   const names = f.file.listXattr();
   if (typeof names === "number") return names;
   let total = 0;
   for (const n of names) total += n.length + 1;
-  if (req.size !== 0 && total > Number(req.size)) return -C.ERANGE;
+  if (req.size !== 0 && total > req.size) return -C.ERANGE;
   let need = 2;
   for (const n of names) need += 2 + n.length;
   if (!comm.reserve(need)) return -C.ERANGE;
@@ -663,7 +694,7 @@ const listxattr: Handler = (c, comm, req) => {
   return p - comm.bodyOff;
 };
 
-const removexattr: Handler = (c, _comm, req) => {
+const removexattr: Handler<"removexattr"> = (c, _comm, req) => {
   const f = xattrFid(c, req.fid, req.name);
   if (typeof f === "number") return f;
   return f.file.removeXattr(req.name);
@@ -676,12 +707,12 @@ const removexattr: Handler = (c, _comm, req) => {
  * per entry as the 2021 fsgofer did (10x slower for a large directory); only an
  * entry of unknown type or one something is mounted on is stat'ed, so a
  * mount point shows the mounted root, as the 2021 fsgofer's stat does. */
-const readdir: Handler = (c, comm, req) => {
+const readdir: Handler<"readdir"> = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (f.deleted || !f.file.isDir() || !f.open) return -C.EINVAL;
-  const offset = Number(req.offset);
-  const budget = Math.min(req.count as number, comm.maxBody() - R.read.data);
+  const offset = req.offset;
+  const budget = Math.min(req.count, comm.maxBody() - R.read.data);
   if (!comm.reserve(R.read.data + Math.max(0, budget))) return -C.ENOMEM;
   // An open directory stays on its device: stat it once per open fid.
   let dev = f.direntDev;
@@ -798,7 +829,7 @@ function direntQidType(dtype: number): number {
   }
 }
 
-const lconnect: Handler = (c, comm, req) => {
+const lconnect: Handler<"lconnect"> = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (f.deleted || !f.file.isSocket()) return -C.EINVAL;
@@ -806,7 +837,7 @@ const lconnect: Handler = (c, comm, req) => {
   if (uds !== "open" && uds !== "all") return -C.ECONNREFUSED;
   if (!comm.canDonate) return -C.EOPNOTSUPP;
   const types = [C.SOCK_STREAM, C.SOCK_DGRAM, C.SOCK_SEQPACKET];
-  const sockType = types[req.sockType as number];
+  const sockType = types[req.sockType];
   if (sockType === undefined) return -C.ENXIO;
   const sock = f.file.connect(sockType);
   if (sock < 0) return sock;
@@ -814,13 +845,13 @@ const lconnect: Handler = (c, comm, req) => {
   return 0;
 };
 
-const bind: Handler = (c, comm, req) => {
+const bind: Handler<"bind"> = (c, comm, req) => {
   const rc = safeName(req.name);
   if (rc < 0) return rc;
   const d = dirFid(c, req.dirFid);
   if (typeof d === "number") return d;
   const types = [C.SOCK_STREAM, C.SOCK_DGRAM, C.SOCK_SEQPACKET];
-  const sockType = types[req.sockType as number];
+  const sockType = types[req.sockType];
   if (sockType === undefined) return -C.ENXIO;
   const res = d.file.bindAt(req.name, sockType, 0o777, req.uid, req.gid);
   if (typeof res === "number") return res;
@@ -836,8 +867,8 @@ const bind: Handler = (c, comm, req) => {
   return R.bind.size;
 };
 
-const multigetattr: Handler = (c, comm, req) => {
-  const names = req.names as string[];
+const multigetattr: Handler<"multigetattr"> = (c, comm, req) => {
+  const names = req.names;
   for (let i = 0; i < names.length; i++) {
     if (i === 0 && names[i] === "") continue;
     const rc = safeName(names[i]);
@@ -873,7 +904,7 @@ const multigetattr: Handler = (c, comm, req) => {
   return 2 + n * R.fullStat.size;
 };
 
-const channel: Handler = (c, comm, req) => {
+const channel: Handler<"channel"> = (c, comm, req) => {
   if (!comm.canDonate) return -C.ENOSYS;
   const res = c.channelFor(req.id, req.control);
   if (typeof res === "number") return res;
@@ -883,47 +914,53 @@ const channel: Handler = (c, comm, req) => {
   return 16;
 };
 
-export const handlers: Record<number, Handler> = {
-  [T.version]: version,
-  [T.auth]: auth,
-  [T.attach]: attach,
-  [T.flush]: flush,
-  [T.walk]: walk,
-  [T.walkgetattr]: walkgetattr,
-  [T.clunk]: clunk,
-  [T.remove]: remove,
-  [T.lopen]: lopen,
-  [T.lcreate]: lcreate,
-  [T.ucreate]: ucreate,
-  [T.mkdir]: mkdir,
-  [T.umkdir]: umkdir,
-  [T.symlink]: symlink,
-  [T.usymlink]: usymlink,
-  [T.mknod]: mknod,
-  [T.umknod]: umknod,
-  [T.link]: link,
-  [T.renameat]: renameat,
-  [T.rename]: rename,
-  [T.unlinkat]: unlinkat,
-  [T.readlink]: readlink,
-  [T.getattr]: getattr,
-  [T.setattr]: setattrHandler,
-  [T.setattrclunk]: setattrclunk,
-  [T.read]: read,
-  [T.write]: write,
-  [T.statfs]: statfs,
-  [T.fsync]: fsync,
-  [T.flushf]: flushf,
-  [T.allocate]: allocate,
-  [T.xattrwalk]: xattrwalk,
-  [T.xattrcreate]: xattrcreate,
-  [T.getxattr]: getxattr,
-  [T.setxattr]: setxattr,
-  [T.listxattr]: listxattr,
-  [T.removexattr]: removexattr,
-  [T.readdir]: readdir,
-  [T.lconnect]: lconnect,
-  [T.bind]: bind,
-  [T.multigetattr]: multigetattr,
-  [T.channel]: channel,
+const table: HandlerTable = {
+  version,
+  auth,
+  attach,
+  flush,
+  walk,
+  walkgetattr,
+  clunk,
+  remove,
+  lopen,
+  lcreate,
+  ucreate,
+  mkdir,
+  umkdir,
+  symlink,
+  usymlink,
+  mknod,
+  umknod,
+  link,
+  renameat,
+  rename,
+  unlinkat,
+  readlink,
+  getattr,
+  setattr: setattrHandler,
+  setattrclunk,
+  read,
+  write,
+  statfs,
+  fsync,
+  flushf,
+  allocate,
+  xattrwalk,
+  xattrcreate,
+  getxattr,
+  setxattr,
+  listxattr,
+  removexattr,
+  readdir,
+  lconnect,
+  bind,
+  multigetattr,
+  channel,
 };
+
+/** The handlers by T type, as the dispatcher looks them up. Each was typed
+ * for its own message above, and the dispatcher decodes a message by that
+ * message's layout, so what it passes a handler is its Request. */
+export const handlers: Record<number, DispatchHandler> = {};
+for (const name of Object.keys(table) as RequestName[]) handlers[T[name]] = table[name] as DispatchHandler;

@@ -112,22 +112,88 @@ export const SINCE: Partial<Record<number, number>> = {
 
 // ---- field kinds --------------------------------------------------------------
 
+/** Bytes left in place in the message buffer: [off, off + len). */
+export type Span = { readonly off: number; readonly len: number };
+
+/** A QID: type u8, version u32, path u64 (13 bytes). The path is exact: our
+ * server puts a device index in its top byte. */
+export type Qid = { readonly type: number; readonly version: number; readonly path: bigint };
+
 /**
- * u8/u16/u32/u64: integers (u64 decodes to a number when exact, else bigint)
- * str: u16 length + bytes, decoded as a byte string (latin1)
- * strs: u16 count of str
- * data: u32 count + bytes, left in place as {off, len}
- * rest: the bytes to the end of the message, left in place (Rreaddir's
- *   entries, whose count came before)
- * qid: type u8, version u32, path u64 (13 bytes)
- * qids: u16 count of qid
- * attr: p9.Attr (132 bytes)
- * setattr: p9.SetAttr (52 bytes)
- * fsstat: p9.FSStat (60 bytes)
- * stats: u16 count of FullStat (qid, valid u64, attr)
+ * What each field kind decodes to; a 64-bit kind always decodes to one type.
+ *  u8/u16/u32: integers.
+ *  u64: a bigint, exact (Tallocate's range, QID paths, the attributes):
+ *    what goes to the host or is compared whole, off the hot path.
+ *  off: a file offset (Tread, Twrite) as a number, exact below 2^53; from
+ *    2^53 on, which a double cannot name, -1. The handler then hands the
+ *    host the exact offset, read again with farOffset, as gVisor's gofer
+ *    hands it int64(offset): EINVAL from 2^63 on, and below whatever the
+ *    file system does there (tmpfs, xfs and btrfs take a write at 2^60).
+ *  u64n: a number, exact below 2^53 and the nearest double beyond (so it
+ *    still compares right against any count): masks, sizes and Treaddir's
+ *    offset, which are only compared (an ordinal past 2^53 skips every entry
+ *    either way).
+ *  str: u16 length + bytes, as a byte string (latin1); strs: u16 count of str.
+ *  data: u32 count + bytes, left in place.
+ *  qid: a Qid; qids: u16 count of qid.
+ *  attr: p9.Attr (132 bytes); setattr: p9.SetAttr (52 bytes); fsstat:
+ *    p9.FSStat (60 bytes); stats: u16 count of FullStat (qid, valid, attr).
  */
-export type Kind = "u8" | "u16" | "u32" | "u64" | "str" | "strs" | "data" | "qid" | "qids" | "attr" | "setattr" | "fsstat" | "stats";
-export type Layout = ReadonlyArray<readonly [string, Kind]>;
+export type KindTypes = {
+  u8: number;
+  u16: number;
+  u32: number;
+  u64: bigint;
+  off: number;
+  u64n: number;
+  str: string;
+  strs: string[];
+  data: Span;
+  qid: Qid;
+  qids: Qid[];
+  attr: Attr;
+  setattr: SetAttr;
+  fsstat: FSStat;
+  stats: FullStat[];
+};
+export type Kind = keyof KindTypes;
+export type Field = readonly [name: string, kind: Kind];
+export type Layout = readonly Field[];
+
+/** The object `L` decodes to: each field as its kind's type. For the wide
+ * Layout, a record of any field. */
+export type Fields<L extends Layout> = { readonly [F in L[number] as F[0]]: KindTypes[F[1]] };
+
+/** A fixed struct's fields (p9.Attr, p9.SetAttr, p9.FSStat): u32 or u64. */
+type StructFields = readonly (readonly [name: string, kind: "u32" | "u64"])[];
+type Struct<S extends StructFields> = { readonly [F in S[number] as F[0]]: KindTypes[F[1]] };
+type StructInput<S extends StructFields> = { readonly [F in S[number] as F[0]]?: F[1] extends "u32" ? number : number | bigint };
+
+/** What the encoder (test client, fuzzer) takes for each kind. */
+type KindInputs = {
+  u8: number;
+  u16: number;
+  u32: number;
+  u64: number | bigint;
+  off: number | bigint;
+  u64n: number | bigint;
+  str: string;
+  strs: readonly string[];
+  data: Uint8Array;
+  qid: QidInput;
+  qids: readonly QidInput[];
+  attr: StructInput<typeof AttrFields>;
+  setattr: StructInput<typeof SetAttrFields>;
+  fsstat: StructInput<typeof FSStatFields>;
+  stats: readonly { qid?: QidInput; valid?: number | bigint; attr?: StructInput<typeof AttrFields> }[];
+};
+type QidInput = { readonly type?: number; readonly version?: number; readonly path?: number | bigint };
+
+/** Values to encode by `L`: any field may be left out (zero, empty). The
+ * wide Layout takes anything: the fuzzer sends what no table allows. */
+export type Values<L extends Layout> = Layout extends L
+  ? Record<string, unknown>
+  : { readonly [F in L[number] as F[0]]?: KindInputs[F[1]] };
 
 export const QID_SIZE = 13;
 export const QidType = { Dir: 0x80, AppendOnly: 0x40, Symlink: 0x02, Regular: 0x00 } as const;
@@ -154,6 +220,7 @@ export const AttrFields = [
   ["dataVersion", "u64"],
 ] as const;
 export const ATTR_SIZE = 12 + 15 * 8;
+export type Attr = Struct<typeof AttrFields>;
 
 export const SetAttrFields = [
   ["mode", "u32"],
@@ -166,6 +233,7 @@ export const SetAttrFields = [
   ["mtimeNsec", "u64"],
 ] as const;
 export const SETATTR_SIZE = 12 + 5 * 8;
+export type SetAttr = Struct<typeof SetAttrFields>;
 
 export const FSStatFields = [
   ["type", "u32"],
@@ -179,6 +247,11 @@ export const FSStatFields = [
   ["namelen", "u32"],
 ] as const;
 export const FSSTAT_SIZE = 8 + 7 * 8 - 4;
+export type FSStat = Struct<typeof FSStatFields>;
+/** One entry of Rmultigetattr. */
+export type FullStat = { readonly qid: Qid; readonly valid: number; readonly attr: Attr };
+/** One entry of Rreaddir. */
+export type Dirent = { readonly qid: Qid; readonly offset: number; readonly type: number; readonly name: string };
 
 /** Tgetattr's AttrMask bits. */
 export const AttrMask = {
@@ -245,7 +318,7 @@ const mknodCommon = [
 ] as const;
 const fidOnly = [["fid", "u32"]] as const;
 
-export const Requests: Record<number, Layout> = {
+const requests = {
   [T.version]: [
     ["msize", "u32"],
     ["version", "str"],
@@ -276,12 +349,12 @@ export const Requests: Record<number, Layout> = {
   ],
   [T.read]: [
     ["fid", "u32"],
-    ["offset", "u64"],
+    ["offset", "off"],
     ["count", "u32"],
   ],
   [T.write]: [
     ["fid", "u32"],
-    ["offset", "u64"],
+    ["offset", "off"],
     ["data", "data"],
   ],
   [T.clunk]: fidOnly,
@@ -323,7 +396,7 @@ export const Requests: Record<number, Layout> = {
   [T.readlink]: fidOnly,
   [T.getattr]: [
     ["fid", "u32"],
-    ["mask", "u64"],
+    ["mask", "u64n"],
   ],
   [T.setattr]: [
     ["fid", "u32"],
@@ -343,13 +416,13 @@ export const Requests: Record<number, Layout> = {
   [T.xattrcreate]: [
     ["fid", "u32"],
     ["name", "str"],
-    ["size", "u64"],
+    ["size", "u64n"],
     ["flags", "u32"],
   ],
   [T.getxattr]: [
     ["fid", "u32"],
     ["name", "str"],
-    ["size", "u64"],
+    ["size", "u64n"],
   ],
   [T.setxattr]: [
     ["fid", "u32"],
@@ -359,7 +432,7 @@ export const Requests: Record<number, Layout> = {
   ],
   [T.listxattr]: [
     ["fid", "u32"],
-    ["size", "u64"],
+    ["size", "u64n"],
   ],
   [T.removexattr]: [
     ["fid", "u32"],
@@ -367,7 +440,7 @@ export const Requests: Record<number, Layout> = {
   ],
   [T.readdir]: [
     ["fid", "u32"],
-    ["offset", "u64"],
+    ["offset", "u64n"],
     ["count", "u32"],
   ],
   // Linux sends a datasync word after the fid; gVisor's Tfsync has none, and
@@ -400,12 +473,15 @@ export const Requests: Record<number, Layout> = {
     ["id", "u32"],
     ["control", "u32"],
   ],
-};
+} as const satisfies Record<number, Layout>;
+
+/** The request layouts by T type, as data (decoder, encoder, fuzzer, trace). */
+export const Requests: Readonly<Record<number, Layout>> = requests;
 
 // ---- responses (keyed by the T type; used to decode replies in tests) ----------
 
-export const Responses: Record<number, Layout> = {
-  [Rlerror - 1]: [["errno", "u32"]],
+const responses = {
+  [T.lerror]: [["errno", "u32"]],
   [T.version]: [
     ["msize", "u32"],
     ["version", "str"],
@@ -415,7 +491,7 @@ export const Responses: Record<number, Layout> = {
   [T.flush]: [],
   [T.walk]: [["qids", "qids"]],
   [T.walkgetattr]: [
-    ["valid", "u64"],
+    ["valid", "u64n"],
     ["attr", "attr"],
     ["qids", "qids"],
   ],
@@ -448,13 +524,13 @@ export const Responses: Record<number, Layout> = {
   [T.link]: [],
   [T.readlink]: [["target", "str"]],
   [T.getattr]: [
-    ["valid", "u64"],
+    ["valid", "u64n"],
     ["qid", "qid"],
     ["attr", "attr"],
   ],
   [T.setattr]: [],
   [T.setattrclunk]: [],
-  [T.xattrwalk]: [["size", "u64"]],
+  [T.xattrwalk]: [["size", "u64n"]],
   [T.xattrcreate]: [],
   [T.getxattr]: [["value", "str"]],
   [T.setxattr]: [],
@@ -470,14 +546,43 @@ export const Responses: Record<number, Layout> = {
   [T.multigetattr]: [["stats", "stats"]],
   [T.bind]: [
     ["qid", "qid"],
-    ["valid", "u64"],
+    ["valid", "u64n"],
     ["attr", "attr"],
   ],
   [T.channel]: [
-    ["offset", "u64"],
-    ["length", "u64"],
+    ["offset", "u64n"],
+    ["length", "u64n"],
   ],
-};
+} as const satisfies Record<number, Layout>;
+
+/** The reply layouts by T type (Rlerror's under T.lerror), as data. */
+export const Responses: Readonly<Record<number, Layout>> = responses;
+
+type RequestLayouts = typeof requests;
+type ResponseLayouts = typeof responses;
+/** The messages with a request layout (all but Rlerror's T). */
+export type RequestName = { [N in TName]: (typeof T)[N] extends keyof RequestLayouts ? N : never }[TName];
+
+/** Marks a decoded request with its message, at the type level only: a
+ * handler for one message cannot be registered for another whose request
+ * has the same fields. */
+declare const message: unique symbol;
+
+/** The decoded request of message `N` (gVisor's T<N>), e.g. Request<"read">
+ * for Tread; a union of names gives the union of their requests. */
+export type Request<N extends RequestName> = N extends RequestName
+  ? Fields<RequestLayouts[(typeof T)[N]]> & { readonly [message]?: N }
+  : never;
+
+/** The decoded reply to message `N` (R<N>), e.g. Response<"getattr">. */
+export type Response<N extends TName> = Fields<ResponseLayouts[(typeof T)[N]]>;
+
+/** The test client's typed calls, which name a message by its T type: the
+ * request values for `Ty` when it is a known literal, anything when it is
+ * only known as a number (the fuzzer's). */
+export type RequestValuesOf<Ty extends number> = Ty extends keyof RequestLayouts ? Values<RequestLayouts[Ty]> : Record<string, unknown>;
+/** The decoded reply to T type `Ty`; any fields when `Ty` is only a number. */
+export type ResponseOf<Ty extends number> = Ty extends keyof ResponseLayouts ? Fields<ResponseLayouts[Ty]> : Fields<Layout>;
 
 /** Fixed offsets of the replies the server writes field by field. */
 export const R = {
@@ -500,45 +605,38 @@ export const R = {
 
 // ---- decoding ---------------------------------------------------------------
 
-export type Decoded = Record<string, any>;
-export type Decoder = (u8: Uint8Array, view: DataView, off: number, len: number) => Decoded | null;
+const EXACT_HIGH = 0x200000; // a high word below this: the u64 fits a double exactly
 
-const MAX_EXACT = 0x200000; // high word below this: the u64 fits a double exactly
-
-function readU64(view: DataView, p: number): number | bigint {
-  const h = view.getUint32(p + 4, true);
-  return h < MAX_EXACT ? h * 0x100000000 + view.getUint32(p, true) : view.getBigUint64(p, true);
+/** The u64 at p as the nearest double (h * 2^32 is exact: one rounding). */
+function readU64n(view: DataView, p: number): number {
+  return view.getUint32(p + 4, true) * 0x100000000 + view.getUint32(p, true);
 }
 
-function readStruct(fields: ReadonlyArray<readonly [string, string]>, view: DataView, p: number): Decoded {
-  const o: Decoded = {};
+function readStruct<S extends StructFields>(fields: S, view: DataView, p: number): Struct<S> {
+  const o: Record<string, number | bigint> = {};
   for (const [name, kind] of fields) {
     if (kind === "u32") {
       o[name] = view.getUint32(p, true);
       p += 4;
     } else {
-      o[name] = readU64(view, p);
+      o[name] = view.getBigUint64(p, true);
       p += 8;
     }
   }
-  return o;
+  return o as Struct<S>;
 }
 
-function readQid(u8: Uint8Array, view: DataView, p: number): Decoded {
-  return { type: u8[p], version: view.getUint32(p + 1, true), path: readU64(view, p + 5) };
+function readQid(u8: Uint8Array, view: DataView, p: number): Qid {
+  return { type: u8[p], version: view.getUint32(p + 1, true), path: view.getBigUint64(p + 5, true) };
 }
 
-/** Where the string readStr last read ends. */
-let strEnd = 0;
-
-/** The 9P string (u16 length, bytes) at p, or null if it passes `end`;
- * strEnd is set past it. */
+/** The 9P string (u16 length, bytes) at p, or null if it passes `end`. A
+ * byte string has a char per byte: it ends at p + 2 + its length. */
 function readStr(u8: Uint8Array, view: DataView, p: number, end: number): string | null {
   if (end - p < 2) return null;
   const n = view.getUint16(p, true);
   if (end - p - 2 < n) return null;
-  strEnd = p + 2 + n;
-  return byteString(u8, p + 2, strEnd);
+  return byteString(u8, p + 2, p + 2 + n);
 }
 
 /**
@@ -546,10 +644,11 @@ function readStr(u8: Uint8Array, view: DataView, p: number, end: number): string
  * too short for it (trailing bytes are ignored, as gVisor's buffer does).
  * Every read of a message is bounds-checked here and nowhere else.
  */
-export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: number, len: number): Decoded | null {
+export function decode<L extends Layout>(layout: L, u8: Uint8Array, view: DataView, off: number, len: number): Fields<L> | null;
+export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: number, len: number): Record<string, unknown> | null {
   const end = off + len;
   let p = off;
-  const out: Decoded = {};
+  const out: Record<string, unknown> = {};
   for (let f = 0; f < layout.length; f++) {
     const name = layout[f][0];
     const kind = layout[f][1];
@@ -570,14 +669,26 @@ export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: numb
         break;
       case "u64":
         if (end - p < 8) return null;
-        out[name] = readU64(view, p);
+        out[name] = view.getBigUint64(p, true);
         p += 8;
         break;
+      case "u64n":
+        if (end - p < 8) return null;
+        out[name] = readU64n(view, p);
+        p += 8;
+        break;
+      case "off": {
+        if (end - p < 8) return null;
+        const h = view.getUint32(p + 4, true);
+        out[name] = h < EXACT_HIGH ? h * 0x100000000 + view.getUint32(p, true) : -1;
+        p += 8;
+        break;
+      }
       case "str": {
         const s = readStr(u8, view, p, end);
         if (s === null) return null;
         out[name] = s;
-        p = strEnd;
+        p += 2 + s.length;
         break;
       }
       case "strs": {
@@ -589,7 +700,7 @@ export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: numb
           const s = readStr(u8, view, p, end);
           if (s === null) return null;
           arr[i] = s;
-          p = strEnd;
+          p += 2 + s.length;
         }
         out[name] = arr;
         break;
@@ -613,7 +724,7 @@ export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: numb
         const n = view.getUint16(p, true);
         p += 2;
         if (end - p < n * QID_SIZE) return null;
-        const arr = new Array<Decoded>(n);
+        const arr = new Array<Qid>(n);
         for (let i = 0; i < n; i++, p += QID_SIZE) arr[i] = readQid(u8, view, p);
         out[name] = arr;
         break;
@@ -638,11 +749,11 @@ export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: numb
         const n = view.getUint16(p, true);
         p += 2;
         if (end - p < n * R.fullStat.size) return null;
-        const arr = new Array<Decoded>(n);
+        const arr = new Array<FullStat>(n);
         for (let i = 0; i < n; i++, p += R.fullStat.size)
           arr[i] = {
             qid: readQid(u8, view, p),
-            valid: readU64(view, p + R.fullStat.valid),
+            valid: readU64n(view, p + R.fullStat.valid),
             attr: readStruct(AttrFields, view, p + R.fullStat.attr),
           };
         out[name] = arr;
@@ -653,9 +764,44 @@ export function decode(layout: Layout, u8: Uint8Array, view: DataView, off: numb
   return out;
 }
 
+/** Bytes each fixed-size kind takes (the others have a length or count). */
+const FIXED_SIZE: Partial<Record<Kind, number>> = {
+  u8: 1,
+  u16: 2,
+  u32: 4,
+  u64: 8,
+  off: 8,
+  u64n: 8,
+  qid: QID_SIZE,
+  attr: ATTR_SIZE,
+  setattr: SETATTR_SIZE,
+  fsstat: FSSTAT_SIZE,
+};
+
+/** Where field `name` of `layout` starts in a body; only fixed-size fields
+ * may come before it (checked when a handler module loads). */
+export function fieldAt(layout: Layout, name: string): number {
+  const i = layout.findIndex(([n]) => n === name);
+  if (i < 0) throw new Error(`no field ${name}`);
+  let at = 0;
+  for (const [n, k] of layout.slice(0, i)) {
+    const size = FIXED_SIZE[k];
+    if (size === undefined) throw new Error(`field ${name} has no fixed place: ${n} comes before it`);
+    at += size;
+  }
+  return at;
+}
+
+/** The exact value of an `off` field that decoded to -1 (2^53 or more): its
+ * 8 bytes read again at `at` (fieldAt) of a body the decoder accepted, so
+ * in bounds. The rare offset past a double, for the host call. */
+export function farOffset(view: DataView, bodyOff: number, at: number): bigint {
+  return view.getBigUint64(bodyOff + at, true);
+}
+
 /** Decodes the entries of an Rreaddir body (tests and tools). */
-export function decodeDirents(u8: Uint8Array, view: DataView, off: number, len: number): Decoded[] | null {
-  const out: Decoded[] = [];
+export function decodeDirents(u8: Uint8Array, view: DataView, off: number, len: number): Dirent[] | null {
+  const out: Dirent[] = [];
   const end = off + len;
   let p = off;
   while (p < end) {
@@ -664,7 +810,7 @@ export function decodeDirents(u8: Uint8Array, view: DataView, off: number, len: 
     if (end - p - R.dirent.name - 2 < n) return null;
     out.push({
       qid: readQid(u8, view, p),
-      offset: readU64(view, p + R.dirent.offset),
+      offset: readU64n(view, p + R.dirent.offset),
       type: u8[p + R.dirent.type],
       name: byteString(u8, p + R.dirent.name + 2, p + R.dirent.name + 2 + n),
     });
@@ -680,7 +826,8 @@ const strBytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff
 
 /** Encodes `values` by `layout` at u8[off]; returns the end offset or -1 if it
  * does not fit. `data` takes a Uint8Array; qid/attr/setattr take objects. */
-export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: DataView, off: number): number {
+export function encode<const L extends Layout>(layout: L, values: Values<L>, u8: Uint8Array, view: DataView, off: number): number;
+export function encode(layout: Layout, values: Record<string, unknown>, u8: Uint8Array, view: DataView, off: number): number {
   let p = off;
   const fits = (n: number) => p + n <= u8.byteLength;
   const u64 = (v: unknown) => {
@@ -696,7 +843,9 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
     p += 2 + b.byteLength;
     return true;
   };
-  const putStruct = (fields: ReadonlyArray<readonly [string, string]>, o: Decoded = {}) => {
+  // What the caller gave for a struct or a QID (the fuzzer may give anything).
+  type Given = Record<string, unknown>;
+  const putStruct = (fields: StructFields, o: Given = {}) => {
     for (const [n, k] of fields) {
       if (k === "u32") {
         view.setUint32(p, Number(o[n] ?? 0) >>> 0, true);
@@ -704,7 +853,7 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
       } else u64(o[n]);
     }
   };
-  const putQid = (q: Decoded = {}) => {
+  const putQid = (q: Given = {}) => {
     u8[p] = Number(q.type ?? 0);
     view.setUint32(p + 1, Number(q.version ?? 0) >>> 0, true);
     p += 5;
@@ -728,6 +877,8 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
         p += 4;
         break;
       case "u64":
+      case "off":
+      case "u64n":
         if (!fits(8)) return -1;
         u64(v);
         break;
@@ -753,10 +904,10 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
       }
       case "qid":
         if (!fits(QID_SIZE)) return -1;
-        putQid(v);
+        putQid(v as Given);
         break;
       case "qids": {
-        const arr = (v ?? []) as Decoded[];
+        const arr = (v ?? []) as Given[];
         if (!fits(2 + arr.length * QID_SIZE)) return -1;
         if (arr.length > 0xffff) return -1;
         view.setUint16(p, arr.length, true);
@@ -766,26 +917,26 @@ export function encode(layout: Layout, values: Decoded, u8: Uint8Array, view: Da
       }
       case "attr":
         if (!fits(ATTR_SIZE)) return -1;
-        putStruct(AttrFields, v);
+        putStruct(AttrFields, v as Given);
         break;
       case "setattr":
         if (!fits(SETATTR_SIZE)) return -1;
-        putStruct(SetAttrFields, v);
+        putStruct(SetAttrFields, v as Given);
         break;
       case "fsstat":
         if (!fits(FSSTAT_SIZE)) return -1;
-        putStruct(FSStatFields, v);
+        putStruct(FSStatFields, v as Given);
         break;
       case "stats": {
-        const arr = (v ?? []) as Decoded[];
+        const arr = (v ?? []) as Given[];
         if (!fits(2 + arr.length * R.fullStat.size)) return -1;
         if (arr.length > 0xffff) return -1;
         view.setUint16(p, arr.length, true);
         p += 2;
         for (const s of arr) {
-          putQid(s.qid);
+          putQid(s.qid as Given);
           u64(s.valid);
-          putStruct(AttrFields, s.attr);
+          putStruct(AttrFields, s.attr as Given);
         }
         break;
       }
