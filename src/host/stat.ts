@@ -1,8 +1,7 @@
-// Stats of host files, into a pinned statx record the caller owns: each
-// connection has one (Connection.stat, P9Connection.stat) and passes it to
-// the host calls that stat; the call fills it and the reply reads it from
-// there. Pinned because the kernel writes it at its address; one per
-// connection, so no request allocates one.
+// Stats of host files, into a pinned statx record the caller owns and
+// passes: each protocol connection has one, hands it to every host call that
+// stats, and encodes its reply from it. Pinned because the kernel writes it
+// at its address; one per connection, so no request allocates one.
 import * as C from "../ffi/constants";
 import { Statx } from "../ffi/layout";
 import * as libc from "../ffi/libc";
