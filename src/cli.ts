@@ -2,7 +2,7 @@
 // make here ends in one line saying what was wrong and what to do, exit 2.
 import * as libc from "./ffi/libc";
 import * as C from "./ffi/constants";
-import type { HostFifo, HostUds, Policy } from "./host/file";
+import type { HostFifo, HostUds, Policy } from "./host/policy";
 import type { LogLevel } from "./log";
 import type { LoopMode } from "./loop/loop";
 import { type ListenAddr, parseListen } from "./listen";

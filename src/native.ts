@@ -2,7 +2,8 @@
 import { InfoRequest, parseArgs, UsageError } from "./cli";
 import * as libc from "./ffi/libc";
 import { confine } from "./confine";
-import { MountRoot, openProcSelfFd } from "./host/file";
+import { MountRoot } from "./host/mount";
+import { openProcSelfFd } from "./host/procfd";
 import { bytesToText } from "./argv";
 import { makeLogger } from "./log";
 import type { ListenAddr } from "./listen";

@@ -4,7 +4,8 @@
 import type { Logger } from "./log";
 import * as C from "./ffi/constants";
 import * as libc from "./ffi/libc";
-import { Mount, MountRoot, type Policy } from "./host/file";
+import { Mount, MountRoot } from "./host/mount";
+import type { Policy } from "./host/policy";
 import { Node } from "./host/node";
 import { Connection } from "./lisafs/connection";
 import { acceptOne, type ListenAddr, listenOn } from "./listen";

@@ -5,7 +5,11 @@ import type { Logger } from "../log";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { PacketWindowAllocator, ServerEndpoint, PacketHeader } from "../flipcall/flipcall";
-import type { BoundSocket, HostFile, Mount, OpenFile } from "../host/file";
+import type { HostFile } from "../host/file";
+import type { Mount } from "../host/mount";
+import type { OpenFile } from "../host/open-file";
+import type { BoundSocket } from "../host/socket";
+import { StatBuffer } from "../host/stat";
 import type { EventLoop } from "../loop/loop";
 import { ChannelComm } from "./channel";
 import type { Comm } from "./comm";
@@ -85,6 +89,9 @@ export class Connection {
   closed = false;
   /** --trace / --metrics for this connection; null when both are off. */
   observer: ConnObserver | null = null;
+  /** Where this connection's host calls leave the stat its reply carries:
+   * handlers pass it to each host call that stats, then read it. */
+  readonly stat = new StatBuffer();
   /** The messages this connection advertises on Mount. */
   readonly supported: number[];
   private readonly isSupported: boolean[] = [];

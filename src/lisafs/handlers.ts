@@ -5,7 +5,12 @@
 import * as C from "../ffi/constants";
 import { Statfs, Statx as LinuxStatx } from "../ffi/layout";
 import * as libc from "../ffi/libc";
-import { checkName, copyName, lastStat, prepareDonation, type HostFile, type XattrPolicy } from "../host/file";
+import { prepareDonation } from "../host/donate";
+import type { HostFile } from "../host/file";
+import { checkName } from "../host/lookup";
+import { copyName } from "../host/open-file";
+import type { XattrPolicy } from "../host/policy";
+import type { StatBuffer } from "../host/stat";
 import type { Comm } from "./comm";
 import type { Connection, ControlFD } from "./connection";
 import {
@@ -57,22 +62,22 @@ export function supportedMessages(xattr: XattrPolicy): number[] {
   return xattr !== "none" ? [...SUPPORTED, MID.FListXattr, MID.FRemoveXattr] : SUPPORTED;
 }
 
-/** Copies lastStat into the payload at `at`: as today's gofer reports it
- * (statx: the kernel's mask, btime), or for a 20240729 client as its gofer
- * did (fstat: mask STATX_BASIC_STATS, no btime). */
-function putStat(c: Connection, comm: Comm, at: number): void {
+/** Copies the stat in `st` into the payload at `at`: as today's gofer
+ * reports it (statx: the kernel's mask, btime), or for a 20240729 client as
+ * its gofer did (fstat: mask STATX_BASIC_STATS, no btime). */
+function putStat(c: Connection, comm: Comm, at: number, st: StatBuffer): void {
   const o = comm.payloadOff + at;
-  comm.u8.set(lastStat.bytes.subarray(0, Statx.size), o);
+  comm.u8.set(st.basic, o);
   if (!c.today) {
     comm.view.setUint32(o + LinuxStatx.mask, C.STATX_BASIC_STATS, true);
     comm.u8.fill(0, o + LinuxStatx.btime, o + LinuxStatx.btime + 16);
   }
 }
 
-/** Writes an Inode {controlFD, stat from lastStat} at payload offset `at`. */
-function putInode(c: Connection, comm: Comm, at: number, id: number): void {
+/** Writes an Inode {controlFD `id`, the stat in `st`} at payload offset `at`. */
+function putInode(c: Connection, comm: Comm, at: number, id: number, st: StatBuffer): void {
   comm.view.setBigUint64(comm.payloadOff + at, BigInt(id), true);
-  putStat(c, comm, at + Inode.stat);
+  putStat(c, comm, at + Inode.stat, st);
 }
 
 function putU64(comm: Comm, at: number, v: number | bigint): void {
@@ -88,11 +93,12 @@ function createDir(c: Connection, id: number): ControlFD | number {
   return dir;
 }
 
-/** Replies with a new control FD for `child` (stat in lastStat). */
-function replyInode(c: Connection, comm: Comm, child: HostFile | number): number {
+/** Replies with a new control FD for `child`, whose stat the host call that
+ * made it left in `st`. */
+function replyInode(c: Connection, comm: Comm, child: HostFile | number, st: StatBuffer): number {
   if (typeof child === "number") return child;
   const fd = c.insertControl(child);
-  putInode(c, comm, 0, fd.id);
+  putInode(c, comm, 0, fd.id, st);
   return Inode.size;
 }
 
@@ -114,7 +120,7 @@ const table: HandlerTable = {};
 table.Error = () => -C.EINVAL;
 
 table.Mount = (c, comm) => {
-  const root = c.mount.openRoot();
+  const root = c.mount.openRoot(c.stat);
   if (typeof root === "number") return root;
   const fd = c.insertControl(root);
   if (c.mount.policy.donateMountFd) {
@@ -124,7 +130,7 @@ table.Mount = (c, comm) => {
   const supported = c.supported;
   const len = Resp.Mount.supported + 2 * supported.length;
   if (!comm.reserve(len)) return -C.EIO;
-  putInode(c, comm, Resp.Mount.root, fd.id);
+  putInode(c, comm, Resp.Mount.root, fd.id, c.stat);
   const o = comm.payloadOff;
   comm.view.setUint32(o + Resp.Mount.maxMessageSize, c.maxMessageSize, true);
   comm.view.setUint16(o + Resp.Mount.numSupported, supported.length, true);
@@ -146,11 +152,11 @@ table.FStat = (c, comm, req) => {
   const fd = c.lookup(req.fd);
   if (!fd) return -C.EBADF;
   let rc: number;
-  if (fd.kind === "control") rc = fd.file.stat();
-  else if (fd.kind === "open") rc = fd.file.stat();
+  if (fd.kind === "control") rc = fd.file.stat(c.stat);
+  else if (fd.kind === "open") rc = fd.file.stat(c.stat);
   else return -C.EINVAL;
   if (rc < 0) return rc;
-  putStat(c, comm, 0);
+  putStat(c, comm, 0, c.stat);
   return Statx.size;
 };
 
@@ -190,7 +196,7 @@ table.Walk = (c, comm, req) => {
       status = WalkStatus.ComponentDoesNotExist;
       break;
     }
-    const child = cur.walk(name);
+    const child = cur.walk(name, c.stat);
     if (child === -C.ENOENT) {
       status = WalkStatus.ComponentDoesNotExist;
       break;
@@ -200,7 +206,7 @@ table.Walk = (c, comm, req) => {
       return child;
     }
     const fd = c.insertControl(child);
-    putInode(c, comm, Resp.Walk.inodes + made.length * Inode.size, fd.id);
+    putInode(c, comm, Resp.Walk.inodes + made.length * Inode.size, fd.id, c.stat);
     made.push(fd.id);
     cur = child;
   }
@@ -221,8 +227,8 @@ table.WalkStat = (c, comm, req) => {
   }
   if (!comm.reserve(Resp.WalkStat.stats + path.length * Statx.size)) return -C.EIO;
   let n = 0;
-  const rc = start.file.walkStat(path, () => {
-    putStat(c, comm, Resp.WalkStat.stats + n * Statx.size);
+  const rc = start.file.walkStat(path, c.stat, (st) => {
+    putStat(c, comm, Resp.WalkStat.stats + n * Statx.size, st);
     n++;
   });
   if (rc < 0) return rc;
@@ -255,12 +261,12 @@ table.OpenCreateAt = (c, comm, req) => {
   if (bad < 0) return bad;
   const dir = createDir(c, req.dirFd);
   if (typeof dir === "number") return dir;
-  const r = dir.file.openCreate(req.mode, req.uid, req.gid, req.name, flags);
+  const r = dir.file.openCreate(req.mode, req.uid, req.gid, req.name, flags, c.stat);
   if (typeof r === "number") return r;
   const child = c.insertControl(r.child);
   const ofd = c.insertOpen(child, r.open);
   if (r.donate >= 0) comm.donate(prepareDonation(r.donate));
-  putInode(c, comm, Resp.OpenCreateAt.child, child.id);
+  putInode(c, comm, Resp.OpenCreateAt.child, child.id, c.stat);
   putU64(comm, Resp.OpenCreateAt.newFd, ofd.id);
   return Resp.OpenCreateAt.size;
 };
@@ -332,7 +338,7 @@ table.MkdirAt = (c, comm, req) => {
   if (bad < 0) return bad;
   const dir = createDir(c, req.dirFd);
   if (typeof dir === "number") return dir;
-  return replyInode(c, comm, dir.file.mkdir(req.mode, req.uid, req.gid, req.name));
+  return replyInode(c, comm, dir.file.mkdir(req.mode, req.uid, req.gid, req.name, c.stat), c.stat);
 };
 
 table.MknodAt = (c, comm, req) => {
@@ -342,7 +348,8 @@ table.MknodAt = (c, comm, req) => {
   const dir = createDir(c, req.dirFd);
   if (typeof dir === "number") return dir;
   // Today's gofer also creates overlayfs whiteouts (character device 0/0).
-  return replyInode(c, comm, dir.file.mknod(req.mode, req.uid, req.gid, req.name, c.today ? "whiteouts" : "regular", req.major, req.minor));
+  const kinds = c.today ? "whiteouts" : "regular";
+  return replyInode(c, comm, dir.file.mknod(req.mode, req.uid, req.gid, req.name, c.stat, kinds, req.major, req.minor), c.stat);
 };
 
 table.SymlinkAt = (c, comm, req) => {
@@ -351,7 +358,7 @@ table.SymlinkAt = (c, comm, req) => {
   if (bad < 0) return bad;
   const dir = createDir(c, req.dirFd);
   if (typeof dir === "number") return dir;
-  return replyInode(c, comm, dir.file.symlink(req.name, req.target, req.uid, req.gid));
+  return replyInode(c, comm, dir.file.symlink(req.name, req.target, req.uid, req.gid, c.stat), c.stat);
 };
 
 table.LinkAt = (c, comm, req) => {
@@ -365,7 +372,7 @@ table.LinkAt = (c, comm, req) => {
   if (typeof target === "number") return target;
   if (target.file.isDir()) return -C.EPERM;
   if (dir.file.node.deleted || target.file.node.deleted) return -C.EINVAL;
-  return replyInode(c, comm, target.file.link(dir.file, req.name));
+  return replyInode(c, comm, target.file.link(dir.file, req.name, c.stat), c.stat);
 };
 
 table.FStatFS = (c, comm, req) => {
@@ -487,7 +494,7 @@ table.Getdents64 = (c, comm, req) => {
   let n = 0;
   let overflow = false;
   const R = Resp.Dirent;
-  const rc = fd.file.readDirents(count, (inoLo, inoHi, offLo, offHi, type, names, nameStart, nameEnd) => {
+  const rc = fd.file.readDirents(count, c.stat, (inoLo, inoHi, offLo, offHi, type, devMajor, devMinor, names, nameStart, nameEnd) => {
     const nameLen = nameEnd - nameStart;
     if (!comm.reserve(pos + R.name + 2 + nameLen)) {
       overflow = true;
@@ -497,8 +504,8 @@ table.Getdents64 = (c, comm, req) => {
     const v = comm.view;
     v.setUint32(o + R.ino, inoLo, true);
     v.setUint32(o + R.ino + 4, inoHi, true);
-    v.setUint32(o + R.devMinor, lastStat.devMinor(), true);
-    v.setUint32(o + R.devMajor, lastStat.devMajor(), true);
+    v.setUint32(o + R.devMinor, devMinor, true);
+    v.setUint32(o + R.devMajor, devMajor, true);
     v.setUint32(o + R.off, offLo, true);
     v.setUint32(o + R.off + 4, offHi, true);
     comm.u8[o + R.type] = type;
@@ -572,12 +579,12 @@ table.BindAt = (c, comm, req) => {
   if (bad < 0) return bad;
   const dir = createDir(c, req.dirFd);
   if (typeof dir === "number") return dir;
-  const r = dir.file.bindAt(req.name, req.sockType, req.mode, req.uid, req.gid);
+  const r = dir.file.bindAt(req.name, req.sockType, req.mode, req.uid, req.gid, c.stat);
   if (typeof r === "number") return r;
   const child = c.insertControl(r.child);
   const bound = c.insertBound(child, r.socket);
   comm.donate(prepareDonation(r.donate));
-  putInode(c, comm, Resp.BindAt.child, child.id);
+  putInode(c, comm, Resp.BindAt.child, child.id, c.stat);
   putU64(comm, Resp.BindAt.boundSocketFd, bound.id);
   return Resp.BindAt.size;
 };

@@ -7,7 +7,11 @@ import type { Logger } from "../log";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { PacketHeader, PacketWindowAllocator, ServerEndpoint } from "../flipcall/flipcall";
-import type { BoundSocket, HostFile, Mount, OpenFile } from "../host/file";
+import type { HostFile } from "../host/file";
+import type { Mount } from "../host/mount";
+import type { OpenFile } from "../host/open-file";
+import type { BoundSocket } from "../host/socket";
+import { StatBuffer } from "../host/stat";
 import type { EventLoop } from "../loop/loop";
 import { P9Channel } from "./channel";
 import type { P9Comm } from "./comm";
@@ -15,6 +19,13 @@ import { handlers } from "./handlers";
 import { ChannelHeader, decode, MAX_MESSAGE_SIZE, NO_UID, Requests, Rlerror, SINCE, T, TYPE_NAMES } from "./message";
 import { P9Sock } from "./sock";
 import type { ConnObserver } from "../observe/observer";
+
+/** A Treaddir reply being built: the next byte to write and the entries
+ * written so far. */
+export interface DirentCursor {
+  p: number;
+  n: number;
+}
 
 /** A fid: a file the client walked to, and how it opened it. */
 export class Fid {
@@ -79,6 +90,12 @@ export class P9Connection {
   closed = false;
   /** --trace / --metrics for this connection; null when both are off. */
   observer: ConnObserver | null = null;
+  /** Where this connection's host calls leave the stat its reply carries:
+   * handlers pass it to each host call that stats, then read it. */
+  readonly stat = new StatBuffer();
+  /** Where the Treaddir being answered stands in its reply, batch by batch
+   * (encodeDirents advances it). */
+  readonly direntCursor: DirentCursor = { p: 0, n: 0 };
 
   constructor(
     readonly mount: Mount,
@@ -140,7 +157,8 @@ export class P9Connection {
     return n;
   }
 
-  /** The QID path of the file in lastStat: device index << 56 | inode. */
+  /** The 8-bit index of host device devMajor:devMinor in QID paths
+   * (device index << 56 | inode); EOVERFLOW past 256 devices. */
   deviceIndex(devMajor: number, devMinor: number): number {
     const key = devMajor * 0x100000 + devMinor;
     let i = this.devices.get(key);

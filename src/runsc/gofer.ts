@@ -8,7 +8,7 @@
 import type { Logger } from "../log";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
-import type { Policy } from "../host/file";
+import type { Policy } from "../host/policy";
 import { makeLogger } from "../log";
 import type { ServeSpec } from "../server";
 import { parseRunscArgs, type RunscArgs, runscConfig, type RunscConfig, RunscUsageError, usesLisafs, usesOverlay } from "./args";
@@ -146,7 +146,7 @@ function run(args: RunscArgs, conf: RunscConfig, log: Logger): never {
   const serveSpecs = connections(spec, args, conf, today);
   const procFd = conf.unsafeNonroot ? "/proc/self/fd" : PROC_FD_BIND;
   // Loaded only now: a first stage that re-executes never serves.
-  const { openProcSelfFd } = require("../host/file") as typeof import("../host/file");
+  const { openProcSelfFd } = require("../host/procfd") as typeof import("../host/procfd");
   const { Server } = require("../server") as typeof import("../server");
   const rc = openProcSelfFd(procFd);
   if (rc < 0) fatal(`failed to open ${procFd}: errno ${-rc}`);
