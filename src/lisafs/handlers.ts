@@ -6,11 +6,10 @@ import * as C from "../ffi/constants";
 import { Statfs, Statx as LinuxStatx } from "../ffi/layout";
 import * as libc from "../ffi/libc";
 import { checkName, copyName, lastStat, prepareDonation, type HostFile, type XattrPolicy } from "../host/file";
-import type { Comm } from "./comm";
+import type { Comm } from "../serve/comm";
+import type { HandlerTable } from "../serve/connection";
 import type { Connection, ControlFD } from "./connection";
 import { Inode, MID, Resp, Statx, WalkStatus, encode, type Decoded } from "./message";
-
-export type Handler = (c: Connection, comm: Comm, req: Decoded) => number;
 
 const ALLOWED_OPEN_FLAGS = C.O_ACCMODE | C.O_TRUNC;
 const SETSTAT_SUPPORTED =
@@ -76,7 +75,7 @@ function replyInode(c: Connection, comm: Comm, child: HostFile | number): number
 const statfsBuf = libc.pinnedBytes(Statfs.size);
 const statfsView = new DataView(statfsBuf.buffer);
 
-export const handlers: (Handler | undefined)[] = [];
+export const handlers: HandlerTable<Connection, Decoded> = [];
 
 handlers[MID.Error] = () => -C.EINVAL;
 

@@ -1,14 +1,15 @@
 // The p9 handlers: gVisor's pkg/p9/handlers.go protocol rules (fid states,
 // which errno when) over the semantics of gVisor's 2021 p9 fsgofer (seeds/fsgofer.go),
 // on the shared host-file layer. Each handler decodes nothing itself: it gets
-// the decoded request, writes its response body in place at comm.bodyOff and
+// the decoded request, writes its response body in place at comm.payloadOff and
 // returns its length, or returns -errno.
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
 import { Statx } from "../ffi/layout";
 import { checkName, copyName, DirEntry, dirBatch, type HostFile, lastStat, type MknodKinds, prepareDonation } from "../host/file";
-import type { P9Comm } from "./comm";
-import { Fid, type P9Connection } from "./connection";
+import type { Comm } from "../serve/comm";
+import type { Handler as ServeHandler, HandlerTable } from "../serve/connection";
+import { type Connection, Fid } from "./connection";
 import {
   ATTR_SIZE,
   type Decoded,
@@ -27,7 +28,7 @@ import {
   versionString,
 } from "./message";
 
-export type Handler = (c: P9Connection, comm: P9Comm, req: Decoded, bodyLen: number) => number;
+type Handler = ServeHandler<Connection, Decoded>;
 
 /** What the 2021 fsgofer's GetAttr reports valid: the basic stats but inode number,
  * btime, gen and data version. */
@@ -53,7 +54,7 @@ function qidType(mode: number): number {
 
 /** Writes the QID of the file in lastStat at `off`: path is the 2021 fsgofer's
  * makeQID, an 8-bit device index above the low 56 bits of the inode. */
-function putQid(c: P9Connection, comm: P9Comm, off: number): number {
+function putQid(c: Connection, comm: Comm, off: number): number {
   const dev = c.deviceIndex(lastStat.devMajor(), lastStat.devMinor());
   if (dev < 0) return dev;
   const v = comm.view;
@@ -80,7 +81,7 @@ function copyStat64(v: DataView, p: number, at: number): number {
 
 /** Writes p9.Attr of the file in lastStat at `off`. Word by word: a getattr
  * is among the commonest requests, and BigInts would be garbage per field. */
-function putAttr(comm: P9Comm, off: number): void {
+function putAttr(comm: Comm, off: number): void {
   const v = comm.view;
   v.setUint32(off, lastStat.mode(), true);
   v.setUint32(off + 4, lastStat.uid(), true);
@@ -105,11 +106,11 @@ function putAttr(comm: P9Comm, off: number): void {
 const STAT_TIMES = [Statx.atime, Statx.mtime, Statx.ctime] as const;
 
 /** Writes the getattr valid mask (a constant below 2^32). */
-function putValid(comm: P9Comm, off: number): void {
+function putValid(comm: Comm, off: number): void {
   putU32AsU64(comm.view, off, ATTR_VALID);
 }
 
-function putStr(comm: P9Comm, off: number, s: string): number {
+function putStr(comm: Comm, off: number, s: string): number {
   comm.view.setUint16(off, s.length, true);
   for (let i = 0; i < s.length; i++) comm.u8[off + 2 + i] = s.charCodeAt(i);
   return off + 2 + s.length;
@@ -117,8 +118,8 @@ function putStr(comm: P9Comm, off: number, s: string): number {
 
 const closeFd = (fd: number) => libc.close(fd);
 
-const putQidBody = (c: P9Connection, comm: P9Comm): number => {
-  const rc = putQid(c, comm, comm.bodyOff);
+const putQidBody = (c: Connection, comm: Comm): number => {
+  const rc = putQid(c, comm, comm.payloadOff);
   return rc < 0 ? rc : QID_SIZE;
 };
 
@@ -128,7 +129,7 @@ const putQidBody = (c: P9Connection, comm: P9Comm): number => {
  * FIFO policy our lisafs side offers). A standard client reaches every type:
  * it walks to stat them, and the host layer holds the special ones by
  * O_PATH and never opens them (Mount.standardClient). */
-function walkable(c: P9Connection, mode: number): boolean {
+function walkable(c: Connection, mode: number): boolean {
   if (c.mount.standardClient) return true;
   switch (mode & C.S_IFMT) {
     case C.S_IFREG:
@@ -145,7 +146,7 @@ function walkable(c: P9Connection, mode: number): boolean {
 }
 
 /** A directory fid that may have children made or removed in it. */
-function dirFid(c: P9Connection, fid: number): Fid | number {
+function dirFid(c: Connection, fid: number): Fid | number {
   const f = c.lookup(fid);
   if (!f) return -C.EBADF;
   if (f.deleted || !f.file.isDir() || f.open) return -C.EINVAL;
@@ -165,8 +166,8 @@ const version: Handler = (c, comm, req) => {
   // A client we cannot talk to gets the standard answer, Rversion "unknown".
   if (v === null) {
     c.sock.msize = Math.max(MIN_MESSAGE_SIZE, Math.min(msize, MAX_MESSAGE_SIZE));
-    comm.view.setUint32(comm.bodyOff, c.sock.msize, true);
-    return putStr(comm, comm.bodyOff + 4, "unknown") - comm.bodyOff;
+    comm.view.setUint32(comm.payloadOff, c.sock.msize, true);
+    return putStr(comm, comm.payloadOff + 4, "unknown") - comm.payloadOff;
   }
   if (v > HIGHEST_VERSION) return -C.EAGAIN; // gVisor's client then asks lower
   if (msize < MIN_MESSAGE_SIZE) return -C.EINVAL;
@@ -176,8 +177,8 @@ const version: Handler = (c, comm, req) => {
   c.version = v;
   c.mount.standardClient = v === 0;
   c.sock.msize = Math.min(msize, MAX_MESSAGE_SIZE);
-  comm.view.setUint32(comm.bodyOff, c.sock.msize, true);
-  return putStr(comm, comm.bodyOff + 4, versionString(v)) - comm.bodyOff;
+  comm.view.setUint32(comm.payloadOff, c.sock.msize, true);
+  return putStr(comm, comm.payloadOff + 4, versionString(v)) - comm.payloadOff;
 };
 
 /** No authentication: gVisor answers ENOSYS; standard clients (diod's
@@ -187,7 +188,7 @@ const auth: Handler = (c) => (c.version === 0 ? -C.ENOENT : -C.ENOSYS);
 
 /** Walks `names` from `from`, one at a time (gVisor's doWalk); each step's
  * QID is written at `qidsOff` when given. Leaves the last stat in lastStat. */
-function walkNames(c: P9Connection, comm: P9Comm, from: Fid, names: string[], qidsOff: number): HostFile | number {
+function walkNames(c: Connection, comm: Comm, from: Fid, names: string[], qidsOff: number): HostFile | number {
   if (names.length === 0) {
     const clone = from.file.clone();
     if (typeof clone === "number") return clone;
@@ -212,7 +213,7 @@ function walkNames(c: P9Connection, comm: P9Comm, from: Fid, names: string[], qi
     cur = next;
     if (!walkable(c, lastStat.mode())) return fail(-C.EPERM);
     if (qidsOff >= 0) {
-      if ((i + 1) * QID_SIZE + qidsOff - comm.bodyOff > comm.maxBody()) return fail(-C.ENOMEM);
+      if ((i + 1) * QID_SIZE + qidsOff - comm.payloadOff > comm.maxPayload()) return fail(-C.ENOMEM);
       const rc = putQid(c, comm, qidsOff + i * QID_SIZE);
       if (rc < 0) return fail(rc);
     }
@@ -220,7 +221,7 @@ function walkNames(c: P9Connection, comm: P9Comm, from: Fid, names: string[], qi
   return cur;
 }
 
-function checkWalk(c: P9Connection, req: Decoded): Fid | number {
+function checkWalk(c: Connection, req: Decoded): Fid | number {
   for (const name of req.names as string[]) {
     const rc = safeName(name);
     if (rc < 0) return rc;
@@ -236,10 +237,10 @@ const walk: Handler = (c, comm, req) => {
   if (typeof f === "number") return f;
   const names = req.names as string[];
   if (!comm.reserve(2 + names.length * QID_SIZE)) return -C.ENOMEM;
-  const file = walkNames(c, comm, f, names, comm.bodyOff + 2);
+  const file = walkNames(c, comm, f, names, comm.payloadOff + 2);
   if (typeof file === "number") return file;
   c.insert(req.newFid, new Fid(file, f.uid));
-  comm.view.setUint16(comm.bodyOff, names.length, true);
+  comm.view.setUint16(comm.payloadOff, names.length, true);
   return 2 + names.length * QID_SIZE;
 };
 
@@ -247,7 +248,7 @@ const walkgetattr: Handler = (c, comm, req) => {
   const f = checkWalk(c, req);
   if (typeof f === "number") return f;
   const names = req.names as string[];
-  const off = comm.bodyOff;
+  const off = comm.payloadOff;
   if (!comm.reserve(R.walkgetattr.qids + 2 + names.length * QID_SIZE)) return -C.ENOMEM;
   const file = walkNames(c, comm, f, names, off + R.walkgetattr.qids + 2);
   if (typeof file === "number") return file;
@@ -285,7 +286,7 @@ const attach: Handler = (c, comm, req) => {
   const root = c.mount.openRoot();
   if (typeof root === "number") return root;
   let rc = root.stat();
-  if (rc >= 0) rc = putQid(c, comm, comm.bodyOff);
+  if (rc >= 0) rc = putQid(c, comm, comm.payloadOff);
   if (rc < 0) {
     root.close();
     return rc;
@@ -297,18 +298,18 @@ const attach: Handler = (c, comm, req) => {
   // gVisor's clients get the root's QID whatever the attach name (as
   // gVisor); a standard client, the QID of the file it attached to (as diod),
   // which its kernel takes for the mounted root's inode.
-  const qid = comm.u8.slice(comm.bodyOff, comm.bodyOff + QID_SIZE);
+  const qid = comm.u8.slice(comm.payloadOff, comm.payloadOff + QID_SIZE);
   const rootFid = new Fid(root);
   const file = walkNames(c, comm, rootFid, names, -1);
   rootFid.close();
   if (typeof file === "number") return file;
   if (c.version === 0) {
-    rc = putQid(c, comm, comm.bodyOff);
+    rc = putQid(c, comm, comm.payloadOff);
     if (rc < 0) {
       file.close();
       return rc;
     }
-  } else comm.u8.set(qid, comm.bodyOff);
+  } else comm.u8.set(qid, comm.payloadOff);
   c.insert(req.fid, new Fid(file, uid));
   return QID_SIZE;
 };
@@ -352,14 +353,14 @@ const lopen: Handler = (c, comm, req) => {
   }
   const rc = f.file.stat();
   if (rc < 0) return rc;
-  const q = putQid(c, comm, comm.bodyOff);
+  const q = putQid(c, comm, comm.payloadOff);
   if (q < 0) return q;
-  comm.view.setUint32(comm.bodyOff + QID_SIZE, 0, true); // iounit: the client's msize
+  comm.view.setUint32(comm.payloadOff + QID_SIZE, 0, true); // iounit: the client's msize
   return QID_SIZE + 4;
 };
 
 
-function create(c: P9Connection, comm: P9Comm, req: Decoded, uid: number): number {
+function create(c: Connection, comm: Comm, req: Decoded, uid: number): number {
   let rc = safeName(req.name);
   if (rc < 0) return rc;
   const d = dirFid(c, req.fid);
@@ -372,7 +373,7 @@ function create(c: P9Connection, comm: P9Comm, req: Decoded, uid: number): numbe
   const hostFlags = (mode === OpenFlags.WriteOnly ? C.O_RDWR : mode) | ((req.flags as number) & OpenFlags.Truncate);
   const res = d.file.openCreate(req.mode & 0o7777, uid, req.gid, req.name, hostFlags);
   if (typeof res === "number") return res;
-  rc = putQid(c, comm, comm.bodyOff);
+  rc = putQid(c, comm, comm.payloadOff);
   const nf = new Fid(res.child, d.uid);
   nf.open = res.open;
   nf.mode = mode;
@@ -383,17 +384,17 @@ function create(c: P9Connection, comm: P9Comm, req: Decoded, uid: number): numbe
     else closeFd(res.donate);
   }
   if (rc < 0) return rc;
-  comm.view.setUint32(comm.bodyOff + QID_SIZE, 0, true);
+  comm.view.setUint32(comm.payloadOff + QID_SIZE, 0, true);
   return QID_SIZE + 4;
 }
 /** The owner of what a create on directory fid `dirFid` makes, when the
  * request names none: the fid's user (a standard client's access=user). */
-const ownerOf = (c: P9Connection, dirFid: number): number => c.lookup(dirFid)?.uid ?? NO_UID;
+const ownerOf = (c: Connection, dirFid: number): number => c.lookup(dirFid)?.uid ?? NO_UID;
 const lcreate: Handler = (c, comm, req) => create(c, comm, req, ownerOf(c, req.fid));
 const ucreate: Handler = (c, comm, req) => create(c, comm, req, req.uid);
 
 /** Runs a host call that makes a child of a directory fid and answers its QID. */
-function makeChild(c: P9Connection, comm: P9Comm, req: Decoded, make: (dir: HostFile) => HostFile | number): number {
+function makeChild(c: Connection, comm: Comm, req: Decoded, make: (dir: HostFile) => HostFile | number): number {
   const rc = safeName(req.name);
   if (rc < 0) return rc;
   const d = dirFid(c, req.dirFid);
@@ -414,7 +415,7 @@ const usymlink: Handler = (c, comm, req) => makeChild(c, comm, req, (d) => d.sym
  * rule, 20240729's runsc/fsgofer: EPERM otherwise); a standard client, also
  * FIFOs and sockets (its kernel sends Tmknod for mkfifo and for bind), as
  * diod; device nodes only with --allow-device-nodes. */
-function mknodKinds(c: P9Connection): MknodKinds {
+function mknodKinds(c: Connection): MknodKinds {
   if (!c.mount.standardClient) return "regular";
   return c.mount.policy.deviceNodes ? "devices" : "specials";
 }
@@ -477,13 +478,13 @@ const readlink: Handler = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (f.deleted || !f.file.isSymlink()) return -C.EINVAL;
-  const room = Math.min(4096, comm.maxBody() - 2);
+  const room = Math.min(4096, comm.maxPayload() - 2);
   if (!comm.reserve(2 + room)) return -C.ENOMEM;
-  const out = comm.u8.subarray(comm.bodyOff + 2, comm.bodyOff + 2 + room);
-  const n = f.file.readlink(out, comm.addr + comm.bodyOff + 2);
+  const out = comm.u8.subarray(comm.payloadOff + 2, comm.payloadOff + 2 + room);
+  const n = f.file.readlink(out, comm.addr + comm.payloadOff + 2);
   if (n < 0) return n;
   if (n >= room) return -C.ENAMETOOLONG;
-  comm.view.setUint16(comm.bodyOff, n, true);
+  comm.view.setUint16(comm.payloadOff, n, true);
   return 2 + n;
 };
 
@@ -493,7 +494,7 @@ const getattr: Handler = (c, comm, req) => {
   let rc = f.file.stat();
   if (rc < 0) return rc;
   if (!comm.reserve(R.getattr.size)) return -C.ENOMEM;
-  const off = comm.bodyOff;
+  const off = comm.payloadOff;
   rc = putQid(c, comm, off + R.getattr.qid);
   if (rc < 0) return rc;
   putValid(comm, off + R.getattr.valid);
@@ -505,7 +506,7 @@ const getattr: Handler = (c, comm, req) => {
  * size and times (CTime is EPERM for gVisor's clients; a standard client's
  * kernel sets it on every change and it is ignored); each change tried in
  * turn, the last failure answered. */
-function setattr(c: P9Connection, f: Fid, valid: number, a: Decoded): number {
+function setattr(c: Connection, f: Fid, valid: number, a: Decoded): number {
   if (f.deleted) return -C.EINVAL;
   if (c.readonly) return -C.EROFS;
   if (valid === 0) return 0;
@@ -557,12 +558,12 @@ const read: Handler = (c, comm, req) => {
   if (req.count > MAX_MESSAGE_SIZE) return -C.ENOBUFS;
   if (!f.open) return -C.EINVAL;
   if (f.mode === OpenFlags.WriteOnly) return -C.EPERM;
-  const count = Math.min(req.count as number, comm.maxBody() - R.read.data);
+  const count = Math.min(req.count as number, comm.maxPayload() - R.read.data);
   if (!comm.reserve(R.read.data + count)) return -C.ENOMEM;
   // Straight into the reply.
-  const n = f.open.read(comm.addr + comm.bodyOff + R.read.data, count, req.offset);
+  const n = f.open.read(comm.addr + comm.payloadOff + R.read.data, count, req.offset);
   if (n < 0) return n;
-  comm.view.setUint32(comm.bodyOff + R.read.count, n, true);
+  comm.view.setUint32(comm.payloadOff + R.read.count, n, true);
   return R.read.data + n;
 };
 
@@ -574,7 +575,7 @@ const write: Handler = (c, comm, req) => {
   // Straight from the request.
   const n = f.open.write(comm.addr + req.data.off, req.data.len, req.offset);
   if (n < 0) return n;
-  comm.view.setUint32(comm.bodyOff, n, true);
+  comm.view.setUint32(comm.payloadOff, n, true);
   return 4;
 };
 
@@ -586,7 +587,7 @@ const statfs: Handler = (c, comm, req) => {
   if (rc < 0) return rc;
   const s = new DataView(buf.buffer);
   const v = comm.view;
-  const off = comm.bodyOff;
+  const off = comm.payloadOff;
   v.setUint32(off, Number(s.getBigInt64(0, true) & 0xffffffffn), true); // type
   v.setUint32(off + 4, Number(s.getBigInt64(8, true) & 0xffffffffn), true); // bsize
   for (let i = 0; i < 5; i++) v.setBigUint64(off + 8 + i * 8, s.getBigUint64(16 + i * 8, true), true);
@@ -618,7 +619,7 @@ const xattrwalk: Handler = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENODATA : 
 const xattrcreate: Handler = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENOSYS : -C.EBADF);
 
 /** Xattrs (an extension, off unless --xattr-user): user.* only. */
-function xattrFid(c: P9Connection, fid: number, name?: string): Fid | number {
+function xattrFid(c: Connection, fid: number, name?: string): Fid | number {
   const f = c.lookup(fid);
   if (!f) return -C.EBADF;
   if (f.deleted) return -C.EINVAL;
@@ -630,12 +631,12 @@ function xattrFid(c: P9Connection, fid: number, name?: string): Fid | number {
 const getxattr: Handler = (c, comm, req) => {
   const f = xattrFid(c, req.fid, req.name);
   if (typeof f === "number") return f;
-  const max = Math.min(0xffff, comm.maxBody() - 2);
+  const max = Math.min(0xffff, comm.maxPayload() - 2);
   const size = req.size === 0 ? max : Math.min(Number(req.size), max);
   if (!comm.reserve(2 + size)) return -C.ENOMEM;
-  const n = f.file.getXattr(req.name, comm.addr + comm.bodyOff + 2, size);
+  const n = f.file.getXattr(req.name, comm.addr + comm.payloadOff + 2, size);
   if (n < 0) return n;
-  comm.view.setUint16(comm.bodyOff, n, true);
+  comm.view.setUint16(comm.payloadOff, n, true);
   return 2 + n;
 };
 
@@ -657,10 +658,10 @@ const listxattr: Handler = (c, comm, req) => {
   let need = 2;
   for (const n of names) need += 2 + n.length;
   if (!comm.reserve(need)) return -C.ERANGE;
-  comm.view.setUint16(comm.bodyOff, names.length, true);
-  let p = comm.bodyOff + 2;
+  comm.view.setUint16(comm.payloadOff, names.length, true);
+  let p = comm.payloadOff + 2;
   for (const n of names) p = putStr(comm, p, n);
-  return p - comm.bodyOff;
+  return p - comm.payloadOff;
 };
 
 const removexattr: Handler = (c, _comm, req) => {
@@ -681,7 +682,7 @@ const readdir: Handler = (c, comm, req) => {
   if (!f) return -C.EBADF;
   if (f.deleted || !f.file.isDir() || !f.open) return -C.EINVAL;
   const offset = Number(req.offset);
-  const budget = Math.min(req.count as number, comm.maxBody() - R.read.data);
+  const budget = Math.min(req.count as number, comm.maxPayload() - R.read.data);
   if (!comm.reserve(R.read.data + Math.max(0, budget))) return -C.ENOMEM;
   // An open directory stays on its device: stat it once per open fid.
   let dev = f.direntDev;
@@ -699,7 +700,7 @@ const readdir: Handler = (c, comm, req) => {
     if (rc < 0) return rc;
     skip = offset;
   }
-  const start = comm.bodyOff + R.read.data;
+  const start = comm.payloadOff + R.read.data;
   const limit = start + budget;
   direntsOut.p = start;
   direntsOut.n = 0;
@@ -727,8 +728,8 @@ const readdir: Handler = (c, comm, req) => {
   const p = direntsOut.p;
   const v = comm.view;
   f.lastDirentOffset = offset + n;
-  v.setUint32(comm.bodyOff, p - start, true);
-  return p - comm.bodyOff;
+  v.setUint32(comm.payloadOff, p - start, true);
+  return p - comm.payloadOff;
 };
 
 /** Where encodeDirents left the reply: the next byte and the entry count. */
@@ -739,7 +740,7 @@ const direntsOut = { p: 0, n: 0 };
  * small function: the JIT's top tier compiles it in a fraction of the time
  * it took with the loop inlined in the handler (100–135 ms, on the CPU a
  * pinned client shares). */
-function encodeDirents(c: P9Connection, comm: P9Comm, count: number, limit: number, offset: number, dev: number): number {
+function encodeDirents(c: Connection, comm: Comm, count: number, limit: number, offset: number, dev: number): number {
   const v = comm.view;
   const out = comm.u8;
   const names = dirBatch.names;
@@ -828,11 +829,11 @@ const bind: Handler = (c, comm, req) => {
   const nf = new Fid(res.child);
   nf.bound = res.socket;
   let q = res.child.stat();
-  if (q >= 0) q = putQid(c, comm, comm.bodyOff + R.bind.qid);
+  if (q >= 0) q = putQid(c, comm, comm.payloadOff + R.bind.qid);
   c.insert(req.newFid, nf);
   if (q < 0) return q;
-  putValid(comm, comm.bodyOff + R.bind.valid);
-  putAttr(comm, comm.bodyOff + R.bind.attr);
+  putValid(comm, comm.payloadOff + R.bind.valid);
+  putAttr(comm, comm.payloadOff + R.bind.attr);
   return R.bind.size;
 };
 
@@ -848,7 +849,7 @@ const multigetattr: Handler = (c, comm, req) => {
   if (!comm.reserve(2 + names.length * R.fullStat.size)) return -C.ENOMEM;
   let n = 0;
   let err = 0;
-  const off = comm.bodyOff + 2;
+  const off = comm.payloadOff + 2;
   const rc = f.file.walkStat(
     names,
     () => {
@@ -869,7 +870,7 @@ const multigetattr: Handler = (c, comm, req) => {
   );
   if (rc < 0) return rc;
   if (err < 0) return err;
-  comm.view.setUint16(comm.bodyOff, n, true);
+  comm.view.setUint16(comm.payloadOff, n, true);
   return 2 + n * R.fullStat.size;
 };
 
@@ -878,52 +879,51 @@ const channel: Handler = (c, comm, req) => {
   const res = c.channelFor(req.id, req.control);
   if (typeof res === "number") return res;
   comm.donate(res.fd);
-  comm.view.setBigUint64(comm.bodyOff, BigInt(res.offset), true);
-  comm.view.setBigUint64(comm.bodyOff + 8, BigInt(res.length), true);
+  comm.view.setBigUint64(comm.payloadOff, BigInt(res.offset), true);
+  comm.view.setBigUint64(comm.payloadOff + 8, BigInt(res.length), true);
   return 16;
 };
 
-export const handlers: Record<number, Handler> = {
-  [T.version]: version,
-  [T.auth]: auth,
-  [T.attach]: attach,
-  [T.flush]: flush,
-  [T.walk]: walk,
-  [T.walkgetattr]: walkgetattr,
-  [T.clunk]: clunk,
-  [T.remove]: remove,
-  [T.lopen]: lopen,
-  [T.lcreate]: lcreate,
-  [T.ucreate]: ucreate,
-  [T.mkdir]: mkdir,
-  [T.umkdir]: umkdir,
-  [T.symlink]: symlink,
-  [T.usymlink]: usymlink,
-  [T.mknod]: mknod,
-  [T.umknod]: umknod,
-  [T.link]: link,
-  [T.renameat]: renameat,
-  [T.rename]: rename,
-  [T.unlinkat]: unlinkat,
-  [T.readlink]: readlink,
-  [T.getattr]: getattr,
-  [T.setattr]: setattrHandler,
-  [T.setattrclunk]: setattrclunk,
-  [T.read]: read,
-  [T.write]: write,
-  [T.statfs]: statfs,
-  [T.fsync]: fsync,
-  [T.flushf]: flushf,
-  [T.allocate]: allocate,
-  [T.xattrwalk]: xattrwalk,
-  [T.xattrcreate]: xattrcreate,
-  [T.getxattr]: getxattr,
-  [T.setxattr]: setxattr,
-  [T.listxattr]: listxattr,
-  [T.removexattr]: removexattr,
-  [T.readdir]: readdir,
-  [T.lconnect]: lconnect,
-  [T.bind]: bind,
-  [T.multigetattr]: multigetattr,
-  [T.channel]: channel,
-};
+export const handlers: HandlerTable<Connection, Decoded> = [];
+handlers[T.version] = version;
+handlers[T.auth] = auth;
+handlers[T.attach] = attach;
+handlers[T.flush] = flush;
+handlers[T.walk] = walk;
+handlers[T.walkgetattr] = walkgetattr;
+handlers[T.clunk] = clunk;
+handlers[T.remove] = remove;
+handlers[T.lopen] = lopen;
+handlers[T.lcreate] = lcreate;
+handlers[T.ucreate] = ucreate;
+handlers[T.mkdir] = mkdir;
+handlers[T.umkdir] = umkdir;
+handlers[T.symlink] = symlink;
+handlers[T.usymlink] = usymlink;
+handlers[T.mknod] = mknod;
+handlers[T.umknod] = umknod;
+handlers[T.link] = link;
+handlers[T.renameat] = renameat;
+handlers[T.rename] = rename;
+handlers[T.unlinkat] = unlinkat;
+handlers[T.readlink] = readlink;
+handlers[T.getattr] = getattr;
+handlers[T.setattr] = setattrHandler;
+handlers[T.setattrclunk] = setattrclunk;
+handlers[T.read] = read;
+handlers[T.write] = write;
+handlers[T.statfs] = statfs;
+handlers[T.fsync] = fsync;
+handlers[T.flushf] = flushf;
+handlers[T.allocate] = allocate;
+handlers[T.xattrwalk] = xattrwalk;
+handlers[T.xattrcreate] = xattrcreate;
+handlers[T.getxattr] = getxattr;
+handlers[T.setxattr] = setxattr;
+handlers[T.listxattr] = listxattr;
+handlers[T.removexattr] = removexattr;
+handlers[T.readdir] = readdir;
+handlers[T.lconnect] = lconnect;
+handlers[T.bind] = bind;
+handlers[T.multigetattr] = multigetattr;
+handlers[T.channel] = channel;
