@@ -4,10 +4,10 @@
 // the client goes away every host FD of the connection is closed.
 import type { Logger } from "../log";
 import * as C from "../ffi/constants";
-import { PacketHeader, type ServerEndpoint } from "../flipcall/flipcall";
+import { PacketHeader } from "../flipcall/flipcall";
 import type { BoundSocket, HostFile, Mount, OpenFile } from "../host/file";
 import type { EventLoop } from "../loop/loop";
-import { MAX_CHANNELS } from "../serve/channel";
+import { type ChannelParts, MAX_CHANNELS } from "../serve/channel";
 import type { Comm } from "../serve/comm";
 import * as serve from "../serve/connection";
 import { Channel } from "./channel";
@@ -172,8 +172,8 @@ export class Connection extends serve.Connection<Sock, Decoded> {
     return { memfd, clientSock: ch.takeClientSock(), offset: ch.window.offset, length: ch.window.length };
   }
 
-  protected newChannel(endpoint: ServerEndpoint, fdSock: number, clientSock: number, window: { offset: number; length: number }, id: number): Channel {
-    return new Channel(this, endpoint, ChannelHeader.size, fdSock, clientSock, window, id);
+  protected newChannel(parts: ChannelParts): Channel {
+    return new Channel(this, parts, ChannelHeader.size);
   }
 
   // ---- dispatch -------------------------------------------------------------

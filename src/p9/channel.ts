@@ -3,7 +3,6 @@
 // no tag); a reply's FD (at most one) goes first on the channel's FD
 // socket. The window, the FD socket and the loop's watch are the serving
 // core's (src/serve/channel.ts).
-import type { ServerEndpoint } from "../flipcall/flipcall";
 import * as serve from "../serve/channel";
 import { ChannelHeader, Rlerror } from "./message";
 import type { Sock } from "./sock";
@@ -11,15 +10,11 @@ import type { Sock } from "./sock";
 export class Channel extends serve.Channel {
   constructor(
     server: serve.ChannelServer,
-    endpoint: ServerEndpoint,
-    fdSock: number,
-    clientSock: number,
-    window: { offset: number; length: number },
-    id: number,
+    parts: serve.ChannelParts,
     /** The connection's socket: its msize bounds a reply here too. */
     private readonly sock: Sock,
   ) {
-    super(server, endpoint, ChannelHeader.size, fdSock, clientSock, window, id);
+    super(server, parts, ChannelHeader.size);
   }
 
   maxPayload(): number {

@@ -8,10 +8,10 @@
 import type { Logger } from "../log";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
-import { PacketHeader, type ServerEndpoint } from "../flipcall/flipcall";
+import { PacketHeader } from "../flipcall/flipcall";
 import type { BoundSocket, HostFile, Mount, OpenFile } from "../host/file";
 import type { EventLoop } from "../loop/loop";
-import { MAX_CHANNELS } from "../serve/channel";
+import { type ChannelParts, MAX_CHANNELS } from "../serve/channel";
 import type { Comm } from "../serve/comm";
 import * as serve from "../serve/connection";
 import { Channel } from "./channel";
@@ -80,10 +80,6 @@ export class Connection extends serve.Connection<Sock, Decoded> {
     onClose: () => void,
   ) {
     super(mount, new Sock(sockFd, canDonate), MAX_MESSAGE_SIZE, loop, log, onClose);
-  }
-
-  get msize(): number {
-    return this.sock.msize;
   }
 
   // ---- fids -------------------------------------------------------------------
@@ -161,8 +157,8 @@ export class Connection extends serve.Connection<Sock, Decoded> {
     return { offset: ch.window.offset, length: ch.window.length, fd };
   }
 
-  protected newChannel(endpoint: ServerEndpoint, fdSock: number, clientSock: number, window: { offset: number; length: number }, id: number): Channel {
-    return new Channel(this, endpoint, fdSock, clientSock, window, id, this.sock);
+  protected newChannel(parts: ChannelParts): Channel {
+    return new Channel(this, parts, this.sock);
   }
 
   // ---- dispatch -------------------------------------------------------------------

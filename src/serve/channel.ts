@@ -16,12 +16,38 @@ import type { Comm } from "./comm";
 /** Channels per connection: as gVisor, between 2 and 4 by CPU count. */
 export const MAX_CHANNELS = Math.min(4, Math.max(2, navigator.hardwareConcurrency || 2));
 
+/** Where a channel's window is in the connection's packet-window memfd. */
+export interface ChannelWindow {
+  offset: number;
+  length: number;
+}
+
+/** What the serving core made for a channel: its mapped window, the FD
+ * socketpair, and its ID (unique in the process: logs, traces). */
+export interface ChannelParts {
+  endpoint: ServerEndpoint;
+  /** Our end of the FD socketpair. */
+  fdSock: number;
+  /** The client's end. */
+  clientSock: number;
+  window: ChannelWindow;
+  id: number;
+}
+
 /** Serves a channel's request when the loop finds one (Connection). */
 export interface ChannelServer {
   serveChannel(ch: Channel): void;
 }
 
 export abstract class Channel implements Comm, ChannelWatch {
+  readonly endpoint: ServerEndpoint;
+  /** Our end of the FD socketpair. */
+  readonly fdSock: number;
+  /** The client's end until it is handed out (takeClientSock). */
+  private clientEnd: number;
+  readonly window: ChannelWindow;
+  readonly id: number;
+  readonly name: string;
   readonly u8: Uint8Array;
   readonly view: DataView;
   readonly addr: number;
@@ -31,30 +57,26 @@ export abstract class Channel implements Comm, ChannelWatch {
   /** The request request() read: its message ID. Channels carry no tag. */
   mid = 0;
   readonly tag = -1;
-  readonly name: string;
   /** Shut down: the loop no longer serves it. */
   dead = false;
   private readonly donated = new DonatedFds();
 
   constructor(
     private readonly server: ChannelServer,
-    readonly endpoint: ServerEndpoint,
+    parts: ChannelParts,
     /** The datagram header's size. */
     readonly payloadOff: number,
-    /** Our end of the FD socketpair. */
-    readonly fdSock: number,
-    /** The client's end until it is handed out (takeClientSock). */
-    private clientEnd: number,
-    /** Where the channel's window is in the connection's packet-window memfd. */
-    readonly window: { offset: number; length: number },
-    /** Unique in the process: the channel's name in logs and traces. */
-    readonly id: number,
   ) {
-    this.u8 = endpoint.data;
-    this.view = endpoint.dataView;
-    this.addr = endpoint.dataAddr;
-    this.stateAddr = endpoint.base;
-    this.name = `channel ${id}`;
+    this.endpoint = parts.endpoint;
+    this.fdSock = parts.fdSock;
+    this.clientEnd = parts.clientSock;
+    this.window = parts.window;
+    this.id = parts.id;
+    this.u8 = parts.endpoint.data;
+    this.view = parts.endpoint.dataView;
+    this.addr = parts.endpoint.dataAddr;
+    this.stateAddr = parts.endpoint.base;
+    this.name = `channel ${parts.id}`;
   }
 
   /**

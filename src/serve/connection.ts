@@ -16,7 +16,7 @@ import { PacketWindowAllocator, ServerEndpoint } from "../flipcall/flipcall";
 import type { Mount } from "../host/file";
 import type { EventLoop } from "../loop/loop";
 import type { ConnObserver } from "../observe/observer";
-import type { Channel, ChannelServer } from "./channel";
+import type { Channel, ChannelParts, ChannelServer } from "./channel";
 import type { Comm } from "./comm";
 import { CLOSED, type Sock, WAIT } from "./sock";
 
@@ -74,14 +74,8 @@ export abstract class Connection<S extends Sock, Req> implements ChannelServer {
   protected abstract decode(comm: Comm, mid: number, payloadLen: number): Req | null;
   /** Writes the error reply's payload for `errno`; returns its length. */
   protected abstract errorReply(comm: Comm, errno: number): number;
-  /** A channel of the protocol's framing over `endpoint`. */
-  protected abstract newChannel(
-    endpoint: ServerEndpoint,
-    fdSock: number,
-    clientSock: number,
-    window: { offset: number; length: number },
-    id: number,
-  ): Channel;
+  /** A channel of the protocol's framing over what openChannel made. */
+  protected abstract newChannel(parts: ChannelParts): Channel;
   /** Closes every host FD the client's IDs hold (the connection is over). */
   protected abstract releaseAll(): void;
   /** IDs the client holds now (logs, metrics). */
@@ -110,7 +104,8 @@ export abstract class Connection<S extends Sock, Req> implements ChannelServer {
       if (rc > this.maxMessageSize) rc = -C.EIO;
     }
     if (rc < 0) {
-      if (this.log.isLevelEnabled("debug")) this.log.debug({ msg: this.messageNames[mid], errno: -rc, via: comm.name }, "error reply");
+      if (this.log.isLevelEnabled("debug"))
+        this.log.debug({ msg: this.messageNames[mid], errno: -rc, via: comm.name }, "error reply");
       comm.discardFds();
     }
     return rc;
@@ -191,7 +186,7 @@ export abstract class Connection<S extends Sock, Req> implements ChannelServer {
     }
     // Our end never blocks the loop: a client that stops taking FDs loses them.
     libc.fcntl(pair[0], C.F_SETFL, C.O_NONBLOCK);
-    const ch = this.newChannel(ep, pair[0], pair[1], win, nextChannelId++);
+    const ch = this.newChannel({ endpoint: ep, fdSock: pair[0], clientSock: pair[1], window: win, id: nextChannelId++ });
     const rc = this.loop.addChannel(ch);
     if (rc < 0) {
       this.log.warn({ errno: -rc }, "channel refused: no helper thread for it");
