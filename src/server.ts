@@ -7,17 +7,17 @@ import * as libc from "./ffi/libc";
 import { Mount, MountRoot } from "./host/mount";
 import type { Policy } from "./host/policy";
 import { Node } from "./host/node";
-import { Connection } from "./lisafs/connection";
+import { Connection as LisafsConnection } from "./lisafs/connection";
 import { acceptOne, type ListenAddr, listenOn } from "./listen";
 import { EventLoop, type LoopMode } from "./loop/loop";
 import { Poller } from "./loop/shared";
-import type { P9Connection } from "./p9/connection";
+import type { Connection as P9Connection } from "./p9/connection";
 import { ConnObserver, type Observation } from "./observe/observer";
 
 // 9P is loaded on its first connection: a sandbox's gofer (lisafs) never
 // evaluates it (a few ms of every start, docs/benchmarks-runsc.md).
 let p9: typeof P9Connection | null = null;
-const loadP9 = () => (p9 ??= (require("./p9/connection") as typeof import("./p9/connection")).P9Connection);
+const loadP9 = () => (p9 ??= (require("./p9/connection") as typeof import("./p9/connection")).Connection);
 
 export type Protocol = "auto" | "lisafs" | "p9";
 
@@ -148,29 +148,28 @@ export class Server {
 
   private startLisafs(mount: Mount, fd: number, log: Logger): void {
     log.debug("serving lisafs");
-    const c = new Connection(mount, fd, this.loop, log, () => {
-      c.observer?.retire();
-      mount.close();
-      this.ended();
-    });
-    if (this.opts.observe) c.observer = this.observer("lisafs", () => c.channelCount);
+    const c = new LisafsConnection(mount, fd, this.loop, log, () => this.connectionEnded(c, mount));
+    this.observe(c, "lisafs");
   }
 
   private startP9(mount: Mount, fd: number, canDonate: boolean, log: Logger): void {
     log.debug("serving 9P");
-    const c = new (loadP9())(mount, fd, canDonate, this.loop, log, () => {
-      c.observer?.retire();
-      mount.close();
-      this.ended();
-    });
-    if (this.opts.observe) c.observer = this.observer("p9", () => c.channelCount);
+    const c = new (loadP9())(mount, fd, canDonate, this.loop, log, () => this.connectionEnded(c, mount));
+    this.observe(c, "p9");
+  }
+
+  private connectionEnded(c: LisafsConnection | P9Connection, mount: Mount): void {
+    c.observer?.retire();
+    mount.close();
+    this.ended();
   }
 
   private nextConnectionId = 1;
 
-  private observer(protocol: "lisafs" | "p9", channels: () => number): ConnObserver {
-    const o = this.opts.observe!;
-    return new ConnObserver(this.nextConnectionId++, protocol, o.metrics, o.tracer, channels);
+  /** --trace / --metrics for a new connection, when either is on. */
+  private observe(c: LisafsConnection | P9Connection, protocol: "lisafs" | "p9"): void {
+    const o = this.opts.observe;
+    if (o) c.observer = new ConnObserver(this.nextConnectionId++, protocol, o.metrics, o.tracer, () => c.channelCount);
   }
 
   /** Nodes in the path tree now (docs/path-tracking.md), for --metrics. */

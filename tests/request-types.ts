@@ -6,9 +6,9 @@
 // read as the wrong type. Should that error go away (a request typed `any`
 // again, a handler table that takes any handler), tsc fails on the unused
 // directive, and so does the test run.
-import type { HandlerTable as LisafsHandlers, Handler as LisafsHandler } from "../src/lisafs/handlers";
+import type { MessageHandlers as LisafsHandlers, Handler as LisafsHandler } from "../src/lisafs/handlers";
 import type { Request as LisafsRequest } from "../src/lisafs/message";
-import type { HandlerTable as P9Handlers, Handler as P9Handler } from "../src/p9/handlers";
+import type { MessageHandlers as P9Handlers, Handler as P9Handler } from "../src/p9/handlers";
 import type { Request as P9Request, Response as P9Response } from "../src/p9/message";
 
 // ---- lisafs --------------------------------------------------------------------

@@ -1,22 +1,23 @@
-// A lisafs connection (gVisor pkg/lisafs/connection.go): one client socket,
-// its channels, and its FD table. Channels share the table. When the client
-// goes away every host FD of the connection is closed.
+// A lisafs connection (gVisor pkg/lisafs/connection.go): the serving core
+// (src/serve/connection.ts) with lisafs's framing, admission rules and
+// handlers, and the connection's FD table, which its channels share. When
+// the client goes away every host FD of the connection is closed.
 import type { Logger } from "../log";
 import * as C from "../ffi/constants";
-import * as libc from "../ffi/libc";
-import { PacketWindowAllocator, ServerEndpoint, PacketHeader } from "../flipcall/flipcall";
+import { PacketHeader } from "../flipcall/flipcall";
 import type { HostFile } from "../host/file";
 import type { Mount } from "../host/mount";
 import type { OpenFile } from "../host/open-file";
 import type { BoundSocket } from "../host/socket";
 import { StatBuffer } from "../host/stat";
 import type { EventLoop } from "../loop/loop";
-import { ChannelComm } from "./channel";
-import type { Comm } from "./comm";
-import { ChannelHeader, MAX_MESSAGE_SIZE, MID, MID_NAMES, requestDecoder, Resp } from "./message";
+import { type ChannelParts, MAX_CHANNELS } from "../serve/channel";
+import type { Comm } from "../serve/comm";
+import * as serve from "../serve/connection";
+import { Channel } from "./channel";
+import { ChannelHeader, type Fields, type Layout, MAX_MESSAGE_SIZE, MID, MID_NAMES, requestDecoder, Resp } from "./message";
 import { handlers, supportedMessages } from "./handlers";
-import { SockComm } from "./sock";
-import type { ConnObserver } from "../observe/observer";
+import { Sock } from "./sock";
 
 /** gVisor's ControlFD: a walked-to file. Kept alive by its ID and by the open
  * and bound-socket FDs made from it. */
@@ -64,10 +65,7 @@ export class BoundSocketFD {
 
 export type AnyFD = ControlFD | OpenFD | BoundSocketFD;
 
-/** Channels per connection: as gVisor, between 2 and 4 by CPU count. */
-export const MAX_CHANNELS = Math.min(4, Math.max(2, navigator.hardwareConcurrency || 2));
-
-let nextChannelId = 1;
+const CHANNEL_WINDOW = PacketHeader.size + ChannelHeader.size + MAX_MESSAGE_SIZE;
 
 /** Messages that may leave the connection holding more host FDs. */
 const OPENS_FDS: boolean[] = [];
@@ -77,18 +75,13 @@ for (const m of [
 ])
   OPENS_FDS[m] = true;
 
-export class Connection {
-  readonly sock: SockComm;
-  readonly maxMessageSize = MAX_MESSAGE_SIZE;
+export class Connection extends serve.Connection<Sock, Fields<Layout>> {
+  protected readonly handlers = handlers;
+  protected readonly messageNames = MID_NAMES;
   private fds = new Map<number, AnyFD>();
   private nextId = 1;
-  private channels: { comm: ChannelComm; watch: { stateAddr: number; pending(): boolean; onReady(): void } }[] = [];
-  private alloc: PacketWindowAllocator | null = null;
   /** Channels made so far, shut-down ones included (the lifetime limit). */
   private channelsCreated = 0;
-  closed = false;
-  /** --trace / --metrics for this connection; null when both are off. */
-  observer: ConnObserver | null = null;
   /** Where this connection's host calls leave the stat its reply carries:
    * handlers pass it to each host call that stats, then read it. */
   readonly stat = new StatBuffer();
@@ -103,26 +96,11 @@ export class Connection {
    */
   today: boolean;
 
-  constructor(
-    readonly mount: Mount,
-    sockFd: number,
-    private readonly loop: EventLoop,
-    readonly log: Logger,
-    private readonly onClose: (c: Connection) => void,
-  ) {
-    this.sock = new SockComm(sockFd, this.maxMessageSize);
+  constructor(mount: Mount, sockFd: number, loop: EventLoop, log: Logger, onClose: () => void) {
+    super(mount, new Sock(sockFd, MAX_MESSAGE_SIZE), MAX_MESSAGE_SIZE, loop, log, onClose);
     this.supported = supportedMessages(mount.policy.xattr);
     for (const m of this.supported) this.isSupported[m] = true;
     this.today = mount.policy.lisafs === "today";
-    loop.addSocket({
-      fd: sockFd,
-      events: C.POLLIN | C.POLLRDHUP,
-      onReady: (revents) => this.onSocketReady(revents),
-    });
-  }
-
-  get readonly(): boolean {
-    return this.mount.policy.readonly;
   }
 
   // ---- FD table ---------------------------------------------------------------
@@ -171,9 +149,12 @@ export class Connection {
   get fdCount(): number {
     return this.fds.size;
   }
-  /** Live flipcall channels (metrics). */
-  get channelCount(): number {
-    return this.channels.length;
+
+  protected releaseAll(): void {
+    // Open and bound FDs first, so control FDs drop their last reference.
+    for (const fd of this.fds.values()) if (fd.kind !== "control") fd.release();
+    for (const fd of this.fds.values()) if (fd.kind === "control") fd.decRef();
+    this.fds.clear();
   }
 
   // ---- channels -------------------------------------------------------------
@@ -188,91 +169,29 @@ export class Connection {
     // Attempts count, failed ones too: each takes window space.
     if (this.channelsCreated >= MAX_CHANNELS) return -C.ENOMEM;
     this.channelsCreated++;
-    if (!this.alloc) {
-      const a = PacketWindowAllocator.create();
-      if (typeof a === "number") return a;
-      this.alloc = a;
-    }
-    const win = this.alloc.allocate(PacketHeader.size + ChannelHeader.size + this.maxMessageSize);
-    if (typeof win === "number") return win;
-    const ep = ServerEndpoint.map(this.alloc.fd, win.offset, win.length);
-    if (typeof ep === "number") return ep;
-    const pair = libc.socketpair(C.AF_UNIX, C.SOCK_SEQPACKET | C.SOCK_CLOEXEC, 0);
-    if (typeof pair === "number") {
-      ep.unmap();
-      return pair;
-    }
-    const memfd = libc.dup(this.alloc.fd);
+    const ch = this.openChannel(CHANNEL_WINDOW);
+    if (typeof ch === "number") return ch;
+    const memfd = this.dupWindows();
     if (memfd < 0) {
-      ep.unmap();
-      libc.close(pair[0]);
-      libc.close(pair[1]);
+      this.dropChannel(ch, `memfd dup: errno ${-memfd}`);
       return memfd;
     }
-    // Our end never blocks the loop: a client that stops taking FDs loses them.
-    libc.fcntl(pair[0], C.F_SETFL, C.O_NONBLOCK);
-    const comm = new ChannelComm(ep, pair[0], nextChannelId++);
-    const watch = {
-      stateAddr: ep.base,
-      pending: () => comm.pending(),
-      onReady: () => this.serveChannel(comm),
-    };
-    const rc = this.loop.addChannel(watch);
-    if (rc < 0) {
-      this.log.warn({ errno: -rc }, "channel refused: no helper thread for it");
-      comm.shutdown();
-      comm.destroy();
-      libc.close(memfd);
-      libc.close(pair[1]);
-      return rc;
-    }
-    this.channels.push({ comm, watch });
-    return { memfd, clientSock: pair[1], offset: win.offset, length: win.length };
+    return { memfd, clientSock: ch.takeClientSock(), offset: ch.window.offset, length: ch.window.length };
   }
 
-  private serveChannel(comm: ChannelComm): void {
-    const taken = comm.endpoint.takeRequest();
-    if (taken !== true) {
-      if (taken !== false) this.dropChannel(comm, taken);
-      return;
-    }
-    const req = comm.request();
-    if (!req) {
-      this.dropChannel(comm, `bad datagram length ${comm.endpoint.dataLen()}`);
-      return;
-    }
-    const obs = this.observer;
-    const t0 = obs === null ? 0 : obs.begin(comm, req.mid, comm.payloadOff, req.payloadLen);
-    const respLen = this.handle(comm, req.mid, req.payloadLen);
-    const mid = respLen < 0 ? MID.Error : req.mid;
-    const len = respLen < 0 ? this.errorReply(comm, -respLen) : respLen;
-    if (obs !== null) obs.end(comm, req.mid, req.payloadLen, respLen, comm.payloadOff, len, t0);
-    if (!comm.respond(mid, len)) this.dropChannel(comm, "client shut the channel down");
-  }
-
-  private dropChannel(comm: ChannelComm, why: string): void {
-    const i = this.channels.findIndex((c) => c.comm === comm);
-    if (i < 0) return;
-    this.log.debug({ channel: comm.name, why }, "channel closed");
-    const [entry] = this.channels.splice(i, 1);
-    comm.shutdown();
-    this.loop.removeChannel(entry.watch);
-    comm.destroy();
+  protected newChannel(parts: ChannelParts): Channel {
+    return new Channel(this, parts, ChannelHeader.size);
   }
 
   // ---- dispatch -------------------------------------------------------------
 
-  private errorReply(comm: Comm, errno: number): number {
+  protected errorReply(comm: Comm, errno: number): number {
     comm.view.setUint32(comm.payloadOff + Resp.Error.errno, errno, true);
     return Resp.Error.size;
   }
 
-  /** Runs the handler for one request; returns the response payload length or
-   * -errno. Never throws: a bug in a handler costs one EREMOTEIO reply. */
-  handle(comm: Comm, mid: number, payloadLen: number): number {
-    if (payloadLen > this.maxMessageSize) return -C.EIO;
-    const handler = handlers[mid];
-    if (!handler) {
+  protected admit(_comm: Comm, mid: number): number {
+    if (!handlers[mid]) {
       this.log.warn({ mid }, "unsupported message");
       return -C.EOPNOTSUPP;
     }
@@ -287,73 +206,10 @@ export class Connection {
       this.log.warn({ mid }, "message not supported on this connection");
       return -C.EOPNOTSUPP;
     }
-    let rc: number;
-    try {
-      const req = requestDecoder(mid)(comm.u8, comm.view, comm.payloadOff, payloadLen);
-      if (!req) {
-        this.log.warn({ msg: MID_NAMES[mid], payloadLen }, "malformed request");
-        rc = -C.EIO;
-      } else {
-        rc = handler(this, comm, req);
-      }
-    } catch (err) {
-      this.log.error({ err, msg: MID_NAMES[mid] }, "handler failed");
-      rc = -C.EREMOTEIO;
-    }
-    if (rc > this.maxMessageSize) rc = -C.EIO;
-    if (rc < 0) {
-      if (this.log.isLevelEnabled("debug")) this.log.debug({ msg: MID_NAMES[mid], errno: -rc, via: comm.name }, "error reply");
-      if ("discardFds" in comm) (comm as SockComm | ChannelComm).discardFds();
-    }
-    return rc;
+    return 0;
   }
 
-  private onSocketReady(revents: number): void {
-    if (this.closed) return;
-    if (this.sock.blocked()) {
-      const f = this.sock.flush();
-      if (f === "broken") return this.close("send failed");
-      if (!f) return;
-      this.loop.setEvents(this.sock.fd, C.POLLIN | C.POLLRDHUP);
-    }
-    for (;;) {
-      const ev = this.sock.receive();
-      if (ev.kind === "wait") break;
-      if (ev.kind === "closed") return this.close(ev.reason);
-      const obs = this.observer;
-      const t0 = obs === null ? 0 : obs.begin(this.sock, ev.mid, this.sock.payloadOff, ev.payloadLen);
-      const rc = this.handle(this.sock, ev.mid, ev.payloadLen);
-      const len = rc < 0 ? this.errorReply(this.sock, -rc) : rc;
-      if (obs !== null) obs.end(this.sock, ev.mid, ev.payloadLen, rc, this.sock.payloadOff, len, t0);
-      const ok = this.sock.send(rc < 0 ? MID.Error : ev.mid, len);
-      if (!ok) return this.close("send failed");
-      if (this.sock.blocked()) {
-        // Stop reading until the client takes its response.
-        this.loop.setEvents(this.sock.fd, C.POLLOUT);
-        return;
-      }
-    }
-    if (revents & (C.POLLHUP | C.POLLERR | C.POLLNVAL)) this.close("hangup");
-  }
-
-  close(why: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.log.info({ why, fds: this.fds.size, channels: this.channels.length }, "connection closed");
-    this.loop.removeSocket(this.sock.fd);
-    for (const { comm, watch } of this.channels) {
-      comm.shutdown();
-      this.loop.removeChannel(watch);
-      comm.destroy();
-    }
-    this.channels = [];
-    this.alloc?.destroy();
-    this.alloc = null;
-    // Open and bound FDs first, so control FDs drop their last reference.
-    for (const fd of this.fds.values()) if (fd.kind !== "control") fd.release();
-    for (const fd of this.fds.values()) if (fd.kind === "control") fd.decRef();
-    this.fds.clear();
-    this.sock.close();
-    this.onClose(this);
+  protected decode(comm: Comm, mid: number, payloadLen: number): Fields<Layout> | null {
+    return requestDecoder(mid)(comm.u8, comm.view, comm.payloadOff, payloadLen);
   }
 }

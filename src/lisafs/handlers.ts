@@ -11,7 +11,8 @@ import { checkName } from "../host/lookup";
 import { copyName } from "../host/open-file";
 import type { XattrPolicy } from "../host/policy";
 import type { StatBuffer } from "../host/stat";
-import type { Comm } from "./comm";
+import type { Comm } from "../serve/comm";
+import type { HandlerTable } from "../serve/connection";
 import type { Connection, ControlFD } from "./connection";
 import {
   encode,
@@ -32,13 +33,10 @@ import {
 /** The handler of message `N`: its decoded request in, the response payload
  * length or -errno out. */
 export type Handler<N extends MIDName> = (c: Connection, comm: Comm, req: Request<N>) => number;
-/** How the dispatcher calls a handler: with what the message's own decoder
- * (requestDecoder) made of its payload. */
-export type DispatchHandler = (c: Connection, comm: Comm, req: Fields<Layout>) => number;
 /** One handler per message, each typed for its own request: a handler
  * registered under another message's name, or reading a field its request
  * has not, fails the type check (tests/request-types.ts). */
-export type HandlerTable = { [N in MIDName]?: Handler<N> };
+export type MessageHandlers = { [N in MIDName]?: Handler<N> };
 
 const ALLOWED_OPEN_FLAGS = C.O_ACCMODE | C.O_TRUNC;
 const SETSTAT_SUPPORTED =
@@ -115,7 +113,7 @@ function farOffsetOf(comm: Comm, req: Request<"PRead" | "PWrite">, at: number): 
 const statfsBuf = libc.pinnedBytes(Statfs.size);
 const statfsView = new DataView(statfsBuf.buffer);
 
-const table: HandlerTable = {};
+const table: MessageHandlers = {};
 
 table.Error = () => -C.EINVAL;
 
@@ -611,5 +609,5 @@ table.Accept = (c, comm, req) => {
 /** The handlers by message ID, as the dispatcher looks them up. Each was
  * typed for its own message above, and the dispatcher decodes a message by
  * that message's layout, so what it passes a handler is its Request. */
-export const handlers: (DispatchHandler | undefined)[] = [];
-for (const name of Object.keys(table) as MIDName[]) handlers[MID[name]] = table[name] as DispatchHandler;
+export const handlers: HandlerTable<Connection, Fields<Layout>> = [];
+for (const name of Object.keys(table) as MIDName[]) handlers[MID[name]] = table[name] as HandlerTable<Connection, Fields<Layout>>[number];

@@ -9,7 +9,7 @@ import type { Tracer } from "./trace";
 export interface ObservedComm {
   u8: Uint8Array;
   view: DataView;
-  /** ChannelComm / P9Channel carry their flipcall endpoint; sockets do not. */
+  /** A Channel (src/serve/channel.ts) carries its flipcall endpoint and id; a Sock does not. */
   endpoint?: unknown;
   id?: number;
 }

@@ -1,7 +1,7 @@
 // The p9 handlers: gVisor's pkg/p9/handlers.go protocol rules (fid states,
 // which errno when) over the semantics of gVisor's 2021 p9 fsgofer (seeds/fsgofer.go),
 // on the shared host-file layer. Each handler decodes nothing itself: it gets
-// the decoded request, writes its response body in place at comm.bodyOff and
+// the decoded request, writes its response body in place at comm.payloadOff and
 // returns its length, or returns -errno.
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
@@ -12,8 +12,9 @@ import { checkName } from "../host/lookup";
 import { copyName, type DirBatch, DirEntry } from "../host/open-file";
 import type { MknodKinds } from "../host/policy";
 import type { StatBuffer } from "../host/stat";
-import type { P9Comm } from "./comm";
-import { type DirentCursor, Fid, type P9Connection } from "./connection";
+import type { Comm } from "../serve/comm";
+import type { HandlerTable } from "../serve/connection";
+import { type DirentCursor, Fid, type Connection } from "./connection";
 import {
   ATTR_SIZE,
   farOffset,
@@ -41,14 +42,11 @@ import {
 
 /** The handler of message `N`: its decoded request in, the reply body length
  * or -errno out. */
-export type Handler<N extends RequestName> = (c: P9Connection, comm: P9Comm, req: Request<N>, bodyLen: number) => number;
-/** How the dispatcher calls a handler: with what decode() made of the body
- * by the message's own layout (Requests). */
-export type DispatchHandler = (c: P9Connection, comm: P9Comm, req: Fields<Layout>, bodyLen: number) => number;
+export type Handler<N extends RequestName> = (c: Connection, comm: Comm, req: Request<N>) => number;
 /** One handler per message, each typed for its own request: a handler
  * registered under another message's name, or reading a field its request
  * has not, fails the type check (tests/request-types.ts). */
-export type HandlerTable = { [N in RequestName]?: Handler<N> };
+export type MessageHandlers = { [N in RequestName]?: Handler<N> };
 
 /** What the 2021 fsgofer's GetAttr reports valid: the basic stats but inode number,
  * btime, gen and data version. */
@@ -74,7 +72,7 @@ function qidType(mode: number): number {
 /** Writes the QID of the file whose stat is in `st` at `off`: path is the
  * 2021 fsgofer's makeQID, an 8-bit device index above the low 56 bits of the
  * inode. */
-function putQid(c: P9Connection, comm: P9Comm, off: number, st: StatBuffer): number {
+function putQid(c: Connection, comm: Comm, off: number, st: StatBuffer): number {
   const dev = c.deviceIndex(st.devMajor(), st.devMinor());
   if (dev < 0) return dev;
   const v = comm.view;
@@ -102,7 +100,7 @@ function copyStat64(v: DataView, p: number, sv: DataView, at: number): number {
 /** Writes p9.Attr of the file whose stat is in `st` at `off`. Word by word:
  * a getattr is among the commonest requests, and BigInts would be garbage
  * per field. */
-function putAttr(comm: P9Comm, off: number, st: StatBuffer): void {
+function putAttr(comm: Comm, off: number, st: StatBuffer): void {
   const v = comm.view;
   const sv = st.view;
   v.setUint32(off, st.mode(), true);
@@ -128,11 +126,11 @@ function putAttr(comm: P9Comm, off: number, st: StatBuffer): void {
 const STAT_TIMES = [Statx.atime, Statx.mtime, Statx.ctime] as const;
 
 /** Writes the getattr valid mask (a constant below 2^32). */
-function putValid(comm: P9Comm, off: number): void {
+function putValid(comm: Comm, off: number): void {
   putU32AsU64(comm.view, off, ATTR_VALID);
 }
 
-function putStr(comm: P9Comm, off: number, s: string): number {
+function putStr(comm: Comm, off: number, s: string): number {
   comm.view.setUint16(off, s.length, true);
   for (let i = 0; i < s.length; i++) comm.u8[off + 2 + i] = s.charCodeAt(i);
   return off + 2 + s.length;
@@ -140,8 +138,8 @@ function putStr(comm: P9Comm, off: number, s: string): number {
 
 const closeFd = (fd: number) => libc.close(fd);
 
-const putQidBody = (c: P9Connection, comm: P9Comm, st: StatBuffer): number => {
-  const rc = putQid(c, comm, comm.bodyOff, st);
+const putQidBody = (c: Connection, comm: Comm, st: StatBuffer): number => {
+  const rc = putQid(c, comm, comm.payloadOff, st);
   return rc < 0 ? rc : QID_SIZE;
 };
 
@@ -151,7 +149,7 @@ const putQidBody = (c: P9Connection, comm: P9Comm, st: StatBuffer): number => {
  * FIFO policy our lisafs side offers). A standard client reaches every type:
  * it walks to stat them, and the host layer holds the special ones by
  * O_PATH and never opens them (Mount.standardClient). */
-function walkable(c: P9Connection, mode: number): boolean {
+function walkable(c: Connection, mode: number): boolean {
   if (c.mount.standardClient) return true;
   switch (mode & C.S_IFMT) {
     case C.S_IFREG:
@@ -168,7 +166,7 @@ function walkable(c: P9Connection, mode: number): boolean {
 }
 
 /** A directory fid that may have children made or removed in it. */
-function dirFid(c: P9Connection, fid: number): Fid | number {
+function dirFid(c: Connection, fid: number): Fid | number {
   const f = c.lookup(fid);
   if (!f) return -C.EBADF;
   if (f.deleted || !f.file.isDir() || f.open) return -C.EINVAL;
@@ -188,8 +186,8 @@ const version: Handler<"version"> = (c, comm, req) => {
   // A client we cannot talk to gets the standard answer, Rversion "unknown".
   if (v === null) {
     c.sock.msize = Math.max(MIN_MESSAGE_SIZE, Math.min(msize, MAX_MESSAGE_SIZE));
-    comm.view.setUint32(comm.bodyOff, c.sock.msize, true);
-    return putStr(comm, comm.bodyOff + 4, "unknown") - comm.bodyOff;
+    comm.view.setUint32(comm.payloadOff, c.sock.msize, true);
+    return putStr(comm, comm.payloadOff + 4, "unknown") - comm.payloadOff;
   }
   if (v > HIGHEST_VERSION) return -C.EAGAIN; // gVisor's client then asks lower
   if (msize < MIN_MESSAGE_SIZE) return -C.EINVAL;
@@ -199,8 +197,8 @@ const version: Handler<"version"> = (c, comm, req) => {
   c.version = v;
   c.mount.standardClient = v === 0;
   c.sock.msize = Math.min(msize, MAX_MESSAGE_SIZE);
-  comm.view.setUint32(comm.bodyOff, c.sock.msize, true);
-  return putStr(comm, comm.bodyOff + 4, versionString(v)) - comm.bodyOff;
+  comm.view.setUint32(comm.payloadOff, c.sock.msize, true);
+  return putStr(comm, comm.payloadOff + 4, versionString(v)) - comm.payloadOff;
 };
 
 /** No authentication: gVisor answers ENOSYS; standard clients (diod's
@@ -211,7 +209,7 @@ const auth: Handler<"auth"> = (c) => (c.version === 0 ? -C.ENOENT : -C.ENOSYS);
 /** Walks `names` from `from`, one at a time (gVisor's doWalk); each step's
  * QID is written at `qidsOff` when given. Leaves the stat of the file it
  * returns in c.stat. */
-function walkNames(c: P9Connection, comm: P9Comm, from: Fid, names: string[], qidsOff: number): HostFile | number {
+function walkNames(c: Connection, comm: Comm, from: Fid, names: string[], qidsOff: number): HostFile | number {
   if (names.length === 0) {
     const clone = from.file.clone();
     if (typeof clone === "number") return clone;
@@ -236,7 +234,7 @@ function walkNames(c: P9Connection, comm: P9Comm, from: Fid, names: string[], qi
     cur = next;
     if (!walkable(c, c.stat.mode())) return fail(-C.EPERM);
     if (qidsOff >= 0) {
-      if ((i + 1) * QID_SIZE + qidsOff - comm.bodyOff > comm.maxBody()) return fail(-C.ENOMEM);
+      if ((i + 1) * QID_SIZE + qidsOff - comm.payloadOff > comm.maxPayload()) return fail(-C.ENOMEM);
       const rc = putQid(c, comm, qidsOff + i * QID_SIZE, c.stat);
       if (rc < 0) return fail(rc);
     }
@@ -244,7 +242,7 @@ function walkNames(c: P9Connection, comm: P9Comm, from: Fid, names: string[], qi
   return cur;
 }
 
-function checkWalk(c: P9Connection, req: Request<"walk" | "walkgetattr">): Fid | number {
+function checkWalk(c: Connection, req: Request<"walk" | "walkgetattr">): Fid | number {
   for (const name of req.names) {
     const rc = safeName(name);
     if (rc < 0) return rc;
@@ -260,10 +258,10 @@ const walk: Handler<"walk"> = (c, comm, req) => {
   if (typeof f === "number") return f;
   const names = req.names;
   if (!comm.reserve(2 + names.length * QID_SIZE)) return -C.ENOMEM;
-  const file = walkNames(c, comm, f, names, comm.bodyOff + 2);
+  const file = walkNames(c, comm, f, names, comm.payloadOff + 2);
   if (typeof file === "number") return file;
   c.insert(req.newFid, new Fid(file, f.uid));
-  comm.view.setUint16(comm.bodyOff, names.length, true);
+  comm.view.setUint16(comm.payloadOff, names.length, true);
   return 2 + names.length * QID_SIZE;
 };
 
@@ -271,7 +269,7 @@ const walkgetattr: Handler<"walkgetattr"> = (c, comm, req) => {
   const f = checkWalk(c, req);
   if (typeof f === "number") return f;
   const names = req.names;
-  const off = comm.bodyOff;
+  const off = comm.payloadOff;
   if (!comm.reserve(R.walkgetattr.qids + 2 + names.length * QID_SIZE)) return -C.ENOMEM;
   const file = walkNames(c, comm, f, names, off + R.walkgetattr.qids + 2);
   if (typeof file === "number") return file;
@@ -309,7 +307,7 @@ const attach: Handler<"attach"> = (c, comm, req) => {
   const root = c.mount.openRoot(c.stat);
   if (typeof root === "number") return root;
   let rc = root.stat(c.stat);
-  if (rc >= 0) rc = putQid(c, comm, comm.bodyOff, c.stat);
+  if (rc >= 0) rc = putQid(c, comm, comm.payloadOff, c.stat);
   if (rc < 0) {
     root.close();
     return rc;
@@ -321,18 +319,18 @@ const attach: Handler<"attach"> = (c, comm, req) => {
   // gVisor's clients get the root's QID whatever the attach name (as
   // gVisor); a standard client, the QID of the file it attached to (as diod),
   // which its kernel takes for the mounted root's inode.
-  const qid = comm.u8.slice(comm.bodyOff, comm.bodyOff + QID_SIZE);
+  const qid = comm.u8.slice(comm.payloadOff, comm.payloadOff + QID_SIZE);
   const rootFid = new Fid(root);
   const file = walkNames(c, comm, rootFid, names, -1);
   rootFid.close();
   if (typeof file === "number") return file;
   if (c.version === 0) {
-    rc = putQid(c, comm, comm.bodyOff, c.stat);
+    rc = putQid(c, comm, comm.payloadOff, c.stat);
     if (rc < 0) {
       file.close();
       return rc;
     }
-  } else comm.u8.set(qid, comm.bodyOff);
+  } else comm.u8.set(qid, comm.payloadOff);
   c.insert(req.fid, new Fid(file, uid));
   return QID_SIZE;
 };
@@ -376,14 +374,14 @@ const lopen: Handler<"lopen"> = (c, comm, req) => {
   }
   const rc = f.file.stat(c.stat);
   if (rc < 0) return rc;
-  const q = putQid(c, comm, comm.bodyOff, c.stat);
+  const q = putQid(c, comm, comm.payloadOff, c.stat);
   if (q < 0) return q;
-  comm.view.setUint32(comm.bodyOff + QID_SIZE, 0, true); // iounit: the client's msize
+  comm.view.setUint32(comm.payloadOff + QID_SIZE, 0, true); // iounit: the client's msize
   return QID_SIZE + 4;
 };
 
 
-function create(c: P9Connection, comm: P9Comm, req: Request<"lcreate" | "ucreate">, uid: number): number {
+function create(c: Connection, comm: Comm, req: Request<"lcreate" | "ucreate">, uid: number): number {
   let rc = safeName(req.name);
   if (rc < 0) return rc;
   const d = dirFid(c, req.fid);
@@ -396,7 +394,7 @@ function create(c: P9Connection, comm: P9Comm, req: Request<"lcreate" | "ucreate
   const hostFlags = (mode === OpenFlags.WriteOnly ? C.O_RDWR : mode) | (req.flags & OpenFlags.Truncate);
   const res = d.file.openCreate(req.mode & 0o7777, uid, req.gid, req.name, hostFlags, c.stat);
   if (typeof res === "number") return res;
-  rc = putQid(c, comm, comm.bodyOff, c.stat);
+  rc = putQid(c, comm, comm.payloadOff, c.stat);
   const nf = new Fid(res.child, d.uid);
   nf.open = res.open;
   nf.mode = mode;
@@ -407,20 +405,20 @@ function create(c: P9Connection, comm: P9Comm, req: Request<"lcreate" | "ucreate
     else closeFd(res.donate);
   }
   if (rc < 0) return rc;
-  comm.view.setUint32(comm.bodyOff + QID_SIZE, 0, true);
+  comm.view.setUint32(comm.payloadOff + QID_SIZE, 0, true);
   return QID_SIZE + 4;
 }
 /** The owner of what a create on directory fid `dirFid` makes, when the
  * request names none: the fid's user (a standard client's access=user). */
-const ownerOf = (c: P9Connection, dirFid: number): number => c.lookup(dirFid)?.uid ?? NO_UID;
+const ownerOf = (c: Connection, dirFid: number): number => c.lookup(dirFid)?.uid ?? NO_UID;
 const lcreate: Handler<"lcreate"> = (c, comm, req) => create(c, comm, req, ownerOf(c, req.fid));
 const ucreate: Handler<"ucreate"> = (c, comm, req) => create(c, comm, req, req.uid);
 
 /** Runs a host call that makes a child of a directory fid, leaving its stat
  * in the `st` it is given, and answers its QID. */
 function makeChild(
-  c: P9Connection,
-  comm: P9Comm,
+  c: Connection,
+  comm: Comm,
   req: Request<"mkdir" | "umkdir" | "symlink" | "usymlink" | "mknod" | "umknod">,
   make: (dir: HostFile, st: StatBuffer) => HostFile | number,
 ): number {
@@ -446,7 +444,7 @@ const usymlink: Handler<"usymlink"> = (c, comm, req) =>
  * rule, 20240729's runsc/fsgofer: EPERM otherwise); a standard client, also
  * FIFOs and sockets (its kernel sends Tmknod for mkfifo and for bind), as
  * diod; device nodes only with --allow-device-nodes. */
-function mknodKinds(c: P9Connection): MknodKinds {
+function mknodKinds(c: Connection): MknodKinds {
   if (!c.mount.standardClient) return "regular";
   return c.mount.policy.deviceNodes ? "devices" : "specials";
 }
@@ -509,13 +507,13 @@ const readlink: Handler<"readlink"> = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (f.deleted || !f.file.isSymlink()) return -C.EINVAL;
-  const room = Math.min(4096, comm.maxBody() - 2);
+  const room = Math.min(4096, comm.maxPayload() - 2);
   if (!comm.reserve(2 + room)) return -C.ENOMEM;
-  const out = comm.u8.subarray(comm.bodyOff + 2, comm.bodyOff + 2 + room);
-  const n = f.file.readlink(out, comm.addr + comm.bodyOff + 2);
+  const out = comm.u8.subarray(comm.payloadOff + 2, comm.payloadOff + 2 + room);
+  const n = f.file.readlink(out, comm.addr + comm.payloadOff + 2);
   if (n < 0) return n;
   if (n >= room) return -C.ENAMETOOLONG;
-  comm.view.setUint16(comm.bodyOff, n, true);
+  comm.view.setUint16(comm.payloadOff, n, true);
   return 2 + n;
 };
 
@@ -525,7 +523,7 @@ const getattr: Handler<"getattr"> = (c, comm, req) => {
   let rc = f.file.stat(c.stat);
   if (rc < 0) return rc;
   if (!comm.reserve(R.getattr.size)) return -C.ENOMEM;
-  const off = comm.bodyOff;
+  const off = comm.payloadOff;
   rc = putQid(c, comm, off + R.getattr.qid, c.stat);
   if (rc < 0) return rc;
   putValid(comm, off + R.getattr.valid);
@@ -537,7 +535,7 @@ const getattr: Handler<"getattr"> = (c, comm, req) => {
  * size and times (CTime is EPERM for gVisor's clients; a standard client's
  * kernel sets it on every change and it is ignored); each change tried in
  * turn, the last failure answered. */
-function setattr(c: P9Connection, f: Fid, valid: number, a: SetAttr): number {
+function setattr(c: Connection, f: Fid, valid: number, a: SetAttr): number {
   if (f.deleted) return -C.EINVAL;
   if (c.readonly) return -C.EROFS;
   if (valid === 0) return 0;
@@ -589,8 +587,8 @@ const TWRITE_OFFSET_AT = fieldAt(Requests[T.write], "offset");
 /** The host offset of a Tread or Twrite: the decoded number, or for one of
  * 2^53 or more (decoded -1, see message.ts "off") the exact value, read
  * again from the request, as gVisor's gofer passes it on. */
-function hostOffset(comm: P9Comm, req: Request<"read" | "write">, at: number): number | bigint {
-  return req.offset >= 0 ? req.offset : farOffset(comm.view, comm.bodyOff, at);
+function hostOffset(comm: Comm, req: Request<"read" | "write">, at: number): number | bigint {
+  return req.offset >= 0 ? req.offset : farOffset(comm.view, comm.payloadOff, at);
 }
 
 const read: Handler<"read"> = (c, comm, req) => {
@@ -599,12 +597,12 @@ const read: Handler<"read"> = (c, comm, req) => {
   if (req.count > MAX_MESSAGE_SIZE) return -C.ENOBUFS;
   if (!f.open) return -C.EINVAL;
   if (f.mode === OpenFlags.WriteOnly) return -C.EPERM;
-  const count = Math.min(req.count, comm.maxBody() - R.read.data);
+  const count = Math.min(req.count, comm.maxPayload() - R.read.data);
   if (!comm.reserve(R.read.data + count)) return -C.ENOMEM;
   // Straight into the reply.
-  const n = f.open.read(comm.addr + comm.bodyOff + R.read.data, count, hostOffset(comm, req, TREAD_OFFSET_AT));
+  const n = f.open.read(comm.addr + comm.payloadOff + R.read.data, count, hostOffset(comm, req, TREAD_OFFSET_AT));
   if (n < 0) return n;
-  comm.view.setUint32(comm.bodyOff + R.read.count, n, true);
+  comm.view.setUint32(comm.payloadOff + R.read.count, n, true);
   return R.read.data + n;
 };
 
@@ -616,7 +614,7 @@ const write: Handler<"write"> = (c, comm, req) => {
   // Straight from the request.
   const n = f.open.write(comm.addr + req.data.off, req.data.len, hostOffset(comm, req, TWRITE_OFFSET_AT));
   if (n < 0) return n;
-  comm.view.setUint32(comm.bodyOff, n, true);
+  comm.view.setUint32(comm.payloadOff, n, true);
   return 4;
 };
 
@@ -628,7 +626,7 @@ const statfs: Handler<"statfs"> = (c, comm, req) => {
   if (rc < 0) return rc;
   const s = new DataView(buf.buffer);
   const v = comm.view;
-  const off = comm.bodyOff;
+  const off = comm.payloadOff;
   v.setUint32(off, Number(s.getBigInt64(0, true) & 0xffffffffn), true); // type
   v.setUint32(off + 4, Number(s.getBigInt64(8, true) & 0xffffffffn), true); // bsize
   for (let i = 0; i < 5; i++) v.setBigUint64(off + 8 + i * 8, s.getBigUint64(16 + i * 8, true), true);
@@ -660,7 +658,7 @@ const xattrwalk: Handler<"xattrwalk"> = (c, _comm, req) => (c.lookup(req.fid) ? 
 const xattrcreate: Handler<"xattrcreate"> = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENOSYS : -C.EBADF);
 
 /** Xattrs (an extension, off unless --xattr-user): user.* only. */
-function xattrFid(c: P9Connection, fid: number, name?: string): Fid | number {
+function xattrFid(c: Connection, fid: number, name?: string): Fid | number {
   const f = c.lookup(fid);
   if (!f) return -C.EBADF;
   if (f.deleted) return -C.EINVAL;
@@ -672,12 +670,12 @@ function xattrFid(c: P9Connection, fid: number, name?: string): Fid | number {
 const getxattr: Handler<"getxattr"> = (c, comm, req) => {
   const f = xattrFid(c, req.fid, req.name);
   if (typeof f === "number") return f;
-  const max = Math.min(0xffff, comm.maxBody() - 2);
+  const max = Math.min(0xffff, comm.maxPayload() - 2);
   const size = req.size === 0 ? max : Math.min(req.size, max);
   if (!comm.reserve(2 + size)) return -C.ENOMEM;
-  const n = f.file.getXattr(req.name, comm.addr + comm.bodyOff + 2, size);
+  const n = f.file.getXattr(req.name, comm.addr + comm.payloadOff + 2, size);
   if (n < 0) return n;
-  comm.view.setUint16(comm.bodyOff, n, true);
+  comm.view.setUint16(comm.payloadOff, n, true);
   return 2 + n;
 };
 
@@ -699,10 +697,10 @@ const listxattr: Handler<"listxattr"> = (c, comm, req) => {
   let need = 2;
   for (const n of names) need += 2 + n.length;
   if (!comm.reserve(need)) return -C.ERANGE;
-  comm.view.setUint16(comm.bodyOff, names.length, true);
-  let p = comm.bodyOff + 2;
+  comm.view.setUint16(comm.payloadOff, names.length, true);
+  let p = comm.payloadOff + 2;
   for (const n of names) p = putStr(comm, p, n);
-  return p - comm.bodyOff;
+  return p - comm.payloadOff;
 };
 
 const removexattr: Handler<"removexattr"> = (c, _comm, req) => {
@@ -723,7 +721,7 @@ const readdir: Handler<"readdir"> = (c, comm, req) => {
   if (!f) return -C.EBADF;
   if (f.deleted || !f.file.isDir() || !f.open) return -C.EINVAL;
   const offset = req.offset;
-  const budget = Math.min(req.count, comm.maxBody() - R.read.data);
+  const budget = Math.min(req.count, comm.maxPayload() - R.read.data);
   if (!comm.reserve(R.read.data + Math.max(0, budget))) return -C.ENOMEM;
   // An open directory stays on its device: stat it once per open fid.
   let dev = f.direntDev;
@@ -741,7 +739,7 @@ const readdir: Handler<"readdir"> = (c, comm, req) => {
     if (rc < 0) return rc;
     skip = offset;
   }
-  const start = comm.bodyOff + R.read.data;
+  const start = comm.payloadOff + R.read.data;
   const limit = start + budget;
   const cursor = c.direntCursor;
   cursor.p = start;
@@ -767,8 +765,8 @@ const readdir: Handler<"readdir"> = (c, comm, req) => {
     }
   }
   f.lastDirentOffset = offset + cursor.n;
-  comm.view.setUint32(comm.bodyOff, cursor.p - start, true);
-  return cursor.p - comm.bodyOff;
+  comm.view.setUint32(comm.payloadOff, cursor.p - start, true);
+  return cursor.p - comm.payloadOff;
 };
 
 /** Encodes entries of `batch` as 9P dirents at cursor.p while they fit
@@ -776,7 +774,7 @@ const readdir: Handler<"readdir"> = (c, comm, req) => {
  * many entries of the batch it used. Its own small function: the JIT's top
  * tier compiles it in a fraction of the time it took with the loop inlined
  * in the handler (100–135 ms, on the CPU a pinned client shares). */
-function encodeDirents(c: P9Connection, comm: P9Comm, batch: DirBatch, cursor: DirentCursor, limit: number, offset: number, dev: number): number {
+function encodeDirents(c: Connection, comm: Comm, batch: DirBatch, cursor: DirentCursor, limit: number, offset: number, dev: number): number {
   const v = comm.view;
   const out = comm.u8;
   const names = batch.names;
@@ -866,11 +864,11 @@ const bind: Handler<"bind"> = (c, comm, req) => {
   const nf = new Fid(res.child);
   nf.bound = res.socket;
   let q = res.child.stat(c.stat);
-  if (q >= 0) q = putQid(c, comm, comm.bodyOff + R.bind.qid, c.stat);
+  if (q >= 0) q = putQid(c, comm, comm.payloadOff + R.bind.qid, c.stat);
   c.insert(req.newFid, nf);
   if (q < 0) return q;
-  putValid(comm, comm.bodyOff + R.bind.valid);
-  putAttr(comm, comm.bodyOff + R.bind.attr, c.stat);
+  putValid(comm, comm.payloadOff + R.bind.valid);
+  putAttr(comm, comm.payloadOff + R.bind.attr, c.stat);
   return R.bind.size;
 };
 
@@ -886,7 +884,7 @@ const multigetattr: Handler<"multigetattr"> = (c, comm, req) => {
   if (!comm.reserve(2 + names.length * R.fullStat.size)) return -C.ENOMEM;
   let n = 0;
   let err = 0;
-  const off = comm.bodyOff + 2;
+  const off = comm.payloadOff + 2;
   const rc = f.file.walkStat(
     names,
     c.stat,
@@ -908,7 +906,7 @@ const multigetattr: Handler<"multigetattr"> = (c, comm, req) => {
   );
   if (rc < 0) return rc;
   if (err < 0) return err;
-  comm.view.setUint16(comm.bodyOff, n, true);
+  comm.view.setUint16(comm.payloadOff, n, true);
   return 2 + n * R.fullStat.size;
 };
 
@@ -917,12 +915,12 @@ const channel: Handler<"channel"> = (c, comm, req) => {
   const res = c.channelFor(req.id, req.control);
   if (typeof res === "number") return res;
   comm.donate(res.fd);
-  comm.view.setBigUint64(comm.bodyOff, BigInt(res.offset), true);
-  comm.view.setBigUint64(comm.bodyOff + 8, BigInt(res.length), true);
+  comm.view.setBigUint64(comm.payloadOff, BigInt(res.offset), true);
+  comm.view.setBigUint64(comm.payloadOff + 8, BigInt(res.length), true);
   return 16;
 };
 
-const table: HandlerTable = {
+const table: MessageHandlers = {
   version,
   auth,
   attach,
@@ -970,5 +968,5 @@ const table: HandlerTable = {
 /** The handlers by T type, as the dispatcher looks them up. Each was typed
  * for its own message above, and the dispatcher decodes a message by that
  * message's layout, so what it passes a handler is its Request. */
-export const handlers: Record<number, DispatchHandler> = {};
-for (const name of Object.keys(table) as RequestName[]) handlers[T[name]] = table[name] as DispatchHandler;
+export const handlers: HandlerTable<Connection, Fields<Layout>> = [];
+for (const name of Object.keys(table) as RequestName[]) handlers[T[name]] = table[name] as HandlerTable<Connection, Fields<Layout>>[number];

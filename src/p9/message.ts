@@ -795,8 +795,8 @@ export function fieldAt(layout: Layout, name: string): number {
 /** The exact value of an `off` field that decoded to -1 (2^53 or more): its
  * 8 bytes read again at `at` (fieldAt) of a body the decoder accepted, so
  * in bounds. The rare offset past a double, for the host call. */
-export function farOffset(view: DataView, bodyOff: number, at: number): bigint {
-  return view.getBigUint64(bodyOff + at, true);
+export function farOffset(view: DataView, payloadOff: number, at: number): bigint {
+  return view.getBigUint64(payloadOff + at, true);
 }
 
 /** Decodes the entries of an Rreaddir body (tests and tools). */
