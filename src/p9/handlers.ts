@@ -179,7 +179,10 @@ const safeName = (name: string): number => checkName(name);
 
 // ---- handlers ---------------------------------------------------------------------
 
-const version: Handler<"version"> = (c, comm, req) => {
+/** One handler per message, registered as `table.name = …`, as lisafs does. */
+const table: MessageHandlers = {};
+
+table.version = (c, comm, req) => {
   const msize = req.msize;
   const v = parseVersion(req.version);
   if (msize === 0) return -C.EINVAL;
@@ -204,7 +207,7 @@ const version: Handler<"version"> = (c, comm, req) => {
 /** No authentication: gVisor answers ENOSYS; standard clients (diod's
  * npclient, for one) take only ENOENT to mean "attach without auth", so a
  * plain 9P2000.L client gets that. */
-const auth: Handler<"auth"> = (c) => (c.version === 0 ? -C.ENOENT : -C.ENOSYS);
+table.auth = (c) => (c.version === 0 ? -C.ENOENT : -C.ENOSYS);
 
 /** Walks `names` from `from`, one at a time (gVisor's doWalk); each step's
  * QID is written at `qidsOff` when given. Leaves the stat of the file it
@@ -253,7 +256,7 @@ function checkWalk(c: Connection, req: Request<"walk" | "walkgetattr">): Fid | n
   return f;
 }
 
-const walk: Handler<"walk"> = (c, comm, req) => {
+table.walk = (c, comm, req) => {
   const f = checkWalk(c, req);
   if (typeof f === "number") return f;
   const names = req.names;
@@ -265,7 +268,7 @@ const walk: Handler<"walk"> = (c, comm, req) => {
   return 2 + names.length * QID_SIZE;
 };
 
-const walkgetattr: Handler<"walkgetattr"> = (c, comm, req) => {
+table.walkgetattr = (c, comm, req) => {
   const f = checkWalk(c, req);
   if (typeof f === "number") return f;
   const names = req.names;
@@ -296,7 +299,7 @@ function attachNames(exportPath: string, aname: string): string[] {
   return names.slice(exported.length);
 }
 
-const attach: Handler<"attach"> = (c, comm, req) => {
+table.attach = (c, comm, req) => {
   if (req.afid !== NO_FID) return -C.EINVAL;
   const uid = c.mount.standardClient ? req.uid : NO_UID;
   const names = attachNames(c.mount.hostPath, req.aname);
@@ -335,11 +338,11 @@ const attach: Handler<"attach"> = (c, comm, req) => {
   return QID_SIZE;
 };
 
-const flush: Handler<"flush"> = () => 0;
+table.flush = () => 0;
 
-const clunk: Handler<"clunk"> = (c, _comm, req) => (c.clunk(req.fid) ? 0 : -C.EBADF);
+table.clunk = (c, _comm, req) => (c.clunk(req.fid) ? 0 : -C.EBADF);
 
-const remove: Handler<"remove"> = (c, _comm, req) => {
+table.remove = (c, _comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   let rc: number;
@@ -351,7 +354,7 @@ const remove: Handler<"remove"> = (c, _comm, req) => {
   return rc;
 };
 
-const lopen: Handler<"lopen"> = (c, comm, req) => {
+table.lopen = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   const flags = req.flags;
@@ -411,8 +414,8 @@ function create(c: Connection, comm: Comm, req: Request<"lcreate" | "ucreate">, 
 /** The owner of what a create on directory fid `dirFid` makes, when the
  * request names none: the fid's user (a standard client's access=user). */
 const ownerOf = (c: Connection, dirFid: number): number => c.lookup(dirFid)?.uid ?? NO_UID;
-const lcreate: Handler<"lcreate"> = (c, comm, req) => create(c, comm, req, ownerOf(c, req.fid));
-const ucreate: Handler<"ucreate"> = (c, comm, req) => create(c, comm, req, req.uid);
+table.lcreate = (c, comm, req) => create(c, comm, req, ownerOf(c, req.fid));
+table.ucreate = (c, comm, req) => create(c, comm, req, req.uid);
 
 /** Runs a host call that makes a child of a directory fid, leaving its stat
  * in the `st` it is given, and answers its QID. */
@@ -433,12 +436,12 @@ function makeChild(
   return putQidBody(c, comm, c.stat);
 }
 
-const mkdir: Handler<"mkdir"> = (c, comm, req) =>
+table.mkdir = (c, comm, req) =>
   makeChild(c, comm, req, (d, st) => d.mkdir(req.mode & 0o7777, ownerOf(c, req.dirFid), req.gid, req.name, st));
-const umkdir: Handler<"umkdir"> = (c, comm, req) => makeChild(c, comm, req, (d, st) => d.mkdir(req.mode & 0o7777, req.uid, req.gid, req.name, st));
-const symlink: Handler<"symlink"> = (c, comm, req) =>
+table.umkdir = (c, comm, req) => makeChild(c, comm, req, (d, st) => d.mkdir(req.mode & 0o7777, req.uid, req.gid, req.name, st));
+table.symlink = (c, comm, req) =>
   makeChild(c, comm, req, (d, st) => d.symlink(req.name, req.target, ownerOf(c, req.dirFid), req.gid, st));
-const usymlink: Handler<"usymlink"> = (c, comm, req) =>
+table.usymlink = (c, comm, req) =>
   makeChild(c, comm, req, (d, st) => d.symlink(req.name, req.target, req.uid, req.gid, st));
 /** What Tmknod may make: gVisor's clients, regular files only (its gofer's
  * rule, 20240729's runsc/fsgofer: EPERM otherwise); a standard client, also
@@ -448,12 +451,12 @@ function mknodKinds(c: Connection): MknodKinds {
   if (!c.mount.standardClient) return "regular";
   return c.mount.policy.deviceNodes ? "devices" : "specials";
 }
-const mknod: Handler<"mknod"> = (c, comm, req) =>
+table.mknod = (c, comm, req) =>
   makeChild(c, comm, req, (d, st) => d.mknod(req.mode, ownerOf(c, req.dirFid), req.gid, req.name, st, mknodKinds(c), req.major, req.minor));
-const umknod: Handler<"umknod"> = (c, comm, req) =>
+table.umknod = (c, comm, req) =>
   makeChild(c, comm, req, (d, st) => d.mknod(req.mode, req.uid, req.gid, req.name, st, mknodKinds(c), req.major, req.minor));
 
-const link: Handler<"link"> = (c, _comm, req) => {
+table.link = (c, _comm, req) => {
   const rc = safeName(req.name);
   if (rc < 0) return rc;
   const d = c.lookup(req.dirFid);
@@ -468,7 +471,7 @@ const link: Handler<"link"> = (c, _comm, req) => {
   return 0;
 };
 
-const renameat: Handler<"renameat"> = (c, _comm, req) => {
+table.renameat = (c, _comm, req) => {
   let rc = safeName(req.oldName) || safeName(req.newName);
   if (rc < 0) return rc;
   const from = c.lookup(req.oldDirFid);
@@ -483,7 +486,7 @@ const renameat: Handler<"renameat"> = (c, _comm, req) => {
   return rc < 0 ? rc : 0;
 };
 
-const rename: Handler<"rename"> = (c, _comm, req) => {
+table.rename = (c, _comm, req) => {
   const rc = safeName(req.name);
   if (rc < 0) return rc;
   const f = c.lookup(req.fid);
@@ -495,7 +498,7 @@ const rename: Handler<"rename"> = (c, _comm, req) => {
   return f.file.renameSelf(to.file, req.name);
 };
 
-const unlinkat: Handler<"unlinkat"> = (c, _comm, req) => {
+table.unlinkat = (c, _comm, req) => {
   const rc = safeName(req.name);
   if (rc < 0) return rc;
   const d = dirFid(c, req.dirFid);
@@ -503,7 +506,7 @@ const unlinkat: Handler<"unlinkat"> = (c, _comm, req) => {
   return d.file.unlink(req.name, req.flags);
 };
 
-const readlink: Handler<"readlink"> = (c, comm, req) => {
+table.readlink = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (f.deleted || !f.file.isSymlink()) return -C.EINVAL;
@@ -517,7 +520,7 @@ const readlink: Handler<"readlink"> = (c, comm, req) => {
   return 2 + n;
 };
 
-const getattr: Handler<"getattr"> = (c, comm, req) => {
+table.getattr = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   let rc = f.file.stat(c.stat);
@@ -567,13 +570,13 @@ function setattr(c: Connection, f: Fid, valid: number, a: SetAttr): number {
   return res.failureMask ? -res.failureErrno : 0;
 }
 
-const setattrHandler: Handler<"setattr"> = (c, _comm, req) => {
+table.setattr = (c, _comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   return setattr(c, f, req.valid, req.attr);
 };
 
-const setattrclunk: Handler<"setattrclunk"> = (c, _comm, req) => {
+table.setattrclunk = (c, _comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   const rc = setattr(c, f, req.valid, req.attr);
@@ -591,7 +594,7 @@ function hostOffset(comm: Comm, req: Request<"read" | "write">, at: number): num
   return req.offset >= 0 ? req.offset : farOffset(comm.view, comm.payloadOff, at);
 }
 
-const read: Handler<"read"> = (c, comm, req) => {
+table.read = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (req.count > MAX_MESSAGE_SIZE) return -C.ENOBUFS;
@@ -606,7 +609,7 @@ const read: Handler<"read"> = (c, comm, req) => {
   return R.read.data + n;
 };
 
-const write: Handler<"write"> = (c, comm, req) => {
+table.write = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (!f.open) return -C.EINVAL;
@@ -618,7 +621,7 @@ const write: Handler<"write"> = (c, comm, req) => {
   return 4;
 };
 
-const statfs: Handler<"statfs"> = (c, comm, req) => {
+table.statfs = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   const buf = new Uint8Array(120);
@@ -635,16 +638,16 @@ const statfs: Handler<"statfs"> = (c, comm, req) => {
   return 60;
 };
 
-const fsync: Handler<"fsync"> = (c, _comm, req) => {
+table.fsync = (c, _comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (!f.open) return -C.EINVAL;
   return f.open.sync();
 };
 
-const flushf: Handler<"flushf"> = (c, _comm, req) => (c.lookup(req.fid) ? 0 : -C.EBADF);
+table.flushf = (c, _comm, req) => (c.lookup(req.fid) ? 0 : -C.EBADF);
 
-const allocate: Handler<"allocate"> = (c, _comm, req) => {
+table.allocate = (c, _comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (!f.open) return -C.EINVAL;
@@ -654,8 +657,8 @@ const allocate: Handler<"allocate"> = (c, _comm, req) => {
   return f.open.allocate(req.mode & 0x7f, req.offset, req.length);
 };
 
-const xattrwalk: Handler<"xattrwalk"> = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENODATA : -C.EBADF);
-const xattrcreate: Handler<"xattrcreate"> = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENOSYS : -C.EBADF);
+table.xattrwalk = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENODATA : -C.EBADF);
+table.xattrcreate = (c, _comm, req) => (c.lookup(req.fid) ? -C.ENOSYS : -C.EBADF);
 
 /** Xattrs (an extension, off unless --xattr-user): user.* only. */
 function xattrFid(c: Connection, fid: number, name?: string): Fid | number {
@@ -667,7 +670,7 @@ function xattrFid(c: Connection, fid: number, name?: string): Fid | number {
   return f;
 }
 
-const getxattr: Handler<"getxattr"> = (c, comm, req) => {
+table.getxattr = (c, comm, req) => {
   const f = xattrFid(c, req.fid, req.name);
   if (typeof f === "number") return f;
   const max = Math.min(0xffff, comm.maxPayload() - 2);
@@ -679,14 +682,14 @@ const getxattr: Handler<"getxattr"> = (c, comm, req) => {
   return 2 + n;
 };
 
-const setxattr: Handler<"setxattr"> = (c, _comm, req) => {
+table.setxattr = (c, _comm, req) => {
   const f = xattrFid(c, req.fid, req.name);
   if (typeof f === "number") return f;
   const value = Uint8Array.from(req.value, (ch) => ch.charCodeAt(0));
   return f.file.setXattr(req.name, libc.addr(value), value.byteLength, req.flags);
 };
 
-const listxattr: Handler<"listxattr"> = (c, comm, req) => {
+table.listxattr = (c, comm, req) => {
   const f = xattrFid(c, req.fid);
   if (typeof f === "number") return f;
   const names = f.file.listXattr();
@@ -703,7 +706,7 @@ const listxattr: Handler<"listxattr"> = (c, comm, req) => {
   return p - comm.payloadOff;
 };
 
-const removexattr: Handler<"removexattr"> = (c, _comm, req) => {
+table.removexattr = (c, _comm, req) => {
   const f = xattrFid(c, req.fid, req.name);
   if (typeof f === "number") return f;
   return f.file.removeXattr(req.name);
@@ -716,7 +719,7 @@ const removexattr: Handler<"removexattr"> = (c, _comm, req) => {
  * per entry as the 2021 fsgofer did (10x slower for a large directory); only an
  * entry of unknown type or one something is mounted on is stat'ed, so a
  * mount point shows the mounted root, as the 2021 fsgofer's stat does. */
-const readdir: Handler<"readdir"> = (c, comm, req) => {
+table.readdir = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (f.deleted || !f.file.isDir() || !f.open) return -C.EINVAL;
@@ -834,7 +837,7 @@ function direntQidType(dtype: number): number {
   }
 }
 
-const lconnect: Handler<"lconnect"> = (c, comm, req) => {
+table.lconnect = (c, comm, req) => {
   const f = c.lookup(req.fid);
   if (!f) return -C.EBADF;
   if (f.deleted || !f.file.isSocket()) return -C.EINVAL;
@@ -850,7 +853,7 @@ const lconnect: Handler<"lconnect"> = (c, comm, req) => {
   return 0;
 };
 
-const bind: Handler<"bind"> = (c, comm, req) => {
+table.bind = (c, comm, req) => {
   const rc = safeName(req.name);
   if (rc < 0) return rc;
   const d = dirFid(c, req.dirFid);
@@ -872,7 +875,7 @@ const bind: Handler<"bind"> = (c, comm, req) => {
   return R.bind.size;
 };
 
-const multigetattr: Handler<"multigetattr"> = (c, comm, req) => {
+table.multigetattr = (c, comm, req) => {
   const names = req.names;
   for (let i = 0; i < names.length; i++) {
     if (i === 0 && names[i] === "") continue;
@@ -910,7 +913,7 @@ const multigetattr: Handler<"multigetattr"> = (c, comm, req) => {
   return 2 + n * R.fullStat.size;
 };
 
-const channel: Handler<"channel"> = (c, comm, req) => {
+table.channel = (c, comm, req) => {
   if (!comm.canDonate) return -C.ENOSYS;
   const res = c.channelFor(req.id, req.control);
   if (typeof res === "number") return res;
@@ -918,51 +921,6 @@ const channel: Handler<"channel"> = (c, comm, req) => {
   comm.view.setBigUint64(comm.payloadOff, BigInt(res.offset), true);
   comm.view.setBigUint64(comm.payloadOff + 8, BigInt(res.length), true);
   return 16;
-};
-
-const table: MessageHandlers = {
-  version,
-  auth,
-  attach,
-  flush,
-  walk,
-  walkgetattr,
-  clunk,
-  remove,
-  lopen,
-  lcreate,
-  ucreate,
-  mkdir,
-  umkdir,
-  symlink,
-  usymlink,
-  mknod,
-  umknod,
-  link,
-  renameat,
-  rename,
-  unlinkat,
-  readlink,
-  getattr,
-  setattr: setattrHandler,
-  setattrclunk,
-  read,
-  write,
-  statfs,
-  fsync,
-  flushf,
-  allocate,
-  xattrwalk,
-  xattrcreate,
-  getxattr,
-  setxattr,
-  listxattr,
-  removexattr,
-  readdir,
-  lconnect,
-  bind,
-  multigetattr,
-  channel,
 };
 
 /** The handlers by T type, as the dispatcher looks them up. Each was typed
