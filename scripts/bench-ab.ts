@@ -5,7 +5,10 @@
 // the reference, which on this machine swing by more than the change.
 //
 //   bun scripts/bench-ab.ts --a OLD_GOFER --b NEW_GOFER [--pairs 8]
-//       [--mode pinned|unpinned|split] [--metrics REGEXP]
+//       [--mode pinned|unpinned|split] [--metrics REGEXP] [--suite lisafs|p9]
+//
+// --suite p9 runs scripts/bench-p9.sh (gVisor's p9 client) instead; its
+// modes are pinned and unpinned.
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -25,6 +28,8 @@ const builds = { a: path.resolve(flag("a")), b: path.resolve(flag("b")) };
 const pairs = Number(flag("pairs", "8"));
 const mode = flag("mode", "pinned");
 const metrics = flag("metrics", ".");
+const suite = flag("suite", "lisafs");
+if (suite !== "lisafs" && suite !== "p9") (console.error(`bench-ab: --suite ${suite}: lisafs or p9`), process.exit(2));
 for (const p of Object.values(builds)) if (!fs.existsSync(p)) (console.error(`bench-ab: no gofer at ${p}`), process.exit(2));
 
 const repo = path.resolve(import.meta.dir, "..");
@@ -44,12 +49,13 @@ for (let i = 0; i < pairs; i++) {
   const order: ("a" | "b")[] = i % 2 === 0 ? ["a", "b"] : ["b", "a"];
   for (const side of order) {
     const out = path.join(dir, `${side}-${i}.md`);
-    const r = spawnSync(
-      "bash",
-      ["scripts/bench.sh", "--modes", mode, "--only", "ours", "--gofer", builds[side], "--rounds", "1", "--starts", "0", "--metrics", metrics, "--out", out],
-      { cwd: repo, stdio: ["ignore", "ignore", "inherit"] },
-    );
-    if (r.status !== 0) (console.error(`bench-ab: bench.sh failed (pair ${i + 1}, ${side})`), process.exit(1));
+    const common = ["--only", "ours", "--gofer", builds[side], "--rounds", "1", "--metrics", metrics, "--out", out];
+    const argv =
+      suite === "lisafs"
+        ? ["scripts/bench.sh", "--modes", mode, "--starts", "0", ...common]
+        : ["scripts/bench-p9.sh", ...(mode === "unpinned" ? ["--cpu", "-1"] : []), ...common];
+    const r = spawnSync("bash", argv, { cwd: repo, stdio: ["ignore", "ignore", "inherit"] });
+    if (r.status !== 0) (console.error(`bench-ab: ${argv[0]} failed (pair ${i + 1}, ${side})`), process.exit(1));
     for (const line of fs.readFileSync(out, "utf8").split("\n")) {
       const cols = line.split("|");
       if (cols.length < 5) continue;
@@ -69,7 +75,7 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((x, y) => x - y);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-console.log(`A: ${builds.a}\nB: ${builds.b}\n${pairs} pairs, ${mode}\n`);
+console.log(`A: ${builds.a}\nB: ${builds.b}\n${pairs} pairs, ${suite}, ${mode}\n`);
 console.log("| row | A, median | B, median | B / A, median of pairs | range |\n|---|---:|---:|---:|---:|");
 for (const [name, byPair] of rows) {
   const both = [...byPair.values()].filter((p): p is { a: number; b: number } => p.a !== undefined && p.b !== undefined);

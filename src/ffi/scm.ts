@@ -93,7 +93,7 @@ export function sendWithFds(fd: number, bufAddr: number, len: number, fds: reado
 }
 
 export function closeAll(fds: readonly number[]): void {
-  for (const fd of fds) libc.close(fd);
+  for (let i = 0; i < fds.length; i++) libc.close(fds[i]);
 }
 
 /** No FDs to send: shared, so a reply without FDs allocates no array. */

@@ -73,13 +73,19 @@ function putStat(c: Connection, comm: Comm, at: number, st: StatBuffer): void {
 }
 
 /** Writes an Inode {controlFD `id`, the stat in `st`} at payload offset `at`. */
-function putInode(c: Connection, comm: Comm, at: number, id: number, st: StatBuffer): void {
-  comm.view.setBigUint64(comm.payloadOff + at, BigInt(id), true);
-  putStat(c, comm, at + Inode.stat, st);
+function putU64(comm: Comm, at: number, v: number | bigint): void {
+  const off = comm.payloadOff + at;
+  // A count or an ID: a non-negative exact number, written as two halves
+  // (a BigInt would be garbage on every PRead and PWrite reply).
+  if (typeof v === "number" && v >= 0 && v <= Number.MAX_SAFE_INTEGER) {
+    comm.view.setUint32(off, v % 2 ** 32, true);
+    comm.view.setUint32(off + 4, Math.floor(v / 2 ** 32), true);
+  } else comm.view.setBigUint64(off, BigInt.asUintN(64, BigInt(v)), true);
 }
 
-function putU64(comm: Comm, at: number, v: number | bigint): void {
-  comm.view.setBigUint64(comm.payloadOff + at, BigInt.asUintN(64, BigInt(v)), true);
+function putInode(c: Connection, comm: Comm, at: number, id: number, st: StatBuffer): void {
+  putU64(comm, at, id);
+  putStat(c, comm, at + Inode.stat, st);
 }
 
 /** A directory control FD the client may create in. */
@@ -180,10 +186,11 @@ table.Walk = (c, comm, req) => {
   let status: number = WalkStatus.Success;
   const made: number[] = [];
   let cur = start.file;
-  for (const name of path) {
+  for (let i = 0; i < path.length; i++) {
+    const name = path[i];
     const bad = checkName(name);
     if (bad < 0) {
-      for (const id of made) c.remove(id);
+      for (let i = 0; i < made.length; i++) c.remove(made[i]);
       return bad;
     }
     if (cur.isSymlink()) {
@@ -200,7 +207,7 @@ table.Walk = (c, comm, req) => {
       break;
     }
     if (typeof child === "number") {
-      for (const id of made) c.remove(id);
+      for (let i = 0; i < made.length; i++) c.remove(made[i]);
       return child;
     }
     const fd = c.insertControl(child);
@@ -270,14 +277,16 @@ table.OpenCreateAt = (c, comm, req) => {
 };
 
 table.Close = (c, _comm, req) => {
-  for (const id of req.fds) c.remove(id);
+  const ids = req.fds;
+  for (let i = 0; i < ids.length; i++) c.remove(ids[i]);
   return 0;
 };
 
 table.FSync = (c, _comm, req) => {
   let first = 0;
-  for (const id of req.fds) {
-    const fd = c.open(id);
+  const ids = req.fds;
+  for (let i = 0; i < ids.length; i++) {
+    const fd = c.open(ids[i]);
     const rc = typeof fd === "number" ? fd : fd.file.sync();
     if (rc < 0 && first === 0) first = rc;
   }

@@ -84,11 +84,27 @@ const IDLE_GC_MS = 500;
  * few hundred wakes keeps the heap's pages the same few hot ones. Pinned, in
  * a freshly started gofer: 9P walk+getattr+clunk 204 → 145 µs, 4 KiB read
  * 44 → 29 µs; lisafs Walk+Close 84–94 → 42–61 µs, FStat 23–26 → 16–17 µs.
- * Every 2048 wakes, or 256 doubling to 2048, measured no better (lisafs
- * Walk+Close 54–64 µs); see docs/event-loop.md. */
-const WAKES_PER_GC = 512;
-const idleTimeout = new BigInt64Array(libc.pinnedBytes(2 * 8).buffer);
+ * That was with several KB of garbage per request. Since the replies
+ * stopped allocating (tests/alloc.test.ts: a lisafs FStat or PRead leaves
+ * at most its decoded request), a collection's fixed cost (0.4–0.6 ms) is
+ * nearly all it costs, so it runs 8× less often: every 4096 wakes, server
+ * CPU per request 0.91–0.93× and one-goroutine ops/s 1.04–1.06× of every
+ * 512 (docs/event-loop.md). */
+const WAKES_PER_GC = 4096;
+// A struct timespec (two 64-bit words) for the timed waits, written through
+// 32-bit halves with plain numbers: this is set before nearly every sleep
+// while requests flow, and BigInt arithmetic would be garbage each time.
+const idleTimeout = new Int32Array(libc.pinnedBytes(2 * 8).buffer);
 const idleTimeoutAddr = libc.addr(idleTimeout);
+const TWO_32 = 2 ** 32;
+
+/** Writes seconds and nanoseconds (both >= 0) into the timespec. */
+function setTimespec(sec: number, nsec: number): void {
+  idleTimeout[0] = sec % TWO_32 | 0;
+  idleTimeout[1] = Math.floor(sec / TWO_32) | 0;
+  idleTimeout[2] = nsec | 0;
+  idleTimeout[3] = 0;
+}
 function waitFor(words: Int32Array, i: number, ms: number): boolean {
   const deadline = performance.now() + ms;
   const a = (ptr(words) as number) + i * 4;
@@ -448,8 +464,7 @@ export class EventLoop {
         rc = libc.futexWaitv(waitvAddr, this.waitvCount, timed ? this.deadline(waitMs) : 0);
       } else {
         if (timed) {
-          idleTimeout[0] = BigInt(Math.floor(waitMs / 1000));
-          idleTimeout[1] = BigInt((waitMs % 1000) * 1e6);
+          setTimespec(Math.floor(waitMs / 1000), (waitMs % 1000) * 1e6);
         }
         rc = libc.futexWait(this.wakeAddr, 0, C.FUTEX_PRIVATE_FLAG, timed ? idleTimeoutAddr : 0);
       }
@@ -544,9 +559,9 @@ export class EventLoop {
   /** An absolute CLOCK_MONOTONIC deadline `ms` from now, for futex_waitv. */
   private deadline(ms: number): number {
     libc.clockGettime(C.CLOCK_MONOTONIC, idleTimeoutAddr);
-    const ns = idleTimeout[1] + BigInt(ms * 1e6);
-    idleTimeout[0] += ns / 1_000_000_000n;
-    idleTimeout[1] = ns % 1_000_000_000n;
+    const sec = (idleTimeout[0] >>> 0) + (idleTimeout[1] >>> 0) * TWO_32;
+    const ns = (idleTimeout[2] >>> 0) + ms * 1e6;
+    setTimespec(sec + Math.floor(ns / 1e9), ns % 1e9);
     return idleTimeoutAddr;
   }
 

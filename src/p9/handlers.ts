@@ -246,8 +246,9 @@ function walkNames(c: Connection, comm: Comm, from: Fid, names: string[], qidsOf
 }
 
 function checkWalk(c: Connection, req: Request<"walk" | "walkgetattr">): Fid | number {
-  for (const name of req.names) {
-    const rc = safeName(name);
+  const names = req.names;
+  for (let i = 0; i < names.length; i++) {
+    const rc = safeName(names[i]);
     if (rc < 0) return rc;
   }
   const f = c.lookup(req.fid);

@@ -1,0 +1,51 @@
+// What a request leaves for the garbage collector. The busy loop's young
+// collections run every WAKES_PER_GC wakes (src/loop/loop.ts), a period
+// chosen for replies that allocate next to nothing: a lisafs FStat or PRead
+// over a channel may leave its decoded request and nothing else (no
+// iterator from a for-of, no BigInt from writing a 64-bit field, no
+// subarray). Counted by JSC cell type across N requests of a real gofer's
+// serving code (tests/lib/alloc-probe.ts) driven by our client.
+import { describe, expect, test } from "bun:test";
+import * as path from "node:path";
+import { useFixture } from "./lib/fixture";
+
+const fx = useFixture();
+
+interface Probe {
+  kind: string;
+  n: number;
+  perRequest: Record<string, number>;
+  collectedBetween: boolean;
+}
+
+function probe(kind: string, n: number, warmup: number): Probe {
+  const r = Bun.spawnSync([process.execPath, path.join(import.meta.dir, "lib/alloc-probe.ts"), fx.mount, kind, String(n), String(warmup)], {
+    stderr: "pipe",
+  });
+  if (r.exitCode !== 0) throw new Error(`alloc-probe ${kind}: exit ${r.exitCode}: ${r.stderr.toString()}`);
+  return JSON.parse(r.stdout.toString().trim().split("\n").pop()!) as Probe;
+}
+
+const total = (p: Probe) => Object.values(p.perRequest).reduce((a, b) => a + b, 0);
+
+describe("allocation per request over a channel", () => {
+  for (const kind of ["fstat", "pread"]) {
+    test(`${kind}: its decoded request and nothing else`, () => {
+      const p = probe(kind, 1000, 1500);
+      expect(p.collectedBetween).toBe(false);
+      // One Object per request (the decoded fields); the small remainder is
+      // code compiled during the run.
+      expect(p.perRequest.Object ?? 0).toBeLessThanOrEqual(1.01);
+      expect(total(p)).toBeLessThan(1.05);
+      for (const type of ["ArrayIterator", "BigInt", "Uint8Array", "DataView", "Function", "String"])
+        expect({ type, perRequest: p.perRequest[type] ?? 0 }).toEqual({ type, perRequest: 0 });
+    });
+  }
+
+  test("walk + close: the requests' own objects (decoded fields, name and ID arrays, the new file's state)", () => {
+    const p = probe("walkclose", 500, 1000);
+    expect(p.collectedBetween).toBe(false);
+    expect(total(p)).toBeLessThan(8.5);
+    for (const type of ["ArrayIterator", "BigInt"]) expect({ type, perRequest: p.perRequest[type] ?? 0 }).toEqual({ type, perRequest: 0 });
+  });
+});
