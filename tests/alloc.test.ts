@@ -1,7 +1,8 @@
 // What a request leaves for the garbage collector. The busy loop's young
 // collections run every WAKES_PER_GC wakes (src/loop/loop.ts), a period
 // chosen for replies that allocate next to nothing: a lisafs FStat or PRead
-// over a channel may leave its decoded request and nothing else (no
+// over a channel, or a 9P Tgetattr or Tread over the socket, may leave its
+// decoded request and nothing else (no
 // iterator from a for-of, no BigInt from writing a 64-bit field, no
 // subarray). Counted by JSC cell type across N requests of a real gofer's
 // serving code (tests/lib/alloc-probe.ts) driven by our client.
@@ -41,6 +42,27 @@ describe("allocation per request over a channel", () => {
         expect({ type, perRequest: p.perRequest[type] ?? 0 }).toEqual({ type, perRequest: 0 });
     });
   }
+
+  // Plain 9P2000.L over the socket (no channels: the loop's direct mode,
+  // a timed poll before each request).
+  for (const kind of ["p9-getattr", "p9-read"]) {
+    test(`${kind} over the socket: its decoded request and nothing else`, () => {
+      const p = probe(kind, 1000, 1500);
+      expect(p.collectedBetween).toBe(false);
+      expect(p.perRequest.Object ?? 0).toBeLessThanOrEqual(1.01);
+      expect(total(p)).toBeLessThan(1.05);
+      for (const type of ["ArrayIterator", "BigInt", "Uint8Array", "DataView", "Function", "String"])
+        expect({ type, perRequest: p.perRequest[type] ?? 0 }).toEqual({ type, perRequest: 0 });
+    });
+  }
+
+  test("9P walk + getattr + clunk: the requests' own objects, no closure", () => {
+    const p = probe("p9-walkgetattrclunk", 300, 800);
+    expect(p.collectedBetween).toBe(false);
+    expect(total(p)).toBeLessThan(7);
+    for (const type of ["ArrayIterator", "BigInt", "Function", "JSLexicalEnvironment"])
+      expect({ type, perRequest: p.perRequest[type] ?? 0 }).toEqual({ type, perRequest: 0 });
+  });
 
   test("walk + close: the requests' own objects (decoded fields, name and ID arrays, the new file's state)", () => {
     const p = probe("walkclose", 500, 1000);

@@ -251,12 +251,17 @@ export const recvmsg = (fd: number, msg: number, flags: number) => r(sc(NR.recvm
 export const memfdCreate = (name: string, flags: number) => guard(r(sc(NR.memfd_create, cstr(name), flags)));
 export const munmap = (p: number, len: number) => r(sc(NR.munmap, p, len));
 // poll(2) as ppoll (arm64 has no poll): a negative timeout waits forever.
-const pollTimeout = new BigInt64Array(pinnedBytes(16).buffer);
+// The timespec is written as 32-bit halves from plain numbers: a timed poll
+// runs before nearly every request of a connection without channels, and
+// BigInts would be garbage each time.
+const pollTimeout = new Int32Array(pinnedBytes(16).buffer);
 const pollTimeoutAddr = addr(pollTimeout);
 export function poll(fds: number, n: number, timeoutMs: number): number {
   if (timeoutMs < 0) return r(sc(NR.ppoll, fds, n, 0, 0, 0));
-  pollTimeout[0] = BigInt(Math.floor(timeoutMs / 1000));
-  pollTimeout[1] = BigInt((timeoutMs % 1000) * 1e6);
+  pollTimeout[0] = Math.floor(timeoutMs / 1000) | 0;
+  pollTimeout[1] = 0;
+  pollTimeout[2] = ((timeoutMs % 1000) * 1e6) | 0;
+  pollTimeout[3] = 0;
   return r(sc(NR.ppoll, fds, n, pollTimeoutAddr, 0, 0));
 }
 export const eventfd = (initval: number, flags: number) => r(sc(NR.eventfd2, initval, flags));

@@ -224,23 +224,35 @@ function walkNames(c: Connection, comm: Comm, from: Fid, names: string[], qidsOf
     return clone;
   }
   let cur: HostFile = from.file;
+  // No closure for the failure path: this runs for every walk.
+  let rc = 0;
   for (let i = 0; i < names.length; i++) {
-    const fail = (rc: number) => {
-      if (cur !== from.file) cur.close();
-      return rc;
-    };
-    if (!cur.isDir()) return fail(-C.EINVAL);
-    if (cur.node.deleted) return fail(-C.ENOENT);
+    if (!cur.isDir()) rc = -C.EINVAL;
+    else if (cur.node.deleted) rc = -C.ENOENT;
+    if (rc < 0) break;
     const next = cur.walk(names[i], c.stat);
-    if (typeof next === "number") return fail(next);
+    if (typeof next === "number") {
+      rc = next;
+      break;
+    }
     if (cur !== from.file) cur.close();
     cur = next;
-    if (!walkable(c, c.stat.mode())) return fail(-C.EPERM);
-    if (qidsOff >= 0) {
-      if ((i + 1) * QID_SIZE + qidsOff - comm.payloadOff > comm.maxPayload()) return fail(-C.ENOMEM);
-      const rc = putQid(c, comm, qidsOff + i * QID_SIZE, c.stat);
-      if (rc < 0) return fail(rc);
+    if (!walkable(c, c.stat.mode())) {
+      rc = -C.EPERM;
+      break;
     }
+    if (qidsOff >= 0) {
+      if ((i + 1) * QID_SIZE + qidsOff - comm.payloadOff > comm.maxPayload()) {
+        rc = -C.ENOMEM;
+        break;
+      }
+      rc = putQid(c, comm, qidsOff + i * QID_SIZE, c.stat);
+      if (rc < 0) break;
+    }
+  }
+  if (rc < 0) {
+    if (cur !== from.file) cur.close();
+    return rc;
   }
   return cur;
 }

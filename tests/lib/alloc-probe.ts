@@ -1,11 +1,11 @@
-// How many JS objects the serving thread allocates per lisafs request over a
-// channel, counted by JSC cell type (bun:jsc heapStats) across N requests
+// How many JS objects the serving thread allocates per request (lisafs over
+// a channel; kinds p9-*: plain 9P2000.L over the socket), counted by JSC cell type (bun:jsc heapStats) across N requests
 // with no collection in between. The server runs in this process (so its
 // heap can be counted); the client is a child process
 // (tests/lib/alloc-client.ts). Prints one JSON line:
 // {"kind", "n", "perRequest": {type: count / n}, "collectedBetween": bool}.
 //
-//   bun tests/lib/alloc-probe.ts DIR fstat|pread|walkclose [N [WARMUP]]
+//   bun tests/lib/alloc-probe.ts DIR fstat|pread|walkclose|p9-getattr|p9-read|p9-walkgetattrclunk [N [WARMUP]]
 import { heapStats } from "bun:jsc";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -30,7 +30,7 @@ const client = Bun.spawn([process.execPath, path.join(import.meta.dir, "alloc-cl
 });
 libc.close(pair[1]);
 
-const server = new Server({ protocol: "lisafs", loopMode: "auto", log: makeLogger("warn", 2), fdsPerConnection: "share" });
+const server = new Server({ protocol: kind.startsWith("p9-") ? "p9" : "lisafs", loopMode: "auto", log: makeLogger("warn", 2), fdsPerConnection: "share" });
 server.serve({
   fd: pair[0],
   hostPath: dir,
