@@ -132,3 +132,29 @@ describe("libc arguments", () => {
     expect(count() - before).toBeLessThan(500);
   });
 });
+
+describe("system calls", () => {
+  // libc's syscall(2) leaves a failure in errno, which JS then reads: anything
+  // that runs on the thread in between and sets errno changes the answer. The
+  // gofer makes the system call itself (a few bytes of machine code) and gets
+  // the kernel's -errno back in the result.
+  test(`the system call instruction itself on ${process.arch}, errno untouched`, () => {
+    expect(libc.syscallPath).toBe(process.arch === "x64" || process.arch === "arm64" ? "raw" : "libc");
+    // A value in errno that the next failure must not be read from.
+    expect(libc.close(-1)).toBe(-9); // EBADF
+    const before = libc.errno();
+    expect(libc.renameat2(-100, "/nonexistent-a", -100, "/nonexistent-b", 0x80000000)).toBe(-22); // EINVAL
+    expect(libc.eventfd(0, -1)).toBe(-22);
+    // Nothing went through errno on the raw path: it still says what it said.
+    if (libc.syscallPath === "raw") expect(libc.errno()).toBe(before);
+  });
+
+  test("the fallback through libc's syscall(2) and errno gives the same answers (GOFER_RAW_SYSCALL=0)", () => {
+    const script = `
+      const libc = require(${JSON.stringify(path.resolve(import.meta.dir, "../src/ffi/libc.ts"))});
+      console.log(JSON.stringify([libc.syscallPath, libc.close(-1), libc.renameat2(-100, "/nonexistent-a", -100, "/nonexistent-b", 0x80000000), libc.getpid() === process.pid]));`;
+    const r = Bun.spawnSync([process.execPath, "-e", script], { env: { ...process.env, GOFER_RAW_SYSCALL: "0" } });
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout.toString())).toEqual(["libc", -9, -22, true]);
+  });
+});

@@ -2,7 +2,7 @@
 // from this thread's errno right after the call; nothing here throws for a
 // failed syscall. Pointers are plain numbers (addresses) so callers can point
 // into any buffer, including shared memory mappings, without copies.
-import { type ConvertFns, dlopen, FFIType as T, ptr, read, type Symbols } from "bun:ffi";
+import { type ConvertFns, dlopen, FFIType as T, linkSymbols, type Pointer, ptr, read, type Symbols, toArrayBuffer } from "bun:ffi";
 import {
   AT_FDCWD,
   NR,
@@ -15,6 +15,7 @@ import {
   SYS_geteuid,
   SYS_gettid,
   SYS_mount,
+  SYS_mprotect,
   SYS_pipe2,
   SYS_pivot_root,
   SYS_prctl,
@@ -80,14 +81,76 @@ const S = bindOnUse({
   clock_gettime: { args: [i32, P], returns: i32 },
   sigaction: { args: [i32, P, P], returns: i32 },
 });
-/** A system call by number (NR) with up to six integer or address
- * arguments; libc's syscall(2) returns -1 and sets errno on failure. */
 type Arg = number | bigint; // a bigint for a 64-bit value past 2^53 (file offsets)
-const sc = (nr: number, a: Arg = 0, b: Arg = 0, c: Arg = 0, d: Arg = 0, e: Arg = 0, f: Arg = 0): number =>
-  S.syscall(nr, a, b, c, d, e, f) as number;
 // errno lives in thread-local storage; this module is instantiated once per
 // thread (Workers load their own copy), so caching the address is safe.
 const errnoAddr = S.__errno_location() as number;
+
+/**
+ * The system call instruction itself, in a few bytes of machine code: it
+ * returns the kernel's result, -errno on failure, with no errno in between.
+ * libc's syscall(2) stores the error in errno, and reading errno afterwards
+ * from JS races with anything that runs on this thread in between and also
+ * sets it (a reply once carried EAGAIN for a renameat2 the kernel had
+ * refused with EINVAL). Arguments arrive as a C call's (nr, a..f) and move
+ * to the kernel's registers.
+ */
+const RAW_SYSCALL: Partial<Record<string, number[]>> = {
+  x64: [
+    0x48, 0x89, 0xf8, // mov rax, rdi        the number
+    0x48, 0x89, 0xf7, // mov rdi, rsi        a
+    0x48, 0x89, 0xd6, // mov rsi, rdx        b
+    0x48, 0x89, 0xca, // mov rdx, rcx        c
+    0x4d, 0x89, 0xc2, // mov r10, r8         d
+    0x4d, 0x89, 0xc8, // mov r8, r9          e
+    0x4c, 0x8b, 0x4c, 0x24, 0x08, // mov r9, [rsp+8]   f, the 7th C argument
+    0x0f, 0x05, //       syscall
+    0xc3, //             ret
+  ],
+  arm64: [
+    0xe8, 0x03, 0x00, 0xaa, // mov x8, x0    the number
+    0xe0, 0x03, 0x01, 0xaa, // mov x0, x1    a
+    0xe1, 0x03, 0x02, 0xaa, // mov x1, x2    b
+    0xe2, 0x03, 0x03, 0xaa, // mov x2, x3    c
+    0xe3, 0x03, 0x04, 0xaa, // mov x3, x4    d
+    0xe4, 0x03, 0x05, 0xaa, // mov x4, x5    e
+    0xe5, 0x03, 0x06, 0xaa, // mov x5, x6    f
+    0x01, 0x00, 0x00, 0xd4, // svc #0
+    0xc0, 0x03, 0x5f, 0xd6, // ret
+  ],
+};
+
+type RawSyscall = (nr: number, a: Arg, b: Arg, c: Arg, d: Arg, e: Arg, f: Arg) => number;
+
+/** Maps RAW_SYSCALL read+execute (through libc's syscall, once) and binds
+ * it; null where that is refused (a seccomp filter or an LSM that forbids
+ * executable mappings, in a thread started after confinement): the calls
+ * then go through libc's syscall and errno. */
+function bindRawSyscall(): RawSyscall | null {
+  const code = RAW_SYSCALL[process.arch];
+  if (!code || process.env.GOFER_RAW_SYSCALL === "0") return null;
+  const PAGE = 4096;
+  const base = S.syscall(NR.mmap, 0, PAGE, 3 /* PROT_READ|PROT_WRITE */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0) as number;
+  if (typeof base !== "number" || base <= 0) return null;
+  new Uint8Array(toArrayBuffer(base, 0, PAGE)).set(code);
+  if (S.syscall(SYS_mprotect, base, PAGE, 5 /* PROT_READ|PROT_EXEC */, 0, 0, 0) !== 0) return null;
+  const args = [i64, i64, i64, i64, i64, i64, i64];
+  const sym = linkSymbols({ raw: { ptr: base as Pointer, args, returns: ssize } }).symbols.raw;
+  return direct(sym, args) as RawSyscall;
+}
+const raw = bindRawSyscall();
+/** How this thread makes system calls (tests, diagnosis). */
+export const syscallPath: "raw" | "libc" = raw !== null ? "raw" : "libc";
+
+/** A system call by number (NR) with up to six integer or address
+ * arguments: its result, or -errno. */
+const sc: (nr: number, a?: Arg, b?: Arg, c?: Arg, d?: Arg, e?: Arg, f?: Arg) => number =
+  raw !== null
+    ? (nr, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0) => raw(nr, a, b, c, d, e, f)
+    : (nr, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0) => {
+        const v = S.syscall(nr, a, b, c, d, e, f) as number;
+        return v === -1 ? -errno() : v;
+      };
 
 /** errno of the last failed call on this thread. */
 export function errno(): number {
@@ -163,93 +226,93 @@ function guard(fd: number): number {
 const EMFILE = 24;
 
 export const openat = (dirfd: number, name: string, flags: number, mode = 0) =>
-  guard(r(sc(NR.openat, dirfd, cstr(name), flags, mode)));
-export const close = (fd: number) => r(sc(NR.close, fd));
-export const dup = (fd: number) => guard(r(sc(NR.dup, fd)));
-export const fcntl = (fd: number, cmd: number, arg = 0) => r(sc(NR.fcntl, fd, cmd, arg));
+  guard((sc(NR.openat, dirfd, cstr(name), flags, mode)));
+export const close = (fd: number) => (sc(NR.close, fd));
+export const dup = (fd: number) => guard((sc(NR.dup, fd)));
+export const fcntl = (fd: number, cmd: number, arg = 0) => (sc(NR.fcntl, fd, cmd, arg));
 export const statx = (dirfd: number, name: string, flags: number, mask: number, buf: number) =>
-  r(sc(NR.statx, dirfd, name === "" ? EMPTY : cstr(name), flags, mask, buf));
+  (sc(NR.statx, dirfd, name === "" ? EMPTY : cstr(name), flags, mask, buf));
 /** statx with the name given as the address of a NUL-terminated string. */
 export const statxAddr = (dirfd: number, nameAddr: number, flags: number, mask: number, buf: number) =>
-  r(sc(NR.statx, dirfd, nameAddr, flags, mask, buf));
-export const fstatfs = (fd: number, buf: number) => r(sc(NR.fstatfs, fd, buf));
-export const getdents64 = (fd: number, buf: number, len: number) => r(sc(NR.getdents64, fd, buf, len));
+  (sc(NR.statx, dirfd, nameAddr, flags, mask, buf));
+export const fstatfs = (fd: number, buf: number) => (sc(NR.fstatfs, fd, buf));
+export const getdents64 = (fd: number, buf: number, len: number) => (sc(NR.getdents64, fd, buf, len));
 export const pread = (fd: number, buf: number, len: number, off: number | bigint) =>
-  r(sc(NR.pread64, fd, buf, len, off));
+  (sc(NR.pread64, fd, buf, len, off));
 export const pwrite = (fd: number, buf: number, len: number, off: number | bigint) =>
-  r(sc(NR.pwrite64, fd, buf, len, off));
-export const readFd = (fd: number, buf: number, len: number) => r(sc(NR.read, fd, buf, len));
-export const writeFd = (fd: number, buf: number, len: number) => r(sc(NR.write, fd, buf, len));
-export const lseek = (fd: number, off: number | bigint, whence: number) => r(sc(NR.lseek, fd, off, whence));
-export const fsync = (fd: number) => r(sc(NR.fsync, fd));
+  (sc(NR.pwrite64, fd, buf, len, off));
+export const readFd = (fd: number, buf: number, len: number) => (sc(NR.read, fd, buf, len));
+export const writeFd = (fd: number, buf: number, len: number) => (sc(NR.write, fd, buf, len));
+export const lseek = (fd: number, off: number | bigint, whence: number) => (sc(NR.lseek, fd, off, whence));
+export const fsync = (fd: number) => (sc(NR.fsync, fd));
 export const fallocate = (fd: number, mode: number, off: number | bigint, len: number | bigint) =>
-  r(sc(NR.fallocate, fd, mode, off, len));
-export const ftruncate = (fd: number, len: number | bigint) => r(sc(NR.ftruncate, fd, len));
-export const fchmod = (fd: number, mode: number) => r(sc(NR.fchmod, fd, mode));
+  (sc(NR.fallocate, fd, mode, off, len));
+export const ftruncate = (fd: number, len: number | bigint) => (sc(NR.ftruncate, fd, len));
+export const fchmod = (fd: number, mode: number) => (sc(NR.fchmod, fd, mode));
 export const fchmodat = (dirfd: number, name: string, mode: number, flags: number) =>
-  r(sc(NR.fchmodat, dirfd, cstr(name), mode, flags));
+  (sc(NR.fchmodat, dirfd, cstr(name), mode, flags));
 export const fchownat = (dirfd: number, name: string, uid: number, gid: number, flags: number) =>
-  r(sc(NR.fchownat, dirfd, name === "" ? EMPTY : cstr(name), uid >>> 0, gid >>> 0, flags));
+  (sc(NR.fchownat, dirfd, name === "" ? EMPTY : cstr(name), uid >>> 0, gid >>> 0, flags));
 export const utimensat = (dirfd: number, name: string | null, times: number, flags: number) =>
-  r(sc(NR.utimensat, dirfd, name === null ? 0 : name === "" ? EMPTY : cstr(name), times, flags));
+  (sc(NR.utimensat, dirfd, name === null ? 0 : name === "" ? EMPTY : cstr(name), times, flags));
 export const mkdirat = (dirfd: number, name: string, mode: number) =>
-  r(sc(NR.mkdirat, dirfd, cstr(name), mode));
+  (sc(NR.mkdirat, dirfd, cstr(name), mode));
 export const mknodat = (dirfd: number, name: string, mode: number, dev: number) =>
-  r(sc(NR.mknodat, dirfd, cstr(name), mode, dev));
+  (sc(NR.mknodat, dirfd, cstr(name), mode, dev));
 export const symlinkat = (target: string, dirfd: number, name: string) =>
-  r(sc(NR.symlinkat, cstr(target, 1), dirfd, cstr(name, 0)));
+  (sc(NR.symlinkat, cstr(target, 1), dirfd, cstr(name, 0)));
 export const linkat = (olddir: number, oldname: string, newdir: number, newname: string, flags: number) =>
-  r(sc(NR.linkat, olddir, oldname === "" ? EMPTY : cstr(oldname, 0), newdir, cstr(newname, 1), flags));
+  (sc(NR.linkat, olddir, oldname === "" ? EMPTY : cstr(oldname, 0), newdir, cstr(newname, 1), flags));
 export const renameat = (olddir: number, oldname: string, newdir: number, newname: string) =>
-  r(sc(NR.renameat2, olddir, cstr(oldname, 0), newdir, cstr(newname, 1), 0));
+  (sc(NR.renameat2, olddir, cstr(oldname, 0), newdir, cstr(newname, 1), 0));
 export const renameat2 = (olddir: number, oldname: string, newdir: number, newname: string, flags: number) =>
-  r(sc(NR.renameat2, olddir, cstr(oldname, 0), newdir, cstr(newname, 1), flags));
+  (sc(NR.renameat2, olddir, cstr(oldname, 0), newdir, cstr(newname, 1), flags));
 export const unlinkat = (dirfd: number, name: string, flags: number) =>
-  r(sc(NR.unlinkat, dirfd, cstr(name), flags));
+  (sc(NR.unlinkat, dirfd, cstr(name), flags));
 export const readlinkat = (dirfd: number, name: string, buf: number, len: number) =>
-  r(sc(NR.readlinkat, dirfd, name === "" ? EMPTY : cstr(name), buf, len));
+  (sc(NR.readlinkat, dirfd, name === "" ? EMPTY : cstr(name), buf, len));
 export const fgetxattr = (fd: number, name: string, buf: number, len: number) =>
-  r(sc(NR.fgetxattr, fd, cstr(name), buf, len));
+  (sc(NR.fgetxattr, fd, cstr(name), buf, len));
 export const fsetxattr = (fd: number, name: string, value: number, len: number, flags: number) =>
-  r(sc(NR.fsetxattr, fd, cstr(name), value, len, flags));
-export const flistxattr = (fd: number, buf: number, len: number) => r(sc(NR.flistxattr, fd, buf, len));
-export const fremovexattr = (fd: number, name: string) => r(sc(NR.fremovexattr, fd, cstr(name)));
+  (sc(NR.fsetxattr, fd, cstr(name), value, len, flags));
+export const flistxattr = (fd: number, buf: number, len: number) => (sc(NR.flistxattr, fd, buf, len));
+export const fremovexattr = (fd: number, name: string) => (sc(NR.fremovexattr, fd, cstr(name)));
 // By path, not following a last symlink (paths are byte strings, slot 1).
 export const lgetxattr = (path: string, name: string, buf: number, len: number) =>
-  r(sc(NR.lgetxattr, cstr(path, 1), cstr(name), buf, len));
+  (sc(NR.lgetxattr, cstr(path, 1), cstr(name), buf, len));
 export const lsetxattr = (path: string, name: string, value: number, len: number, flags: number) =>
-  r(sc(NR.lsetxattr, cstr(path, 1), cstr(name), value, len, flags));
-export const llistxattr = (path: string, buf: number, len: number) => r(sc(NR.llistxattr, cstr(path, 1), buf, len));
+  (sc(NR.lsetxattr, cstr(path, 1), cstr(name), value, len, flags));
+export const llistxattr = (path: string, buf: number, len: number) => (sc(NR.llistxattr, cstr(path, 1), buf, len));
 export const lremovexattr = (path: string, name: string) =>
-  r(sc(NR.lremovexattr, cstr(path, 1), cstr(name)));
-export const socket = (domain: number, type: number, proto: number) => guard(r(sc(NR.socket, domain, type, proto)));
-export const bind = (fd: number, sa: number, len: number) => r(sc(NR.bind, fd, sa, len));
-export const listen = (fd: number, backlog: number) => r(sc(NR.listen, fd, backlog));
-export const accept4 = (fd: number, flags: number) => guard(r(sc(NR.accept4, fd, 0, 0, flags)));
-export const connect = (fd: number, sa: number, len: number) => r(sc(NR.connect, fd, sa, len));
-export const recv = (fd: number, buf: number, len: number, flags: number) => r(sc(NR.recvfrom, fd, buf, len, flags, 0, 0));
-export const send = (fd: number, buf: number, len: number, flags: number) => r(sc(NR.sendto, fd, buf, len, flags, 0, 0));
+  (sc(NR.lremovexattr, cstr(path, 1), cstr(name)));
+export const socket = (domain: number, type: number, proto: number) => guard((sc(NR.socket, domain, type, proto)));
+export const bind = (fd: number, sa: number, len: number) => (sc(NR.bind, fd, sa, len));
+export const listen = (fd: number, backlog: number) => (sc(NR.listen, fd, backlog));
+export const accept4 = (fd: number, flags: number) => guard((sc(NR.accept4, fd, 0, 0, flags)));
+export const connect = (fd: number, sa: number, len: number) => (sc(NR.connect, fd, sa, len));
+export const recv = (fd: number, buf: number, len: number, flags: number) => (sc(NR.recvfrom, fd, buf, len, flags, 0, 0));
+export const send = (fd: number, buf: number, len: number, flags: number) => (sc(NR.sendto, fd, buf, len, flags, 0, 0));
 /** 0 if fd is a connected socket, else -errno (ENOTCONN, ENOTSOCK, EBADF). */
 export function checkConnected(fd: number): number {
   const sa = new Uint8Array(128);
   const len = new Uint32Array([128]);
-  return r(sc(NR.getpeername, fd, addr(sa), addr(len)));
+  return (sc(NR.getpeername, fd, addr(sa), addr(len)));
 }
 /** Sets an int-valued socket option. */
 export function setsockoptInt(fd: number, level: number, opt: number, value: number): number {
   const v = new Int32Array([value]);
-  return r(sc(NR.setsockopt, fd, level, opt, addr(v), 4));
+  return (sc(NR.setsockopt, fd, level, opt, addr(v), 4));
 }
 /** The local address of a socket into `sa` (a sockaddr buffer). */
 export function getsockname(fd: number, sa: Uint8Array): number {
   const len = new Uint32Array([sa.byteLength]);
-  return r(sc(NR.getsockname, fd, addr(sa), addr(len)));
+  return (sc(NR.getsockname, fd, addr(sa), addr(len)));
 }
-export const shutdown = (fd: number, how: number) => r(sc(NR.shutdown, fd, how));
-export const sendmsg = (fd: number, msg: number, flags: number) => r(sc(NR.sendmsg, fd, msg, flags));
-export const recvmsg = (fd: number, msg: number, flags: number) => r(sc(NR.recvmsg, fd, msg, flags));
-export const memfdCreate = (name: string, flags: number) => guard(r(sc(NR.memfd_create, cstr(name), flags)));
-export const munmap = (p: number, len: number) => r(sc(NR.munmap, p, len));
+export const shutdown = (fd: number, how: number) => (sc(NR.shutdown, fd, how));
+export const sendmsg = (fd: number, msg: number, flags: number) => (sc(NR.sendmsg, fd, msg, flags));
+export const recvmsg = (fd: number, msg: number, flags: number) => (sc(NR.recvmsg, fd, msg, flags));
+export const memfdCreate = (name: string, flags: number) => guard((sc(NR.memfd_create, cstr(name), flags)));
+export const munmap = (p: number, len: number) => (sc(NR.munmap, p, len));
 // poll(2) as ppoll (arm64 has no poll): a negative timeout waits forever.
 // The timespec is written as 32-bit halves from plain numbers: a timed poll
 // runs before nearly every request of a connection without channels, and
@@ -257,14 +320,14 @@ export const munmap = (p: number, len: number) => r(sc(NR.munmap, p, len));
 const pollTimeout = new Int32Array(pinnedBytes(16).buffer);
 const pollTimeoutAddr = addr(pollTimeout);
 export function poll(fds: number, n: number, timeoutMs: number): number {
-  if (timeoutMs < 0) return r(sc(NR.ppoll, fds, n, 0, 0, 0));
+  if (timeoutMs < 0) return (sc(NR.ppoll, fds, n, 0, 0, 0));
   pollTimeout[0] = Math.floor(timeoutMs / 1000) | 0;
   pollTimeout[1] = 0;
   pollTimeout[2] = ((timeoutMs % 1000) * 1e6) | 0;
   pollTimeout[3] = 0;
-  return r(sc(NR.ppoll, fds, n, pollTimeoutAddr, 0, 0));
+  return (sc(NR.ppoll, fds, n, pollTimeoutAddr, 0, 0));
 }
-export const eventfd = (initval: number, flags: number) => r(sc(NR.eventfd2, initval, flags));
+export const eventfd = (initval: number, flags: number) => (sc(NR.eventfd2, initval, flags));
 export const umask = (mask: number) => sc(NR.umask, mask);
 export const getpid = () => sc(NR.getpid);
 /** clock_gettime into a struct timespec at `ts`. */
@@ -278,15 +341,13 @@ export const gettid = () => sc(SYS_gettid);
 
 /** mmap; returns the address or -errno. */
 export function mmap(len: number, prot: number, flags: number, fd: number, off: number): number {
-  const p = sc(NR.mmap, 0, len, prot, flags, fd, off) as number | null;
-  if (p === null || p >= 2 ** 63) return -errno(); // MAP_FAILED
-  return p;
+  return sc(NR.mmap, 0, len, prot, flags, fd, off);
 }
 
 /** socketpair into two fds, or -errno. */
 export function socketpair(domain: number, type: number, proto: number): [number, number] | number {
   const fds = new Int32Array(2);
-  const rc = r(sc(NR.socketpair, domain, type, proto, addr(fds)));
+  const rc = (sc(NR.socketpair, domain, type, proto, addr(fds)));
   if (rc < 0) return rc;
   if (Math.max(fds[0], fds[1]) >= fdCeiling) {
     sc(NR.close, fds[0]);
@@ -301,7 +362,7 @@ export function socketpair(domain: number, type: number, proto: number): [number
 export function socketType(fd: number): number {
   const v = new Int32Array(2);
   v[1] = 4;
-  const rc = r(sc(NR.getsockopt, fd, 1 /* SOL_SOCKET */, 3 /* SO_TYPE */, addr(v), addr(v) + 4));
+  const rc = (sc(NR.getsockopt, fd, 1 /* SOL_SOCKET */, 3 /* SO_TYPE */, addr(v), addr(v) + 4));
   return rc < 0 ? rc : v[0];
 }
 
@@ -309,24 +370,24 @@ export function socketType(fd: number): number {
 export function peerCred(fd: number): { pid: number; uid: number; gid: number } | number {
   const v = new Int32Array(4);
   v[3] = 12;
-  const rc = r(sc(NR.getsockopt, fd, 1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, addr(v), addr(v) + 12));
+  const rc = (sc(NR.getsockopt, fd, 1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, addr(v), addr(v) + 12));
   return rc < 0 ? rc : { pid: v[0], uid: v[1] >>> 0, gid: v[2] >>> 0 };
 }
 
 export const futexWait = (uaddr: number, val: number, flags: number, timeout = 0) =>
-  r(sc(SYS_futex, uaddr, flags /* FUTEX_WAIT | private */, val, timeout));
+  (sc(SYS_futex, uaddr, flags /* FUTEX_WAIT | private */, val, timeout));
 export const futexWake = (uaddr: number, n: number, flags: number) =>
-  r(sc(SYS_futex, uaddr, 1 | flags, n, 0, 0, 0));
+  (sc(SYS_futex, uaddr, 1 | flags, n, 0, 0, 0));
 /** futex_waitv(2): waiters is an array of struct futex_waitv. */
 export const futexWaitv = (waiters: number, n: number, timeout = 0) =>
-  r(sc(SYS_futex_waitv, waiters, n, 0, timeout, 1 /* CLOCK_MONOTONIC */, 0));
+  (sc(SYS_futex_waitv, waiters, n, 0, timeout, 1 /* CLOCK_MONOTONIC */, 0));
 
-export const fchdir = (fd: number) => r(sc(NR.fchdir, fd));
+export const fchdir = (fd: number) => (sc(NR.fchdir, fd));
 
 /** RLIMIT_NOFILE's soft and hard limits, or -errno. */
 export function nofileLimit(): { soft: number; hard: number } | number {
   const v = new BigUint64Array(2);
-  const rc = r(sc(SYS_prlimit64, 0, 7 /* RLIMIT_NOFILE */, 0, addr(v), 0, 0));
+  const rc = (sc(SYS_prlimit64, 0, 7 /* RLIMIT_NOFILE */, 0, addr(v), 0, 0));
   if (rc < 0) return rc;
   const cap = (x: bigint) => (x > 1n << 40n ? Number.MAX_SAFE_INTEGER : Number(x));
   return { soft: cap(v[0]), hard: cap(v[1]) };
@@ -336,7 +397,7 @@ export function setNofileSoft(soft: number): number {
   const lim = nofileLimit();
   if (typeof lim === "number") return lim;
   const v = new BigUint64Array([BigInt(soft), BigInt(lim.hard)]);
-  return r(sc(SYS_prlimit64, 0, 7, addr(v), 0, 0, 0));
+  return (sc(SYS_prlimit64, 0, 7, addr(v), 0, 0, 0));
 }
 
 // Calls only the runsc launch path makes (mount namespace setup, capability
@@ -363,7 +424,7 @@ function release<T>(v: T): T {
   keep.length = 0;
   return v;
 }
-const sys = (nr: number, a = 0, b = 0, c = 0, d = 0, e = 0) => r(sc(nr, a, b, c, d, e));
+const sys = (nr: number, a = 0, b = 0, c = 0, d = 0, e = 0) => (sc(nr, a, b, c, d, e));
 
 /** mount(2); null strings are passed as NULL. */
 export const mount = (source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null) =>
@@ -416,4 +477,4 @@ export function execve(path: string, argv: string[], env: string[]): number {
   return release(rc);
 }
 /** A raw system call with integer arguments; result or -errno. */
-export const syscall = (nr: number, a = 0, b = 0, c = 0, d = 0, e = 0) => r(sc(nr, a, b, c, d, e));
+export const syscall = (nr: number, a = 0, b = 0, c = 0, d = 0, e = 0) => (sc(nr, a, b, c, d, e));
