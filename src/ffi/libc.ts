@@ -226,93 +226,93 @@ function guard(fd: number): number {
 const EMFILE = 24;
 
 export const openat = (dirfd: number, name: string, flags: number, mode = 0) =>
-  guard((sc(NR.openat, dirfd, cstr(name), flags, mode)));
-export const close = (fd: number) => (sc(NR.close, fd));
-export const dup = (fd: number) => guard((sc(NR.dup, fd)));
-export const fcntl = (fd: number, cmd: number, arg = 0) => (sc(NR.fcntl, fd, cmd, arg));
+  guard(sc(NR.openat, dirfd, cstr(name), flags, mode));
+export const close = (fd: number) => sc(NR.close, fd);
+export const dup = (fd: number) => guard(sc(NR.dup, fd));
+export const fcntl = (fd: number, cmd: number, arg = 0) => sc(NR.fcntl, fd, cmd, arg);
 export const statx = (dirfd: number, name: string, flags: number, mask: number, buf: number) =>
-  (sc(NR.statx, dirfd, name === "" ? EMPTY : cstr(name), flags, mask, buf));
+  sc(NR.statx, dirfd, name === "" ? EMPTY : cstr(name), flags, mask, buf);
 /** statx with the name given as the address of a NUL-terminated string. */
 export const statxAddr = (dirfd: number, nameAddr: number, flags: number, mask: number, buf: number) =>
-  (sc(NR.statx, dirfd, nameAddr, flags, mask, buf));
-export const fstatfs = (fd: number, buf: number) => (sc(NR.fstatfs, fd, buf));
-export const getdents64 = (fd: number, buf: number, len: number) => (sc(NR.getdents64, fd, buf, len));
+  sc(NR.statx, dirfd, nameAddr, flags, mask, buf);
+export const fstatfs = (fd: number, buf: number) => sc(NR.fstatfs, fd, buf);
+export const getdents64 = (fd: number, buf: number, len: number) => sc(NR.getdents64, fd, buf, len);
 export const pread = (fd: number, buf: number, len: number, off: number | bigint) =>
-  (sc(NR.pread64, fd, buf, len, off));
+  sc(NR.pread64, fd, buf, len, off);
 export const pwrite = (fd: number, buf: number, len: number, off: number | bigint) =>
-  (sc(NR.pwrite64, fd, buf, len, off));
-export const readFd = (fd: number, buf: number, len: number) => (sc(NR.read, fd, buf, len));
-export const writeFd = (fd: number, buf: number, len: number) => (sc(NR.write, fd, buf, len));
-export const lseek = (fd: number, off: number | bigint, whence: number) => (sc(NR.lseek, fd, off, whence));
-export const fsync = (fd: number) => (sc(NR.fsync, fd));
+  sc(NR.pwrite64, fd, buf, len, off);
+export const readFd = (fd: number, buf: number, len: number) => sc(NR.read, fd, buf, len);
+export const writeFd = (fd: number, buf: number, len: number) => sc(NR.write, fd, buf, len);
+export const lseek = (fd: number, off: number | bigint, whence: number) => sc(NR.lseek, fd, off, whence);
+export const fsync = (fd: number) => sc(NR.fsync, fd);
 export const fallocate = (fd: number, mode: number, off: number | bigint, len: number | bigint) =>
-  (sc(NR.fallocate, fd, mode, off, len));
-export const ftruncate = (fd: number, len: number | bigint) => (sc(NR.ftruncate, fd, len));
-export const fchmod = (fd: number, mode: number) => (sc(NR.fchmod, fd, mode));
+  sc(NR.fallocate, fd, mode, off, len);
+export const ftruncate = (fd: number, len: number | bigint) => sc(NR.ftruncate, fd, len);
+export const fchmod = (fd: number, mode: number) => sc(NR.fchmod, fd, mode);
 export const fchmodat = (dirfd: number, name: string, mode: number, flags: number) =>
-  (sc(NR.fchmodat, dirfd, cstr(name), mode, flags));
+  sc(NR.fchmodat, dirfd, cstr(name), mode, flags);
 export const fchownat = (dirfd: number, name: string, uid: number, gid: number, flags: number) =>
-  (sc(NR.fchownat, dirfd, name === "" ? EMPTY : cstr(name), uid >>> 0, gid >>> 0, flags));
+  sc(NR.fchownat, dirfd, name === "" ? EMPTY : cstr(name), uid >>> 0, gid >>> 0, flags);
 export const utimensat = (dirfd: number, name: string | null, times: number, flags: number) =>
-  (sc(NR.utimensat, dirfd, name === null ? 0 : name === "" ? EMPTY : cstr(name), times, flags));
+  sc(NR.utimensat, dirfd, name === null ? 0 : name === "" ? EMPTY : cstr(name), times, flags);
 export const mkdirat = (dirfd: number, name: string, mode: number) =>
-  (sc(NR.mkdirat, dirfd, cstr(name), mode));
+  sc(NR.mkdirat, dirfd, cstr(name), mode);
 export const mknodat = (dirfd: number, name: string, mode: number, dev: number) =>
-  (sc(NR.mknodat, dirfd, cstr(name), mode, dev));
+  sc(NR.mknodat, dirfd, cstr(name), mode, dev);
 export const symlinkat = (target: string, dirfd: number, name: string) =>
-  (sc(NR.symlinkat, cstr(target, 1), dirfd, cstr(name, 0)));
+  sc(NR.symlinkat, cstr(target, 1), dirfd, cstr(name, 0));
 export const linkat = (olddir: number, oldname: string, newdir: number, newname: string, flags: number) =>
-  (sc(NR.linkat, olddir, oldname === "" ? EMPTY : cstr(oldname, 0), newdir, cstr(newname, 1), flags));
+  sc(NR.linkat, olddir, oldname === "" ? EMPTY : cstr(oldname, 0), newdir, cstr(newname, 1), flags);
 export const renameat = (olddir: number, oldname: string, newdir: number, newname: string) =>
-  (sc(NR.renameat2, olddir, cstr(oldname, 0), newdir, cstr(newname, 1), 0));
+  sc(NR.renameat2, olddir, cstr(oldname, 0), newdir, cstr(newname, 1), 0);
 export const renameat2 = (olddir: number, oldname: string, newdir: number, newname: string, flags: number) =>
-  (sc(NR.renameat2, olddir, cstr(oldname, 0), newdir, cstr(newname, 1), flags));
+  sc(NR.renameat2, olddir, cstr(oldname, 0), newdir, cstr(newname, 1), flags);
 export const unlinkat = (dirfd: number, name: string, flags: number) =>
-  (sc(NR.unlinkat, dirfd, cstr(name), flags));
+  sc(NR.unlinkat, dirfd, cstr(name), flags);
 export const readlinkat = (dirfd: number, name: string, buf: number, len: number) =>
-  (sc(NR.readlinkat, dirfd, name === "" ? EMPTY : cstr(name), buf, len));
+  sc(NR.readlinkat, dirfd, name === "" ? EMPTY : cstr(name), buf, len);
 export const fgetxattr = (fd: number, name: string, buf: number, len: number) =>
-  (sc(NR.fgetxattr, fd, cstr(name), buf, len));
+  sc(NR.fgetxattr, fd, cstr(name), buf, len);
 export const fsetxattr = (fd: number, name: string, value: number, len: number, flags: number) =>
-  (sc(NR.fsetxattr, fd, cstr(name), value, len, flags));
-export const flistxattr = (fd: number, buf: number, len: number) => (sc(NR.flistxattr, fd, buf, len));
-export const fremovexattr = (fd: number, name: string) => (sc(NR.fremovexattr, fd, cstr(name)));
+  sc(NR.fsetxattr, fd, cstr(name), value, len, flags);
+export const flistxattr = (fd: number, buf: number, len: number) => sc(NR.flistxattr, fd, buf, len);
+export const fremovexattr = (fd: number, name: string) => sc(NR.fremovexattr, fd, cstr(name));
 // By path, not following a last symlink (paths are byte strings, slot 1).
 export const lgetxattr = (path: string, name: string, buf: number, len: number) =>
-  (sc(NR.lgetxattr, cstr(path, 1), cstr(name), buf, len));
+  sc(NR.lgetxattr, cstr(path, 1), cstr(name), buf, len);
 export const lsetxattr = (path: string, name: string, value: number, len: number, flags: number) =>
-  (sc(NR.lsetxattr, cstr(path, 1), cstr(name), value, len, flags));
-export const llistxattr = (path: string, buf: number, len: number) => (sc(NR.llistxattr, cstr(path, 1), buf, len));
+  sc(NR.lsetxattr, cstr(path, 1), cstr(name), value, len, flags);
+export const llistxattr = (path: string, buf: number, len: number) => sc(NR.llistxattr, cstr(path, 1), buf, len);
 export const lremovexattr = (path: string, name: string) =>
-  (sc(NR.lremovexattr, cstr(path, 1), cstr(name)));
-export const socket = (domain: number, type: number, proto: number) => guard((sc(NR.socket, domain, type, proto)));
-export const bind = (fd: number, sa: number, len: number) => (sc(NR.bind, fd, sa, len));
-export const listen = (fd: number, backlog: number) => (sc(NR.listen, fd, backlog));
-export const accept4 = (fd: number, flags: number) => guard((sc(NR.accept4, fd, 0, 0, flags)));
-export const connect = (fd: number, sa: number, len: number) => (sc(NR.connect, fd, sa, len));
-export const recv = (fd: number, buf: number, len: number, flags: number) => (sc(NR.recvfrom, fd, buf, len, flags, 0, 0));
-export const send = (fd: number, buf: number, len: number, flags: number) => (sc(NR.sendto, fd, buf, len, flags, 0, 0));
+  sc(NR.lremovexattr, cstr(path, 1), cstr(name));
+export const socket = (domain: number, type: number, proto: number) => guard(sc(NR.socket, domain, type, proto));
+export const bind = (fd: number, sa: number, len: number) => sc(NR.bind, fd, sa, len);
+export const listen = (fd: number, backlog: number) => sc(NR.listen, fd, backlog);
+export const accept4 = (fd: number, flags: number) => guard(sc(NR.accept4, fd, 0, 0, flags));
+export const connect = (fd: number, sa: number, len: number) => sc(NR.connect, fd, sa, len);
+export const recv = (fd: number, buf: number, len: number, flags: number) => sc(NR.recvfrom, fd, buf, len, flags, 0, 0);
+export const send = (fd: number, buf: number, len: number, flags: number) => sc(NR.sendto, fd, buf, len, flags, 0, 0);
 /** 0 if fd is a connected socket, else -errno (ENOTCONN, ENOTSOCK, EBADF). */
 export function checkConnected(fd: number): number {
   const sa = new Uint8Array(128);
   const len = new Uint32Array([128]);
-  return (sc(NR.getpeername, fd, addr(sa), addr(len)));
+  return sc(NR.getpeername, fd, addr(sa), addr(len));
 }
 /** Sets an int-valued socket option. */
 export function setsockoptInt(fd: number, level: number, opt: number, value: number): number {
   const v = new Int32Array([value]);
-  return (sc(NR.setsockopt, fd, level, opt, addr(v), 4));
+  return sc(NR.setsockopt, fd, level, opt, addr(v), 4);
 }
 /** The local address of a socket into `sa` (a sockaddr buffer). */
 export function getsockname(fd: number, sa: Uint8Array): number {
   const len = new Uint32Array([sa.byteLength]);
-  return (sc(NR.getsockname, fd, addr(sa), addr(len)));
+  return sc(NR.getsockname, fd, addr(sa), addr(len));
 }
-export const shutdown = (fd: number, how: number) => (sc(NR.shutdown, fd, how));
-export const sendmsg = (fd: number, msg: number, flags: number) => (sc(NR.sendmsg, fd, msg, flags));
-export const recvmsg = (fd: number, msg: number, flags: number) => (sc(NR.recvmsg, fd, msg, flags));
-export const memfdCreate = (name: string, flags: number) => guard((sc(NR.memfd_create, cstr(name), flags)));
-export const munmap = (p: number, len: number) => (sc(NR.munmap, p, len));
+export const shutdown = (fd: number, how: number) => sc(NR.shutdown, fd, how);
+export const sendmsg = (fd: number, msg: number, flags: number) => sc(NR.sendmsg, fd, msg, flags);
+export const recvmsg = (fd: number, msg: number, flags: number) => sc(NR.recvmsg, fd, msg, flags);
+export const memfdCreate = (name: string, flags: number) => guard(sc(NR.memfd_create, cstr(name), flags));
+export const munmap = (p: number, len: number) => sc(NR.munmap, p, len);
 // poll(2) as ppoll (arm64 has no poll): a negative timeout waits forever.
 // The timespec is written as 32-bit halves from plain numbers: a timed poll
 // runs before nearly every request of a connection without channels, and
@@ -320,14 +320,14 @@ export const munmap = (p: number, len: number) => (sc(NR.munmap, p, len));
 const pollTimeout = new Int32Array(pinnedBytes(16).buffer);
 const pollTimeoutAddr = addr(pollTimeout);
 export function poll(fds: number, n: number, timeoutMs: number): number {
-  if (timeoutMs < 0) return (sc(NR.ppoll, fds, n, 0, 0, 0));
+  if (timeoutMs < 0) return sc(NR.ppoll, fds, n, 0, 0, 0);
   pollTimeout[0] = Math.floor(timeoutMs / 1000) | 0;
   pollTimeout[1] = 0;
   pollTimeout[2] = ((timeoutMs % 1000) * 1e6) | 0;
   pollTimeout[3] = 0;
-  return (sc(NR.ppoll, fds, n, pollTimeoutAddr, 0, 0));
+  return sc(NR.ppoll, fds, n, pollTimeoutAddr, 0, 0);
 }
-export const eventfd = (initval: number, flags: number) => (sc(NR.eventfd2, initval, flags));
+export const eventfd = (initval: number, flags: number) => sc(NR.eventfd2, initval, flags);
 export const umask = (mask: number) => sc(NR.umask, mask);
 export const getpid = () => sc(NR.getpid);
 /** clock_gettime into a struct timespec at `ts`. */
@@ -347,7 +347,7 @@ export function mmap(len: number, prot: number, flags: number, fd: number, off: 
 /** socketpair into two fds, or -errno. */
 export function socketpair(domain: number, type: number, proto: number): [number, number] | number {
   const fds = new Int32Array(2);
-  const rc = (sc(NR.socketpair, domain, type, proto, addr(fds)));
+  const rc = sc(NR.socketpair, domain, type, proto, addr(fds));
   if (rc < 0) return rc;
   if (Math.max(fds[0], fds[1]) >= fdCeiling) {
     sc(NR.close, fds[0]);
@@ -362,7 +362,7 @@ export function socketpair(domain: number, type: number, proto: number): [number
 export function socketType(fd: number): number {
   const v = new Int32Array(2);
   v[1] = 4;
-  const rc = (sc(NR.getsockopt, fd, 1 /* SOL_SOCKET */, 3 /* SO_TYPE */, addr(v), addr(v) + 4));
+  const rc = sc(NR.getsockopt, fd, 1 /* SOL_SOCKET */, 3 /* SO_TYPE */, addr(v), addr(v) + 4);
   return rc < 0 ? rc : v[0];
 }
 
@@ -370,24 +370,24 @@ export function socketType(fd: number): number {
 export function peerCred(fd: number): { pid: number; uid: number; gid: number } | number {
   const v = new Int32Array(4);
   v[3] = 12;
-  const rc = (sc(NR.getsockopt, fd, 1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, addr(v), addr(v) + 12));
+  const rc = sc(NR.getsockopt, fd, 1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, addr(v), addr(v) + 12);
   return rc < 0 ? rc : { pid: v[0], uid: v[1] >>> 0, gid: v[2] >>> 0 };
 }
 
 export const futexWait = (uaddr: number, val: number, flags: number, timeout = 0) =>
-  (sc(SYS_futex, uaddr, flags /* FUTEX_WAIT | private */, val, timeout));
+  sc(SYS_futex, uaddr, flags /* FUTEX_WAIT | private */, val, timeout);
 export const futexWake = (uaddr: number, n: number, flags: number) =>
-  (sc(SYS_futex, uaddr, 1 | flags, n, 0, 0, 0));
+  sc(SYS_futex, uaddr, 1 | flags, n, 0, 0, 0);
 /** futex_waitv(2): waiters is an array of struct futex_waitv. */
 export const futexWaitv = (waiters: number, n: number, timeout = 0) =>
-  (sc(SYS_futex_waitv, waiters, n, 0, timeout, 1 /* CLOCK_MONOTONIC */, 0));
+  sc(SYS_futex_waitv, waiters, n, 0, timeout, 1 /* CLOCK_MONOTONIC */, 0);
 
-export const fchdir = (fd: number) => (sc(NR.fchdir, fd));
+export const fchdir = (fd: number) => sc(NR.fchdir, fd);
 
 /** RLIMIT_NOFILE's soft and hard limits, or -errno. */
 export function nofileLimit(): { soft: number; hard: number } | number {
   const v = new BigUint64Array(2);
-  const rc = (sc(SYS_prlimit64, 0, 7 /* RLIMIT_NOFILE */, 0, addr(v), 0, 0));
+  const rc = sc(SYS_prlimit64, 0, 7 /* RLIMIT_NOFILE */, 0, addr(v), 0, 0);
   if (rc < 0) return rc;
   const cap = (x: bigint) => (x > 1n << 40n ? Number.MAX_SAFE_INTEGER : Number(x));
   return { soft: cap(v[0]), hard: cap(v[1]) };
@@ -397,7 +397,7 @@ export function setNofileSoft(soft: number): number {
   const lim = nofileLimit();
   if (typeof lim === "number") return lim;
   const v = new BigUint64Array([BigInt(soft), BigInt(lim.hard)]);
-  return (sc(SYS_prlimit64, 0, 7, addr(v), 0, 0, 0));
+  return sc(SYS_prlimit64, 0, 7, addr(v), 0, 0, 0);
 }
 
 // Calls only the runsc launch path makes (mount namespace setup, capability
@@ -424,7 +424,7 @@ function release<T>(v: T): T {
   keep.length = 0;
   return v;
 }
-const sys = (nr: number, a = 0, b = 0, c = 0, d = 0, e = 0) => (sc(nr, a, b, c, d, e));
+const sys = (nr: number, a = 0, b = 0, c = 0, d = 0, e = 0) => sc(nr, a, b, c, d, e);
 
 /** mount(2); null strings are passed as NULL. */
 export const mount = (source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null) =>
@@ -477,4 +477,4 @@ export function execve(path: string, argv: string[], env: string[]): number {
   return release(rc);
 }
 /** A raw system call with integer arguments; result or -errno. */
-export const syscall = (nr: number, a = 0, b = 0, c = 0, d = 0, e = 0) => (sc(nr, a, b, c, d, e));
+export const syscall = (nr: number, a = 0, b = 0, c = 0, d = 0, e = 0) => sc(nr, a, b, c, d, e);
