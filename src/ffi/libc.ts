@@ -1,6 +1,7 @@
-// libc through bun:ffi. Every wrapper returns its result (>= 0) or -errno, read
-// from this thread's errno right after the call; nothing here throws for a
-// failed syscall. Pointers are plain numbers (addresses) so callers can point
+// System calls and a few libc functions through bun:ffi. Every wrapper
+// returns its result (>= 0) or -errno: a system call's from the kernel itself
+// (the instruction, below), a libc function's from errno right after the
+// call; nothing here throws for a failed call. Pointers are plain numbers (addresses) so callers can point
 // into any buffer, including shared memory mappings, without copies.
 import { type ConvertFns, dlopen, FFIType as T, linkSymbols, type Pointer, ptr, read, type Symbols, toArrayBuffer } from "bun:ffi";
 import {
