@@ -34,6 +34,34 @@ const bytes = (n: number, from = 0) => Uint8Array.from({ length: n }, (_, j) => 
 const allBytes = String.fromCharCode(...Array.from({ length: 256 }, (_, j) => j));
 const U64_MAX = 2n ** 64n - 1n;
 
+/** Samples of the kinds both protocols have, which decode the same way in
+ * both; undefined for a kind that is the protocol's own. */
+function commonSample(kind: string, i: number, extreme: boolean): { value: unknown; decoded: unknown } | undefined {
+  const same = (v: unknown) => ({ value: v, decoded: v });
+  switch (kind) {
+    case "u8":
+      return same(extreme ? 0xff : 0x10 + i);
+    case "u16":
+      return same(extreme ? 0xffff : 0x1000 + i);
+    case "u32":
+      return same(extreme ? 0xffffffff : 0x01020300 + i);
+    case "u64":
+      // Always a bigint.
+      return extreme ? same(U64_MAX) : { value: 2 ** 40 + i, decoded: BigInt(2 ** 40 + i) };
+    case "off":
+      // A file offset past a double's exact range decodes to -1.
+      return extreme ? { value: U64_MAX, decoded: -1 } : same(2 ** 40 + i);
+    case "u64n":
+      // The nearest double.
+      return extreme ? { value: U64_MAX, decoded: 2 ** 64 } : same(2 ** 40 + i);
+    case "str":
+      return same(extreme ? allBytes + allBytes : `name${i}\xff\x80`);
+    case "strs":
+      return same(extreme ? [] : ["a", "\xfe\x00b", "", allBytes]);
+  }
+  return undefined;
+}
+
 const lisafs: Codec = {
   name: "lisafs",
   layouts: Object.entries(L.Requests).map(([mid, layout]) => [L.MID_NAMES[Number(mid)], layout]),
@@ -42,42 +70,25 @@ const lisafs: Codec = {
   inPlace: new Set(["raw16", "raw32"]),
   prefixed: new Map<string, 2 | 4>([["str", 2], ["raw16", 2], ["raw32", 4], ["strs", 2], ["ids", 2]]),
   sample(kind, i, extreme) {
+    const common = commonSample(kind, i, extreme);
+    if (common !== undefined) return common;
     const same = (v: unknown) => ({ value: v, decoded: v });
     switch (kind) {
-      case "u8":
-        return same(extreme ? 0xff : 0x10 + i);
-      case "u16":
-        return same(extreme ? 0xffff : 0x1000 + i);
-      case "u32":
-        return same(extreme ? 0xffffffff : 0x01020300 + i);
-      case "i32":
-        return same(extreme ? -0x80000000 : -(1000 + i));
-      case "u64":
-        // Always a bigint.
-        return extreme ? same(U64_MAX) : { value: 2 ** 40 + i, decoded: BigInt(2 ** 40 + i) };
       case "i64":
         return extreme ? same(-(2n ** 63n)) : { value: -(2 ** 40 + i), decoded: -BigInt(2 ** 40 + i) };
-      case "off":
-        // A file offset past a double's exact range decodes to -1.
-        return extreme ? { value: U64_MAX, decoded: -1 } : same(2 ** 40 + i);
-      case "u64n":
-        // The nearest double.
-        return extreme ? { value: U64_MAX, decoded: 2 ** 64 } : same(2 ** 40 + i);
+      case "i32":
+        return same(extreme ? -0x80000000 : -(1000 + i));
       case "id":
         // An FD ID no table can hold decodes to -1.
         return extreme ? { value: 2n ** 53n, decoded: -1 } : same(2 ** 33 + i);
       case "pad16":
       case "pad32":
         return null;
-      case "str":
-        return same(extreme ? allBytes + allBytes : `name${i}\xff\x80`);
       case "raw16":
       case "raw32": {
         const b = extreme ? bytes(3000, i) : bytes(5, i);
         return { value: b, decoded: Array.from(b) };
       }
-      case "strs":
-        return same(extreme ? [] : ["a", "\xfe\x00b", "", allBytes]);
       case "ids":
         return extreme ? { value: [2 ** 60, 0, 2 ** 53 - 1], decoded: [-1, 0, 2 ** 53 - 1] } : same([1, 2 ** 40 + i, 3]);
     }
@@ -111,24 +122,10 @@ const p9: Codec = {
   inPlace: new Set(["data"]),
   prefixed: new Map<string, 2 | 4>([["str", 2], ["strs", 2], ["data", 4], ["qids", 2], ["stats", 2]]),
   sample(kind, i, extreme) {
+    const common = commonSample(kind, i, extreme);
+    if (common !== undefined) return common;
     const same = (v: unknown) => ({ value: v, decoded: v });
     switch (kind) {
-      case "u8":
-        return same(extreme ? 0xff : 0x10 + i);
-      case "u16":
-        return same(extreme ? 0xffff : 0x1000 + i);
-      case "u32":
-        return same(extreme ? 0xffffffff : 0x01020300 + i);
-      case "u64":
-        return extreme ? same(U64_MAX) : { value: 2 ** 40 + i, decoded: BigInt(2 ** 40 + i) };
-      case "off":
-        return extreme ? { value: U64_MAX, decoded: -1 } : same(2 ** 40 + i);
-      case "u64n":
-        return extreme ? { value: U64_MAX, decoded: 2 ** 64 } : same(2 ** 40 + i);
-      case "str":
-        return same(extreme ? allBytes + allBytes : `name${i}\xff\x80`);
-      case "strs":
-        return same(extreme ? [] : ["a", "\xfe\x00b", "", allBytes]);
       case "data": {
         const b = extreme ? bytes(5000, i) : bytes(5, i);
         return { value: b, decoded: Array.from(b) };
