@@ -3,6 +3,14 @@
 // arch-independent there), which is why the gofer uses statx rather than the
 // arch-specific struct stat.
 
+/** Stores a u64 that is a JS number in [0, 2^53) (an address, a length, a
+ * count, an ID) as its two 32-bit halves, little-endian: no BigInt is made,
+ * and these are written for every message. */
+export function setU64(view: DataView, at: number, v: number): void {
+  view.setUint32(at, v >>> 0, true);
+  view.setUint32(at + 4, Math.floor(v / 0x100000000), true);
+}
+
 /** struct statx (linux/stat.h). The kernel writes all 256 bytes. */
 export const Statx = {
   size: 256,

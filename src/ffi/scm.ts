@@ -2,7 +2,7 @@
 // every socket of the process (the loop is single-threaded and each call
 // completes before the next). Both protocols' transports use these.
 import * as C from "./constants";
-import { cmsgSpace, Cmsghdr, Iovec, Msghdr } from "./layout";
+import { cmsgSpace, Cmsghdr, Iovec, Msghdr, setU64 } from "./layout";
 import * as libc from "./libc";
 
 export const MAX_RECV_FDS = 16;
@@ -18,22 +18,15 @@ const ctl = libc.pinnedBytes(cmsgSpace(4 * MAX_SEND_FDS));
 const ctlView = new DataView(ctl.buffer);
 const ctlAddr = libc.addr(ctl);
 
-/** Stores a u64 that is a JS number (an address or a length, below 2^53)
- * without making a BigInt: this runs for every message. */
-function putU64(view: DataView, at: number, v: number): void {
-  view.setUint32(at, v >>> 0, true);
-  view.setUint32(at + 4, Math.floor(v / 0x100000000), true);
-}
-
 export function setupMsg(bufAddr: number, len: number, controlLen: number): void {
   msg.fill(0);
-  putU64(iovView, Iovec.base, bufAddr);
-  putU64(iovView, Iovec.len, len);
-  putU64(msgView, Msghdr.iov, iovAddr);
-  putU64(msgView, Msghdr.iovlen, 1);
+  setU64(iovView, Iovec.base, bufAddr);
+  setU64(iovView, Iovec.len, len);
+  setU64(msgView, Msghdr.iov, iovAddr);
+  setU64(msgView, Msghdr.iovlen, 1);
   if (controlLen > 0) {
-    putU64(msgView, Msghdr.control, ctlAddr);
-    putU64(msgView, Msghdr.controllen, controlLen);
+    setU64(msgView, Msghdr.control, ctlAddr);
+    setU64(msgView, Msghdr.controllen, controlLen);
   }
 }
 
@@ -84,7 +77,7 @@ export function sendWithFds(fd: number, bufAddr: number, len: number, fds: reado
   setupMsg(bufAddr, len, controlLen);
   if (n > 0) {
     ctl.fill(0, 0, controlLen);
-    putU64(ctlView, Cmsghdr.len, 16 + 4 * n);
+    setU64(ctlView, Cmsghdr.len, 16 + 4 * n);
     ctlView.setInt32(Cmsghdr.level, C.SOL_SOCKET, true);
     ctlView.setInt32(Cmsghdr.type, C.SCM_RIGHTS, true);
     for (let i = 0; i < n; i++) ctlView.setInt32(Cmsghdr.data + 4 * i, fds[i], true);

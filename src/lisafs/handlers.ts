@@ -3,7 +3,7 @@
 // request, writes its response payload in place into the communicator's
 // buffer and returns its length, or returns -errno for an Error reply.
 import * as C from "../ffi/constants";
-import { Statfs, Statx as LinuxStatx } from "../ffi/layout";
+import { setU64, Statfs, Statx as LinuxStatx } from "../ffi/layout";
 import * as libc from "../ffi/libc";
 import { prepareDonation } from "../host/donate";
 import type { HostFile } from "../host/file";
@@ -72,17 +72,16 @@ function putStat(c: Connection, comm: Comm, at: number, st: StatBuffer): void {
   }
 }
 
-/** Writes an Inode {controlFD `id`, the stat in `st`} at payload offset `at`. */
+/** Writes a u64 at payload offset `at`: a count or an ID, a non-negative
+ * exact number, as two halves (a BigInt would be garbage on every PRead and
+ * PWrite reply); anything else through a BigInt. */
 function putU64(comm: Comm, at: number, v: number | bigint): void {
   const off = comm.payloadOff + at;
-  // A count or an ID: a non-negative exact number, written as two halves
-  // (a BigInt would be garbage on every PRead and PWrite reply).
-  if (typeof v === "number" && v >= 0 && v <= Number.MAX_SAFE_INTEGER) {
-    comm.view.setUint32(off, v % 2 ** 32, true);
-    comm.view.setUint32(off + 4, Math.floor(v / 2 ** 32), true);
-  } else comm.view.setBigUint64(off, BigInt.asUintN(64, BigInt(v)), true);
+  if (typeof v === "number" && v >= 0 && v <= Number.MAX_SAFE_INTEGER) setU64(comm.view, off, v);
+  else comm.view.setBigUint64(off, BigInt.asUintN(64, BigInt(v)), true);
 }
 
+/** Writes an Inode {controlFD `id`, the stat in `st`} at payload offset `at`. */
 function putInode(c: Connection, comm: Comm, at: number, id: number, st: StatBuffer): void {
   putU64(comm, at, id);
   putStat(c, comm, at + Inode.stat, st);

@@ -5,7 +5,7 @@
 // returns its length, or returns -errno.
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
-import { Statx } from "../ffi/layout";
+import { setU64, Statx } from "../ffi/layout";
 import { prepareDonation } from "../host/donate";
 import type { HostFile } from "../host/file";
 import { checkName } from "../host/lookup";
@@ -820,8 +820,7 @@ function encodeDirents(c: Connection, comm: Comm, batch: DirBatch, cursor: Diren
     n++;
     // offset + n stays far below 2^53: two halves, no BigInt per entry.
     const next = offset + n;
-    v.setUint32(p + R.dirent.offset, next >>> 0, true);
-    v.setUint32(p + R.dirent.offset + 4, Math.floor(next / 0x100000000), true);
+    setU64(v, p + R.dirent.offset, next);
     // gVisor's clients get the QID type, as the 2021 fsgofer sends; a standard
     // 9P2000.L client (Linux) hands the field to readdir as d_type.
     out[p + R.dirent.type] = plain ? dtype : qtype;
