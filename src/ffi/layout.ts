@@ -87,3 +87,26 @@ export const Pollfd = { size: 8, fd: 0, events: 4, revents: 6 } as const;
 export const FutexWaitv = { size: 24, val: 0, uaddr: 8, flags: 16 } as const;
 
 export const Timespec = { size: 16, sec: 0, nsec: 8 } as const;
+
+// A timespec through an Int32Array view of its 16 bytes, with plain numbers
+// (no BigInt: timed waits set one before nearly every sleep while requests
+// flow). Index = byte offset / 4.
+/** Writes `ms` (>= 0) as a relative timespec. */
+export function setTimespecMs(ts: Int32Array, ms: number): void {
+  setTimespec(ts, Math.floor(ms / 1000), (ms % 1000) * 1e6);
+}
+
+/** Writes seconds and nanoseconds (both >= 0). */
+export function setTimespec(ts: Int32Array, sec: number, nsec: number): void {
+  ts[Timespec.sec / 4] = sec >>> 0;
+  ts[Timespec.sec / 4 + 1] = Math.floor(sec / 0x100000000);
+  ts[Timespec.nsec / 4] = nsec;
+  ts[Timespec.nsec / 4 + 1] = 0;
+}
+
+/** Moves an absolute timespec (as clock_gettime wrote it) `ms` later. */
+export function addTimespecMs(ts: Int32Array, ms: number): void {
+  const sec = (ts[Timespec.sec / 4] >>> 0) + (ts[Timespec.sec / 4 + 1] >>> 0) * 0x100000000;
+  const ns = (ts[Timespec.nsec / 4] >>> 0) + ms * 1e6;
+  setTimespec(ts, sec + Math.floor(ns / 1e9), ns % 1e9);
+}

@@ -24,6 +24,7 @@ import {
   SYS_umount2,
   SYS_wait4,
 } from "./constants";
+import { setTimespecMs, Timespec } from "./layout";
 
 const { i32, u32, i64, u64, ptr: P } = T;
 const ssize = T.i64_fast;
@@ -315,17 +316,13 @@ export const recvmsg = (fd: number, msg: number, flags: number) => sc(NR.recvmsg
 export const memfdCreate = (name: string, flags: number) => guard(sc(NR.memfd_create, cstr(name), flags));
 export const munmap = (p: number, len: number) => sc(NR.munmap, p, len);
 // poll(2) as ppoll (arm64 has no poll): a negative timeout waits forever.
-// The timespec is written as 32-bit halves from plain numbers: a timed poll
-// runs before nearly every request of a connection without channels, and
-// BigInts would be garbage each time.
-const pollTimeout = new Int32Array(pinnedBytes(16).buffer);
+// A timed poll runs before nearly every request of a connection without
+// channels: its timespec is written without BigInts (layout.ts).
+const pollTimeout = new Int32Array(pinnedBytes(Timespec.size).buffer);
 const pollTimeoutAddr = addr(pollTimeout);
 export function poll(fds: number, n: number, timeoutMs: number): number {
   if (timeoutMs < 0) return sc(NR.ppoll, fds, n, 0, 0, 0);
-  pollTimeout[0] = Math.floor(timeoutMs / 1000) | 0;
-  pollTimeout[1] = 0;
-  pollTimeout[2] = ((timeoutMs % 1000) * 1e6) | 0;
-  pollTimeout[3] = 0;
+  setTimespecMs(pollTimeout, timeoutMs);
   return sc(NR.ppoll, fds, n, pollTimeoutAddr, 0, 0);
 }
 export const eventfd = (initval: number, flags: number) => sc(NR.eventfd2, initval, flags);

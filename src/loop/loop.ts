@@ -17,7 +17,7 @@
 // opening and closing channels must not start new ones.
 import { ptr } from "bun:ffi";
 import * as C from "../ffi/constants";
-import { FutexWaitv, Pollfd } from "../ffi/layout";
+import { addTimespecMs, FutexWaitv, Pollfd, setTimespecMs, Timespec } from "../ffi/layout";
 import * as libc from "../ffi/libc";
 import { nativePollerSupported, startNativePoller } from "./native-poller";
 import { Poller, POLLER_WORDS, Watcher, WATCHER_WORDS } from "./shared";
@@ -62,7 +62,7 @@ function workerSpecifier(): string {
   return new URL("./worker.ts", import.meta.url).href;
 }
 
-const timeoutBuf = new BigInt64Array(libc.pinnedBytes(2 * 8).buffer);
+const timeoutBuf = new Int32Array(libc.pinnedBytes(Timespec.size).buffer);
 /** How long the socket poller's thread may take to start. */
 const POLLER_START_MS = 10_000;
 /** How long a channel watcher's thread may take to start. */
@@ -91,28 +91,16 @@ const IDLE_GC_MS = 500;
  * CPU per request 0.91–0.93× and one-goroutine ops/s 1.04–1.06× of every
  * 512 (docs/event-loop.md). */
 const WAKES_PER_GC = 4096;
-// A struct timespec (two 64-bit words) for the timed waits, written through
-// 32-bit halves with plain numbers: this is set before nearly every sleep
-// while requests flow, and BigInt arithmetic would be garbage each time.
-const idleTimeout = new Int32Array(libc.pinnedBytes(2 * 8).buffer);
+// The timed waits' struct timespec (layout.ts Timespec).
+const idleTimeout = new Int32Array(libc.pinnedBytes(Timespec.size).buffer);
 const idleTimeoutAddr = libc.addr(idleTimeout);
-const TWO_32 = 2 ** 32;
-
-/** Writes seconds and nanoseconds (both >= 0) into the timespec. */
-function setTimespec(sec: number, nsec: number): void {
-  idleTimeout[0] = sec % TWO_32 | 0;
-  idleTimeout[1] = Math.floor(sec / TWO_32) | 0;
-  idleTimeout[2] = nsec | 0;
-  idleTimeout[3] = 0;
-}
 function waitFor(words: Int32Array, i: number, ms: number): boolean {
   const deadline = performance.now() + ms;
   const a = (ptr(words) as number) + i * 4;
   while (Atomics.load(words, i) === 0) {
     const left = deadline - performance.now();
     if (left <= 0) return false;
-    timeoutBuf[0] = BigInt(Math.floor(left / 1000));
-    timeoutBuf[1] = BigInt(Math.floor((left % 1000) * 1e6));
+    setTimespecMs(timeoutBuf, left);
     libc.futexWait(a, 0, C.FUTEX_PRIVATE_FLAG, libc.addr(timeoutBuf));
   }
   return true;
@@ -464,7 +452,7 @@ export class EventLoop {
         rc = libc.futexWaitv(waitvAddr, this.waitvCount, timed ? this.deadline(waitMs) : 0);
       } else {
         if (timed) {
-          setTimespec(Math.floor(waitMs / 1000), (waitMs % 1000) * 1e6);
+          setTimespecMs(idleTimeout, waitMs);
         }
         rc = libc.futexWait(this.wakeAddr, 0, C.FUTEX_PRIVATE_FLAG, timed ? idleTimeoutAddr : 0);
       }
@@ -559,9 +547,7 @@ export class EventLoop {
   /** An absolute CLOCK_MONOTONIC deadline `ms` from now, for futex_waitv. */
   private deadline(ms: number): number {
     libc.clockGettime(C.CLOCK_MONOTONIC, idleTimeoutAddr);
-    const sec = (idleTimeout[0] >>> 0) + (idleTimeout[1] >>> 0) * TWO_32;
-    const ns = (idleTimeout[2] >>> 0) + ms * 1e6;
-    setTimespec(sec + Math.floor(ns / 1e9), ns % 1e9);
+    addTimespecMs(idleTimeout, ms);
     return idleTimeoutAddr;
   }
 
