@@ -130,6 +130,27 @@ describe("event loop", () => {
   }
 
   for (const mode of ["waitv", "threads"]) {
+    test(`--event-loop ${mode}: the idle collection comes once, half a second after the last request, not before`, async () => {
+      const g = Gofer.start(fx, { flags: ["--event-loop", mode], logLevel: "info" });
+      const c = g.client;
+      const root = c.mount().root.id;
+      c.use(c.channel(false));
+      // Requests 200 ms apart for over a second: each sleep in between is a
+      // timed wait whose deadline (waitv: absolute, from the clock the loop
+      // carries with performance.now()) lies ahead, so none times out.
+      for (let i = 0; i < 7; i++) {
+        c.fstat(root);
+        await Bun.sleep(200);
+      }
+      // Then one quiet stretch: one collection, and the next wait is untimed.
+      await Bun.sleep(1300);
+      c.use("socket");
+      expect(await g.stop()).toBe(0);
+      expect(exitStats(g).idleCollections).toBe(1);
+    });
+  }
+
+  for (const mode of ["waitv", "threads"]) {
     test(`--event-loop ${mode}: an idle, mounted client with channels costs no CPU (nothing spins)`, async () => {
       const g = Gofer.start(fx, { flags: ["--event-loop", mode] });
       const root = g.client.mount().root.id;

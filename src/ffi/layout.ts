@@ -104,9 +104,8 @@ export function setTimespec(ts: Int32Array, sec: number, nsec: number): void {
   ts[Timespec.nsec / 4 + 1] = 0;
 }
 
-/** Moves an absolute timespec (as clock_gettime wrote it) `ms` later. */
-export function addTimespecMs(ts: Int32Array, ms: number): void {
+/** A timespec (as clock_gettime wrote it) in milliseconds. */
+export function getTimespecMs(ts: Int32Array): number {
   const sec = (ts[Timespec.sec / 4] >>> 0) + (ts[Timespec.sec / 4 + 1] >>> 0) * 0x100000000;
-  const ns = (ts[Timespec.nsec / 4] >>> 0) + ms * 1e6;
-  setTimespec(ts, sec + Math.floor(ns / 1e9), ns % 1e9);
+  return sec * 1000 + (ts[Timespec.nsec / 4] >>> 0) / 1e6;
 }

@@ -76,17 +76,25 @@ function direct(sym: (...a: any[]) => any, args: readonly unknown[]): any {
 // made through syscall(2) by number (constants.ts NR): bun:ffi compiles a
 // trampoline per bound symbol (~0.4 ms of CPU and ~35 KiB of memory each,
 // in every process), where one trampoline serves every system call.
-// clock_gettime stays libc's for its vDSO; sigaction for libc's restorer.
+// sigaction stays libc's, for libc's signal restorer. (clock_gettime is the
+// kernel's too: the loop reads it at most once a second, src/loop/loop.ts.)
 const S = bindOnUse({
   __errno_location: { args: [], returns: P },
   syscall: { args: [i64, i64, i64, i64, i64, i64, i64], returns: ssize },
-  clock_gettime: { args: [i32, P], returns: i32 },
   sigaction: { args: [i32, P, P], returns: i32 },
 });
 type Arg = number | bigint; // a bigint for a 64-bit value past 2^53 (file offsets)
 // errno lives in thread-local storage; this module is instantiated once per
-// thread (Workers load their own copy), so caching the address is safe.
-const errnoAddr = S.__errno_location() as number;
+// thread (Workers load their own copy), so caching the address is safe. It
+// is bound only where errno is read (the libc fallback for system calls,
+// sigaction): with the raw system call no gofer binds it (a trampoline
+// costs ~1 ms of CPU at start and ~0.4 MiB of anonymous memory). Bound before the call whose errno is
+// read, never after: binding compiles a trampoline, which may set errno.
+let errnoAddr = 0;
+function bindErrno(): number {
+  if (errnoAddr === 0) errnoAddr = S.__errno_location() as number;
+  return errnoAddr;
+}
 
 /**
  * The system call instruction itself, in a few bytes of machine code: it
@@ -149,14 +157,15 @@ export const syscallPath: "raw" | "libc" = raw !== null ? "raw" : "libc";
 const sc: (nr: number, a?: Arg, b?: Arg, c?: Arg, d?: Arg, e?: Arg, f?: Arg) => number =
   raw !== null
     ? (nr, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0) => raw(nr, a, b, c, d, e, f)
-    : (nr, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0) => {
+    : (bindErrno(),
+      (nr, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0) => {
         const v = S.syscall(nr, a, b, c, d, e, f) as number;
         return v === -1 ? -errno() : v;
-      };
+      });
 
-/** errno of the last failed call on this thread. */
+/** errno of the last failed libc call on this thread. */
 export function errno(): number {
-  return read.i32(errnoAddr, 0);
+  return read.i32(bindErrno(), 0);
 }
 
 /** Normalizes a libc return value: result, or -errno when it is -1. */
@@ -329,7 +338,7 @@ export const eventfd = (initval: number, flags: number) => sc(NR.eventfd2, initv
 export const umask = (mask: number) => sc(NR.umask, mask);
 export const getpid = () => sc(NR.getpid);
 /** clock_gettime into a struct timespec at `ts`. */
-export const clockGettime = (clock: number, ts: number) => r(S.clock_gettime(clock, ts));
+export const clockGettime = (clock: number, ts: number) => sc(NR.clock_gettime, clock, ts);
 /** Ends the process at once, every thread with it (no atexit handlers). */
 export const exitNow = (code: number): never => {
   sc(NR.exit_group, code);
@@ -438,7 +447,7 @@ export const prctl = (op: number, a = 0, b = 0, c = 0, d = 0) => sys(SYS_prctl, 
 export const pivotRoot = (newRoot: string, putOld: string) => release(sys(SYS_pivot_root, held(newRoot), held(putOld)));
 export const geteuid = () => sys(SYS_geteuid);
 /** sigaction(2) with glibc's struct sigaction at `act` / `old` (addresses, 0 for NULL). */
-export const sigaction = (sig: number, act: number, old: number) => r(S.sigaction(sig, act, old));
+export const sigaction = (sig: number, act: number, old: number) => (bindErrno(), r(S.sigaction(sig, act, old)));
 /** setrlimit(resource, {cur, max}). */
 export function setrlimit(resource: number, cur: number, max: number): number {
   const lim = new BigUint64Array([BigInt(cur), BigInt(max)]);

@@ -17,7 +17,7 @@
 // opening and closing channels must not start new ones.
 import { ptr } from "bun:ffi";
 import * as C from "../ffi/constants";
-import { addTimespecMs, FutexWaitv, Pollfd, setTimespecMs, Timespec } from "../ffi/layout";
+import { FutexWaitv, getTimespecMs, Pollfd, setTimespec, setTimespecMs, Timespec } from "../ffi/layout";
 import * as libc from "../ffi/libc";
 import { nativePollerSupported, startNativePoller } from "./native-poller";
 import { Poller, POLLER_WORDS, Watcher, WATCHER_WORDS } from "./shared";
@@ -91,6 +91,9 @@ const IDLE_GC_MS = 500;
  * CPU per request 0.91–0.93× and one-goroutine ops/s 1.04–1.06× of every
  * 512 (docs/event-loop.md). */
 const WAKES_PER_GC = 4096;
+/** How long performance.now() carries a reading of CLOCK_MONOTONIC for the
+ * timed waits' deadlines (see deadline()). */
+const CLOCK_REREAD_MS = 1000;
 // The timed waits' struct timespec (layout.ts Timespec).
 const idleTimeout = new Int32Array(libc.pinnedBytes(Timespec.size).buffer);
 const idleTimeoutAddr = libc.addr(idleTimeout);
@@ -134,6 +137,9 @@ export class EventLoop {
   readonly stats = { channelWakes: 0, socketWakes: 0, blocks: 0, idleCollections: 0, busyCollections: 0 };
   private workSinceGc = false;
   private wakesSinceGc = 0;
+  /** CLOCK_MONOTONIC in ms at the last reading, and performance.now() then. */
+  private clockMs = 0;
+  private clockReadAt = Number.NEGATIVE_INFINITY;
   private pollerStartedAt = 0;
   private idleTasks: (() => void)[] = [];
   /** Called when the loop's wait was interrupted by a signal (EINTR): a
@@ -544,10 +550,24 @@ export class EventLoop {
     Bun.gc(false);
   }
 
-  /** An absolute CLOCK_MONOTONIC deadline `ms` from now, for futex_waitv. */
+  /** An absolute CLOCK_MONOTONIC deadline `ms` from now, for futex_waitv.
+   * A timed wait comes before nearly every sleep while requests flow, so
+   * the kernel's clock is read at most once a second and performance.now()
+   * (Bun's, through the vDSO) carries it in between: libc's clock_gettime
+   * would cost a bound trampoline (~0.4 MiB of anonymous memory, ~0.4 ms),
+   * the system call ~1 µs a wait. Whatever either clock does, a deadline
+   * lies `ms` to `ms` + 1 s after the last reading. */
   private deadline(ms: number): number {
-    libc.clockGettime(C.CLOCK_MONOTONIC, idleTimeoutAddr);
-    addTimespecMs(idleTimeout, ms);
+    const now = performance.now();
+    let since = now - this.clockReadAt;
+    if (!(since >= 0 && since < CLOCK_REREAD_MS)) {
+      libc.clockGettime(C.CLOCK_MONOTONIC, idleTimeoutAddr);
+      this.clockMs = getTimespecMs(idleTimeout);
+      this.clockReadAt = now;
+      since = 0;
+    }
+    const at = this.clockMs + since + ms;
+    setTimespec(idleTimeout, Math.floor(at / 1000), Math.floor((at % 1000) * 1e6));
     return idleTimeoutAddr;
   }
 
