@@ -19,7 +19,9 @@
 # matches ('concurrent': the rows of 1, 2, 4 and 8 goroutines at once; their
 # span per level: --conc-time). A second table gives the client's and the
 # server's CPU time per iteration (pinned, one side's scheduling can cost the
-# other).
+# other). --extra NAME=PATH (repeatable) adds a server launched as ours is,
+# measured only up to the after-Mount rows (bench/floor-mem: the floor);
+# --json FILE also writes every sample.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/interop/lib.sh"
 
@@ -36,7 +38,7 @@ while [[ $# -gt 0 ]]; do
 	--cpu|--cpu=*)
 		if [[ "$1" == --cpu ]]; then c="$2"; shift 2; else c="${1#--cpu=}"; shift; fi
 		if [[ "$c" == "-1" ]]; then modes=unpinned; else modes=pinned pincpu="$c"; fi ;;
-	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,25p' "$0"; exit 0 ;;
 	*) args+=("$1"); shift ;;
 	esac
 done

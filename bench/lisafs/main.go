@@ -8,6 +8,8 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -95,24 +97,32 @@ func memory(s *session, server, suffix string, idle time.Duration, res benchkit.
 			}
 		}
 	}
-	res.Add(server, "anonymous memory "+suffix, anon)
-	res.Add(server, "PSS "+suffix, pss)
+	add := func(name string, v float64) {
+		res.Add(server, name, v)
+		// One value per run: the report's per-run ratios (RenderSpread).
+		res.Add(server, benchkit.RunName(name, "median"), v)
+	}
+	add("anonymous memory "+suffix, anon)
+	add("PSS "+suffix, pss)
 	if withRSS {
-		res.Add(server, "RSS "+suffix, rss)
+		add("RSS "+suffix, rss)
 	}
 	return nil
 }
 
 type config struct {
 	servers []string
-	opts    launcher.Options
-	rounds  int
-	iters   int
-	warmup  int
-	starts  int
-	idle    time.Duration
-	memory  bool
-	cpu     int
+	// extra maps the extra servers (--extra NAME=PATH, in servers after ref
+	// and ours) to their executables.
+	extra  map[string]string
+	opts   launcher.Options
+	rounds int
+	iters  int
+	warmup int
+	starts int
+	idle   time.Duration
+	memory bool
+	cpu    int
 	// serverCPU pins the servers (-1: not pinned); the client follows cpu.
 	serverCPU int
 	// concTime and concWarmup: each concurrency level's timed span, and the
@@ -138,7 +148,20 @@ func main() {
 		rows    = flag.String("metrics", "", "run only the rows whose name matches this regexp (e.g. Getdents, or 'concurrent' for the concurrency rows)")
 		concT   = flag.Duration("conc-time", 500*time.Millisecond, "timed span of each concurrency level (concurrent ... xN rows) per run")
 		concW   = flag.Int("conc-warmup", 2000, "untimed operations per goroutine before each concurrency level")
+		rawOut  = flag.String("json", "", "also write every sample, by server and row, to this file (JSON)")
+		extras  []string
 	)
+	flag.Func("extra", "NAME=PATH: also run PATH, launched as our gofer is, as server NAME (repeatable). "+
+		"An extra server only has to answer Mount (Channel may be refused with ENOMEM): it is measured up to the "+
+		"after-Mount memory rows, then closed; the round order rotates (ref, ours, NAME, ... then ours, NAME, ..., ref)",
+		func(v string) error {
+			name, path, ok := strings.Cut(v, "=")
+			if !ok || name == "" || path == "" || name == launcher.Ref || name == launcher.Ours {
+				return fmt.Errorf("want NAME=PATH, NAME not %q or %q", launcher.Ref, launcher.Ours)
+			}
+			extras = append(extras, name, path)
+			return nil
+		})
 	flag.Parse()
 	if err := benchkit.Select(*rows); err != nil {
 		fatalf("--metrics: %v", err)
@@ -166,10 +189,24 @@ func main() {
 	if err != nil {
 		fatalf("%v", err)
 	}
+	cfg.extra = map[string]string{}
+	for i := 0; i < len(extras); i += 2 {
+		p, err := filepath.Abs(extras[i+1])
+		if err != nil {
+			fatalf("%v", err)
+		}
+		if _, dup := cfg.extra[extras[i]]; dup {
+			fatalf("--extra %s given twice", extras[i])
+		}
+		cfg.extra[extras[i]] = p
+		cfg.servers = append(cfg.servers, extras[i])
+	}
 	for _, s := range cfg.servers {
 		p := bin
 		if s == launcher.Ref {
 			p = *refBin
+		} else if e, ok := cfg.extra[s]; ok {
+			p = e
 		}
 		if _, err := os.Stat(p); err != nil {
 			fatalf("%s server %s: %v", s, p, err)
@@ -191,7 +228,7 @@ func main() {
 	res := benchkit.Results{}
 	header := describe(cfg, tmpfs)
 	for r := 0; r < cfg.rounds; r++ {
-		for _, server := range cfg.servers {
+		for _, server := range roundOrder(cfg, r) {
 			fmt.Fprintf(os.Stderr, "run %d/%d: %s ... ", r+1, cfg.rounds, server)
 			t0 := time.Now()
 			if err := runOnce(cfg, server, res); err != nil {
@@ -206,9 +243,46 @@ func main() {
 		Base:    benchkit.Column{Key: launcher.Ref, Title: "reference"},
 		Others:  []benchkit.Column{{Key: launcher.Ours, Title: "ours", Ratio: "ratio (ours/ref)"}},
 	}
+	for i := 0; i < len(extras); i += 2 {
+		table.Others = append(table.Others, benchkit.Column{Key: extras[i], Title: extras[i], Ratio: "ratio (" + extras[i] + "/ref)"})
+	}
 	if err := benchkit.Output(header+channelsNote(cfg)+"\n"+table.Report(res), *out); err != nil {
 		fatalf("%v", err)
 	}
+	if *rawOut != "" {
+		b, err := json.MarshalIndent(res, "", " ")
+		if err == nil {
+			err = os.WriteFile(*rawOut, b, 0o644)
+		}
+		if err != nil {
+			fatalf("--json: %v", err)
+		}
+	}
+}
+
+// roundOrder is the order of the servers in round r: ref then ours every
+// round (ABAB...), as always; with extra servers, rotated by one each round,
+// so that no server is always first or last.
+func roundOrder(cfg config, r int) []string {
+	if len(cfg.extra) == 0 {
+		return cfg.servers
+	}
+	n := len(cfg.servers)
+	o := make([]string, n)
+	for i := range o {
+		o[i] = cfg.servers[(r+i)%n]
+	}
+	return o
+}
+
+// options is the launch of server (ref, ours or an extra, launched as ours).
+func (cfg config) options(server string) launcher.Options {
+	o := cfg.opts
+	o.Server = server
+	if bin, ok := cfg.extra[server]; ok {
+		o.Server, o.OursBin = launcher.Ours, bin
+	}
+	return o
 }
 
 // cleanup removes the fixture (set once it exists).
@@ -287,16 +361,19 @@ func (s *session) open(rel string, flags uint32) (*lisafs.ClientFD, error) {
 
 // start launches a server, mounts it and starts its channels.
 func start(cfg config, server string, log io.Writer) (*session, error) {
-	opts := cfg.opts
-	opts.Server = server
+	opts := cfg.options(server)
 	opts.Log = log
 	g, err := launcher.Start(opts)
 	if err != nil {
 		return nil, err
 	}
 	if err := g.StartChannels(); err != nil {
-		g.Kill()
-		return nil, fmt.Errorf("StartChannels: %w", err)
+		// An extra server may refuse every channel (ENOMEM, "at its limit"):
+		// the client then talks over the socket, as with directfs.
+		if _, extra := cfg.extra[server]; !extra || !errors.Is(err, unix.ENOMEM) {
+			g.Kill()
+			return nil, fmt.Errorf("StartChannels: %w", err)
+		}
 	}
 	return &session{g: g, root: g.Client.NewFD(g.Root.ControlFD)}, nil
 }
@@ -345,6 +422,9 @@ func runOnce(cfg config, server string, res benchkit.Results) (retErr error) {
 		if err := memory(s, server, "after Mount, idle", cfg.idle, res, true); err != nil {
 			return err
 		}
+	}
+	if _, extra := cfg.extra[server]; extra {
+		return nil // it serves Mount (and Channel) only
 	}
 	if cfg.serverCPU >= 0 {
 		if err := benchkit.CheckPinned(s.g.Process, cfg.serverCPU); err != nil {
@@ -529,9 +609,11 @@ func describe(cfg config, tmpfs bool) string {
 	b.WriteString(benchkit.Invocation())
 	fmt.Fprintf(&b, "- client command: `%s`\n", clientCommand(cfg))
 	for _, s := range cfg.servers {
-		o := cfg.opts
-		o.Server = s
+		o := cfg.options(s)
 		fmt.Fprintf(&b, "- %s server command: `%s`\n", s, o.CommandLine())
+	}
+	if len(cfg.extra) > 0 {
+		b.WriteString("- extra servers (--extra): measured up to the after-Mount rows only; rounds rotate the order\n")
 	}
 	return b.String()
 }
@@ -546,6 +628,9 @@ func channelsNote(cfg config) string {
 	fmt.Fprintf(&b, "- concurrency rows: N goroutines share the connection, each with its own FDs, all running for %v per level after %d untimed ops each; aggregate ops/s (completed ops / time until the last completed); client GOMAXPROCS %d\n",
 		cfg.concTime, cfg.concWarmup, runtime.GOMAXPROCS(0))
 	for _, s := range cfg.servers {
+		if _, extra := cfg.extra[s]; extra {
+			continue
+		}
 		fmt.Fprintf(&b, "- channels the %s server granted (asked for %d; per run): %v; goroutines beyond them take turns on the socket\n", s, wantChannels, channelsGranted[s])
 	}
 	return b.String()
@@ -554,8 +639,12 @@ func channelsNote(cfg config) string {
 func order(cfg config) []string {
 	var o []string
 	for r := 0; r < min(cfg.rounds, 2); r++ {
-		for _, s := range cfg.servers {
-			o = append(o, map[string]string{launcher.Ref: "R", launcher.Ours: "O"}[s])
+		for _, s := range roundOrder(cfg, r) {
+			l, ok := map[string]string{launcher.Ref: "R", launcher.Ours: "O"}[s]
+			if !ok {
+				l = "[" + s + "]"
+			}
+			o = append(o, l)
 		}
 	}
 	if cfg.rounds > 2 {
