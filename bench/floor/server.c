@@ -1,0 +1,84 @@
+// cserver: the floor benchmark's flipcall server in C (bench/floor), for
+// calibration: what a server costs with no runtime at all.
+//
+// The protocol is flipcall's (gVisor pkg/flipcall): the packet window's
+// first u32 is the connection state (0: client active, 1: server active,
+// 2: shut down), the second the datagram length, the datagram starts at
+// byte 16. The server sleeps in FUTEX_WAIT (shared futex: the client is
+// another process) while the state is 0; the first message is the client's
+// connection request, answered with the JSON "{}\n"; every other one is a
+// 16-byte request (u64 sequence number) answered with 16 bytes: the
+// sequence number, the CPU we reply from (u32), a u32 zero. A reply sets the
+// state 1 -> 0 and FUTEX_WAKEs one waiter.
+//
+//   cserver --fd 3 --offset 0 --length 4096 [--work-us N]
+#define _GNU_SOURCE
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_us(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+int main(int argc, char **argv) {
+	int fd = 3;
+	long long off = 0;
+	long len = 4096;
+	double work_us = 0;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--fd")) fd = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--offset")) off = atoll(argv[i + 1]);
+		else if (!strcmp(argv[i], "--length")) len = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--work-us")) work_us = atof(argv[i + 1]);
+		else {
+			fprintf(stderr, "cserver: unknown flag %s\n", argv[i]);
+			return 2;
+		}
+	}
+	unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+	if (p == MAP_FAILED) {
+		perror("cserver: mmap");
+		return 1;
+	}
+	uint32_t *state = (uint32_t *)p, *dlen = (uint32_t *)(p + 4);
+	unsigned char *data = p + 16;
+	int connected = 0;
+	for (;;) {
+		uint32_t s;
+		while ((s = __atomic_load_n(state, __ATOMIC_ACQUIRE)) == 0)
+			syscall(SYS_futex, state, FUTEX_WAIT, 0, NULL, NULL, 0);
+		if (s != 1) return s == 2 ? 0 : 1;
+		uint32_t n;
+		if (!connected) {
+			memcpy(data, "{}\n", 3);
+			n = 3;
+			connected = 1;
+		} else {
+			if (__atomic_load_n(dlen, __ATOMIC_RELAXED) != 16) return 1;
+			uint64_t seq;
+			memcpy(&seq, data, 8);
+			if (work_us > 0)
+				for (double t0 = now_us(); now_us() - t0 < work_us;)
+					;
+			uint32_t tail[2] = {(uint32_t)sched_getcpu(), 0};
+			memcpy(data, &seq, 8);
+			memcpy(data + 8, tail, 8);
+			n = 16;
+		}
+		__atomic_store_n(dlen, n, __ATOMIC_RELAXED);
+		uint32_t want = 1;
+		if (!__atomic_compare_exchange_n(state, &want, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return want == 2 ? 0 : 1;
+		syscall(SYS_futex, state, FUTEX_WAKE, 1, NULL, NULL, 0);
+	}
+}
