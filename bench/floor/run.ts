@@ -31,6 +31,14 @@ export const SERVERS: Record<string, ServerDef> = {
     argv: [bun, "--wait", "waitv", "--waitv-timeout-ms", "500"],
     what: "bare Bun, futex_waitv on the state word + a private word, 500 ms deadline (the gofer's wait while busy)",
   },
+  "bun-waitv0": {
+    argv: [bun, "--wait", "waitv"],
+    what: "bare Bun, futex_waitv on the state word + a private word, no deadline",
+  },
+  "c-waitv": {
+    argv: [`${B}/cserver`, "--wait", "waitv", "--waitv-timeout-ms", "500"],
+    what: "C, futex_waitv on the state word + a private word, 500 ms deadline",
+  },
   "bun-nojit": { argv: [bun], env: JIT_OFF, what: "bare Bun, BUN_JSC_useJIT=0" },
   "bun-noconcjit": { argv: [bun], env: CONC_JIT_OFF, what: "bare Bun, BUN_JSC_useConcurrentJIT=0" },
   "bun-1marker": { argv: [bun], env: ONE_MARKER, what: "bare Bun, BUN_JSC_numberOfGCMarkers=1" },
@@ -40,6 +48,10 @@ export const SERVERS: Record<string, ServerDef> = {
   "bun-work5-alloc": {
     argv: [bun, "--work-us", "5", "--alloc", "4"],
     what: "bare Bun, 5 µs of busy JS and 4 small objects per request",
+  },
+  "bun-gofer-like": {
+    argv: [bun, "--wait", "waitv", "--waitv-timeout-ms", "500", "--work-us", "5", "--alloc", "1", "--gc-every", "4096"],
+    what: "bare Bun shaped like the gofer's loop: futex_waitv with a 500 ms deadline, 5 µs busy JS and 1 object per request, Bun.gc(false) every 4,096",
   },
   "bun-work5-nojit": { argv: [bun, "--work-us", "5"], env: JIT_OFF, what: "bare Bun, 5 µs busy JS, BUN_JSC_useJIT=0" },
   "bun-work5-noconcjit": {

@@ -11,7 +11,12 @@
 // sequence number, the CPU we reply from (u32), a u32 zero. A reply sets the
 // state 1 -> 0 and FUTEX_WAKEs one waiter.
 //
+// --wait waitv sleeps in futex_waitv(2) instead, on the state word and a
+// private word nobody sets (as our gofer's main thread does), with
+// --waitv-timeout-ms N an absolute CLOCK_MONOTONIC deadline N ms ahead.
+//
 //   cserver --fd 3 --offset 0 --length 4096 [--work-us N]
+//           [--wait futex|waitv] [--waitv-timeout-ms N]
 #define _GNU_SOURCE
 #include <linux/futex.h>
 #include <sched.h>
@@ -24,6 +29,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+struct waitv { uint64_t val, uaddr; uint32_t flags, reserved; };
+#define FUTEX2_SIZE_U32 0x02
+#define FUTEX2_PRIVATE 128
+
 static double now_us(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -35,11 +47,15 @@ int main(int argc, char **argv) {
 	long long off = 0;
 	long len = 4096;
 	double work_us = 0;
+	int waitv = 0;
+	long timeout_ms = 0;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--fd")) fd = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--offset")) off = atoll(argv[i + 1]);
 		else if (!strcmp(argv[i], "--length")) len = atol(argv[i + 1]);
 		else if (!strcmp(argv[i], "--work-us")) work_us = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--wait")) waitv = !strcmp(argv[i + 1], "waitv");
+		else if (!strcmp(argv[i], "--waitv-timeout-ms")) timeout_ms = atol(argv[i + 1]);
 		else {
 			fprintf(stderr, "cserver: unknown flag %s\n", argv[i]);
 			return 2;
@@ -53,10 +69,32 @@ int main(int argc, char **argv) {
 	uint32_t *state = (uint32_t *)p, *dlen = (uint32_t *)(p + 4);
 	unsigned char *data = p + 16;
 	int connected = 0;
+	static uint32_t wake_word;
+	struct waitv wv[2] = {
+		{.val = 0, .uaddr = (uintptr_t)state, .flags = FUTEX2_SIZE_U32},
+		{.val = 0, .uaddr = (uintptr_t)&wake_word, .flags = FUTEX2_SIZE_U32 | FUTEX2_PRIVATE},
+	};
+	struct timespec deadline;
 	for (;;) {
 		uint32_t s;
-		while ((s = __atomic_load_n(state, __ATOMIC_ACQUIRE)) == 0)
-			syscall(SYS_futex, state, FUTEX_WAIT, 0, NULL, NULL, 0);
+		while ((s = __atomic_load_n(state, __ATOMIC_ACQUIRE)) == 0) {
+			if (!waitv) {
+				syscall(SYS_futex, state, FUTEX_WAIT, 0, NULL, NULL, 0);
+				continue;
+			}
+			struct timespec *dl = NULL;
+			if (timeout_ms > 0) {
+				clock_gettime(CLOCK_MONOTONIC, &deadline);
+				deadline.tv_sec += timeout_ms / 1000;
+				deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
+				if (deadline.tv_nsec >= 1000000000) {
+					deadline.tv_nsec -= 1000000000;
+					deadline.tv_sec++;
+				}
+				dl = &deadline;
+			}
+			syscall(SYS_futex_waitv, wv, 2, 0, dl, CLOCK_MONOTONIC);
+		}
 		if (s != 1) return s == 2 ? 0 : 1;
 		uint32_t n;
 		if (!connected) {
