@@ -93,6 +93,8 @@ export type Round = {
   same: number;
   flips: number;
   tenthsSame: number[];
+  wallMs?: number;
+  otherMs?: number; // CPU time of every other thread on the machine meanwhile
   client: Thread;
   serverThreads: Thread[];
 };
@@ -206,6 +208,13 @@ function helperWakes(rs: Round[]): string {
   return [...by.entries()].map(([k, v]) => `${k} ${v.rounds}r/${Math.round(v.switches / v.rounds)}`).join(", ");
 }
 
+/** What the rest of the machine ran during the timed loops: other threads'
+ * CPU time as a share of the loop's wall time (of one CPU). */
+function others(rs: Round[]): string {
+  const v = rs.filter((r) => r.otherMs !== undefined && r.wallMs).map((r) => (100 * r.otherMs!) / r.wallMs!);
+  return v.length ? `${Math.round(med(v))}% (${Math.round(Math.max(...v))}%)` : "–";
+}
+
 export function report(all: Round[], base: string, perRound: boolean): string {
   const out: string[] = [];
   const placements = [...new Set(all.map((r) => r.placement))];
@@ -219,8 +228,8 @@ export function report(all: Round[], base: string, perRound: boolean): string {
     const rs = all.filter((r) => r.placement === placement);
     out.push(`### ${placement} (${PLACEMENT[placement].what})`, "");
     out.push(
-      `| server | rounds | median of round medians µs | Q1–Q3 | median p99 µs | slow rounds | same CPU, median (min–max) | ratio to ${base}: median | Q1–Q3 | min–max | helper threads that ran (rounds/switches per round) |`,
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+      `| server | rounds | median of round medians µs | Q1–Q3 | median p99 µs | slow rounds | same CPU, median (min–max) | ratio to ${base}: median | Q1–Q3 | min–max | others' CPU, % of the loop: median (max) | helper threads that ran (rounds/switches per round) |`,
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     );
     const baseRounds = new Map<string, Round>();
     for (const r of rs) if (r.server === base) baseRounds.set(key(r), r);
@@ -243,6 +252,7 @@ export function report(all: Round[], base: string, perRound: boolean): string {
         s === base ? "1" : `${f2(med(ratios))}×`,
         s === base ? "" : `${f2(quantile(ratios, 0.25))}–${f2(quantile(ratios, 0.75))}`,
         s === base ? "" : `${f2(Math.min(...ratios))}–${f2(Math.max(...ratios))}`,
+        others(sr),
         helperWakes(sr),
       ];
       out.push(`| ${cells.join(" | ")} |`);

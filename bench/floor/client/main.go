@@ -16,7 +16,10 @@
 // against the CPU the server said it replied from: "same" is the fraction
 // of round trips where the client was woken on the server's CPU. Around the
 // timed loop it reads /proc/PID/task/*/sched of both processes (context
-// switches, migrations, CPU time per thread).
+// switches, migrations, CPU time per thread), and every other thread's CPU
+// time (/proc/*/task/*/schedstat): "otherMs" is what anything else on the
+// machine took while the timed loop ran (other agents' builds, kernel
+// threads; a thread that started and ended in between is missed).
 //
 // Placement is the caller's: run the client under `taskset -c N` to pin it
 // (its threads inherit); serverCpu >= 0 in the spec starts the server under
@@ -90,6 +93,8 @@ type Round struct {
 	Same      float64   `json:"same"`       // fraction woken on the server's CPU
 	Flips     int       `json:"flips"`      // same <-> not-same changes
 	Tenths    []float64 `json:"tenthsSame"` // "same" per tenth of the timed loop
+	WallMs    float64   `json:"wallMs"`     // the timed loop
+	OtherMs   float64   `json:"otherMs"`    // CPU time of neither process meanwhile
 	Client    Thread    `json:"client"`     // all client threads summed
 	ServerT   []Thread  `json:"serverThreads"`
 }
@@ -187,11 +192,14 @@ func runRound(spec *Spec, s Server) (*Round, error) {
 	same := make([]bool, spec.Iters)
 	var before map[int]rawThread
 	var cBefore rawThread
+	var others0 map[int]int64
+	var wall0 time.Time
 	total := spec.Warmup + spec.Iters
 	for i := 0; i < total; i++ {
 		if i == spec.Warmup {
 			before = threads(cmd.Process.Pid)
 			cBefore = sumThreads(threads(os.Getpid()))
+			others0, wall0 = othersNs(os.Getpid(), cmd.Process.Pid), time.Now()
 		}
 		want := uint64(i + 1)
 		binary.LittleEndian.PutUint64(d[0:8], want)
@@ -212,6 +220,7 @@ func runRound(spec *Spec, s Server) (*Round, error) {
 			same[j] = binary.LittleEndian.Uint32(d[8:12]) == ccpu
 		}
 	}
+	wall, others := time.Since(wall0), othersNs(os.Getpid(), cmd.Process.Pid)
 	after := threads(cmd.Process.Pid)
 	cAfter := sumThreads(threads(os.Getpid()))
 	ep.Shutdown()
@@ -260,6 +269,7 @@ func runRound(spec *Spec, s Server) (*Round, error) {
 	res.P90Us = round3(pct(samples, 0.9))
 	res.P99Us = round3(pct(samples, 0.99))
 	res.Client = cAfter.minus(cBefore).export(0, "client")
+	res.WallMs = round3(float64(wall.Microseconds()) / 1e3)
 	var tids []int
 	for tid := range after {
 		tids = append(tids, tid)
@@ -269,6 +279,7 @@ func runRound(spec *Spec, s Server) (*Round, error) {
 		a := after[tid]
 		res.ServerT = append(res.ServerT, a.minus(before[tid]).export(tid, a.comm))
 	}
+	res.OtherMs = round3(othersMs(others0, others))
 	return res, nil
 }
 
@@ -344,4 +355,48 @@ func threads(pid int) map[int]rawThread {
 		m[tid] = t
 	}
 	return m
+}
+
+// othersNs is the CPU time every thread on the machine has had so far
+// (/proc/*/task/*/schedstat, ns), but for the threads of the given
+// processes, by thread: the difference of two calls is what everything
+// else took meanwhile (threads that started and ended in between are
+// missed).
+func othersNs(ours ...int) map[int]int64 {
+	skip := map[string]bool{}
+	for _, p := range ours {
+		skip[strconv.Itoa(p)] = true
+	}
+	m := map[int]int64{}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		if skip[p.Name()] || p.Name()[0] < '0' || p.Name()[0] > '9' {
+			continue
+		}
+		tasks, _ := os.ReadDir("/proc/" + p.Name() + "/task")
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
+			b, err := os.ReadFile("/proc/" + p.Name() + "/task/" + t.Name() + "/schedstat")
+			if err != nil {
+				continue
+			}
+			f := strings.Fields(string(b))
+			if len(f) > 0 {
+				m[tid], _ = strconv.ParseInt(f[0], 10, 64)
+			}
+		}
+	}
+	return m
+}
+
+// othersMs is the CPU time the threads of after used since before.
+func othersMs(before, after map[int]int64) float64 {
+	var ns int64
+	for tid, v := range after {
+		ns += v - before[tid]
+	}
+	return float64(ns) / 1e6
 }
