@@ -4,6 +4,7 @@
 #   goserver   a flipcall server in Go (gVisor's pkg/flipcall)
 #   bunserver  a bare Bun flipcall server (server.ts; build.ts's options)
 #   cserver    the same in C (calibration)
+#   noise      background load for the "noisy" placement
 # Go runs in GOPATH mode against /opt/gvisor-ref (tests/interop/lib.sh).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,6 +22,7 @@ mkdir -p "$out"
 	done
 )
 gcc -O2 -Wall -Wextra -o "$out/cserver" "$here/server.c"
+gcc -O2 -Wall -Wextra -o "$out/noise" "$here/noise.c"
 cd "$GOFER_ROOT"
 bun=bun
 command -v bun >/dev/null || bun="npx bun"

@@ -4,8 +4,8 @@
 // benchmark lock, appends one JSON line per round to a results file, and
 // prints a markdown report.
 //
-//   bun bench/floor/run.ts [--placements unpinned,pinned,split]
-//       [--servers go,bun,c] [--rounds 12] [--rounds-pinned N] [--rounds-split N]
+//   bun bench/floor/run.ts [--placements unpinned,pinned,split[,noisy]]
+//       [--servers go,bun,c] [--rounds 12] [--rounds-pinned N] [--rounds-split N] [--rounds-noisy N]
 //       [--iters 20000] [--warmup 2000] [--batch 3] [--out FILE.jsonl]
 //       [--label TEXT] [--lock /work/wt/bench.lock]
 //   bun bench/floor/run.ts report FILE.jsonl [--base go] [--per-round]
@@ -66,11 +66,17 @@ export const SERVERS: Record<string, ServerDef> = {
   },
 };
 
-type Placement = "unpinned" | "pinned" | "split";
-const PLACEMENT: Record<Placement, { clientPrefix: string[]; serverCpu: number; what: string }> = {
+type Placement = "unpinned" | "pinned" | "split" | "noisy";
+const PLACEMENT: Record<Placement, { clientPrefix: string[]; serverCpu: number; what: string; noise?: string[] }> = {
   unpinned: { clientPrefix: [], serverCpu: -1, what: "nobody pinned" },
   pinned: { clientPrefix: ["taskset", "-c", "0"], serverCpu: -1, what: "client and server on CPU 0" },
   split: { clientPrefix: ["taskset", "-c", "0"], serverCpu: 1, what: "client on CPU 0, server on CPU 1" },
+  noisy: {
+    clientPrefix: [],
+    serverCpu: -1,
+    what: "nobody pinned, with build/floor/noise running: a thread that sleeps 0.5-5 ms and spins 20-300 µs, ~6% of a CPU",
+    noise: [`${B}/noise`],
+  },
 };
 
 type Thread = { tid: number; comm: string; vol: number; invol: number; migr: number; runMs: number };
@@ -112,6 +118,7 @@ async function run(args: string[]): Promise<void> {
     unpinned: rounds,
     pinned: Number(flag(args, "--rounds-pinned", String(rounds))),
     split: Number(flag(args, "--rounds-split", String(rounds))),
+    noisy: Number(flag(args, "--rounds-noisy", String(rounds))),
   };
   const iters = Number(flag(args, "--iters", "20000"));
   const warmup = Number(flag(args, "--warmup", "2000"));
@@ -122,7 +129,7 @@ async function run(args: string[]): Promise<void> {
   const out = resolve(flag(args, "--out", `${ROOT}/bench/floor/results/floor-${stamp}.jsonl`));
   for (const p of placements) if (!(p in PLACEMENT)) throw new Error(`unknown placement ${p}`);
   for (const s of servers) if (!(s in SERVERS)) throw new Error(`unknown server ${s}; known: ${Object.keys(SERVERS)}`);
-  for (const f of [`${B}/client`, `${B}/goserver`, `${B}/bunserver`, `${B}/cserver`])
+  for (const f of [`${B}/client`, `${B}/goserver`, `${B}/bunserver`, `${B}/cserver`, `${B}/noise`])
     if (!existsSync(f)) throw new Error(`${f} missing: run bench/floor/build.sh`);
   mkdirSync(dirname(out), { recursive: true });
   const specFile = `${B}/spec-${process.pid}.json`;
@@ -139,6 +146,7 @@ async function run(args: string[]): Promise<void> {
         windowLen: 4096,
         farUs: 20,
         label,
+        noise: pl.noise,
         servers: servers.map((name) => ({ name, argv: SERVERS[name].argv, env: SERVERS[name].env ?? {} })),
       };
       writeFileSync(specFile, JSON.stringify(spec));

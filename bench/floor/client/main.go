@@ -63,6 +63,7 @@ type Spec struct {
 	FarUs     float64  `json:"farUs"`
 	Servers   []Server `json:"servers"`
 	Label     string   `json:"label,omitempty"`
+	Noise     []string `json:"noise,omitempty"` // a background process for the whole batch
 }
 
 // Thread is one thread's scheduler counters over the timed loop (deltas).
@@ -116,13 +117,21 @@ func main() {
 	if spec.FarUs == 0 {
 		spec.FarUs = 20
 	}
+	if len(spec.Noise) > 0 {
+		noise := exec.Command(spec.Noise[0], spec.Noise[1:]...)
+		if err := noise.Start(); err != nil {
+			fatalf("noise: %v", err)
+		}
+		defer func() { noise.Process.Kill(); noise.Wait() }()
+	}
 	out := bufio.NewWriter(os.Stdout)
 	seq := 0
 	for r := 0; r < spec.Rounds; r++ {
 		for _, s := range spec.Servers {
 			res, err := runRound(&spec, s)
 			if err != nil {
-				fatalf("%s round %d: %v", s.Name, r+1, err)
+				fmt.Fprintf(os.Stderr, "floor client: %s round %d: %v\n", s.Name, r+1, err)
+				os.Exit(1)
 			}
 			res.Round, res.Seq, res.Label = r, seq, spec.Label
 			seq++
