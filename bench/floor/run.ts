@@ -53,6 +53,22 @@ export const SERVERS: Record<string, ServerDef> = {
     argv: [bun, "--wait", "waitv", "--waitv-timeout-ms", "500", "--work-us", "5", "--alloc", "1", "--gc-every", "4096"],
     what: "bare Bun shaped like the gofer's loop: futex_waitv with a 500 ms deadline, 5 µs busy JS and 1 object per request, Bun.gc(false) every 4,096",
   },
+  "bun-work5-gc": {
+    argv: [bun, "--work-us", "5", "--gc-every", "4096"],
+    what: "bare Bun, 5 µs busy JS per request, Bun.gc(false) every 4,096",
+  },
+  "bun-waitv-work5": {
+    argv: [bun, "--wait", "waitv", "--waitv-timeout-ms", "500", "--work-us", "5"],
+    what: "bare Bun, futex_waitv with a 500 ms deadline, 5 µs busy JS per request",
+  },
+  "bun-waitv0-work5": {
+    argv: [bun, "--wait", "waitv", "--work-us", "5"],
+    what: "bare Bun, futex_waitv without a deadline, 5 µs busy JS per request",
+  },
+  "c-waitv-work5": {
+    argv: [`${B}/cserver`, "--wait", "waitv", "--waitv-timeout-ms", "500", "--work-us", "5"],
+    what: "C, futex_waitv with a 500 ms deadline, 5 µs spinning per request",
+  },
   "bun-work5-nojit": { argv: [bun, "--work-us", "5"], env: JIT_OFF, what: "bare Bun, 5 µs busy JS, BUN_JSC_useJIT=0" },
   "bun-work5-noconcjit": {
     argv: [bun, "--work-us", "5"],
@@ -101,6 +117,7 @@ export type Round = {
   tenthsSame: number[];
   wallMs?: number;
   otherMs?: number; // CPU time of every other thread on the machine meanwhile
+  stealMs?: number; // the hypervisor's steal time meanwhile (10 ms ticks)
   client: Thread;
   serverThreads: Thread[];
 };
@@ -220,7 +237,9 @@ function helperWakes(rs: Round[]): string {
  * CPU time as a share of the loop's wall time (of one CPU). */
 function others(rs: Round[]): string {
   const v = rs.filter((r) => r.otherMs !== undefined && r.wallMs).map((r) => (100 * r.otherMs!) / r.wallMs!);
-  return v.length ? `${Math.round(med(v))}% (${Math.round(Math.max(...v))}%)` : "–";
+  const st = rs.filter((r) => r.stealMs !== undefined && r.wallMs).map((r) => (100 * r.stealMs!) / r.wallMs!);
+  const steal = st.length ? `; steal ${Math.round(med(st))}% (${Math.round(Math.max(...st))}%)` : "";
+  return v.length ? `${Math.round(med(v))}% (${Math.round(Math.max(...v))}%)${steal}` : "–";
 }
 
 export function report(all: Round[], base: string, perRound: boolean): string {

@@ -96,6 +96,7 @@ type Round struct {
 	Tenths    []float64 `json:"tenthsSame"` // "same" per tenth of the timed loop
 	WallMs    float64   `json:"wallMs"`     // the timed loop
 	OtherMs   float64   `json:"otherMs"`    // CPU time of neither process meanwhile
+	StealMs   float64   `json:"stealMs"`    // steal time of all CPUs meanwhile (/proc/stat, 10 ms ticks)
 	Client    Thread    `json:"client"`     // all client threads summed
 	ServerT   []Thread  `json:"serverThreads"`
 }
@@ -202,6 +203,7 @@ func runRound(spec *Spec, s Server) (*Round, error) {
 	var before map[int]rawThread
 	var cBefore rawThread
 	var others0 map[int]int64
+	var steal0 float64
 	var wall0 time.Time
 	total := spec.Warmup + spec.Iters
 	for i := 0; i < total; i++ {
@@ -209,6 +211,7 @@ func runRound(spec *Spec, s Server) (*Round, error) {
 			before = threads(cmd.Process.Pid)
 			cBefore = sumThreads(threads(os.Getpid()))
 			others0, wall0 = othersNs(os.Getpid(), cmd.Process.Pid), time.Now()
+			steal0 = stealMs()
 		}
 		want := uint64(i + 1)
 		binary.LittleEndian.PutUint64(d[0:8], want)
@@ -229,7 +232,7 @@ func runRound(spec *Spec, s Server) (*Round, error) {
 			same[j] = binary.LittleEndian.Uint32(d[8:12]) == ccpu
 		}
 	}
-	wall, others := time.Since(wall0), othersNs(os.Getpid(), cmd.Process.Pid)
+	wall, others, steal := time.Since(wall0), othersNs(os.Getpid(), cmd.Process.Pid), stealMs()
 	after := threads(cmd.Process.Pid)
 	cAfter := sumThreads(threads(os.Getpid()))
 	ep.Shutdown()
@@ -289,6 +292,7 @@ func runRound(spec *Spec, s Server) (*Round, error) {
 		res.ServerT = append(res.ServerT, a.minus(before[tid]).export(tid, a.comm))
 	}
 	res.OtherMs = round3(othersMs(others0, others))
+	res.StealMs = steal - steal0
 	return res, nil
 }
 
@@ -408,4 +412,20 @@ func othersMs(before, after map[int]int64) float64 {
 		ns += v - before[tid]
 	}
 	return float64(ns) / 1e6
+}
+
+// stealMs is the steal time of all CPUs so far (/proc/stat: time the
+// hypervisor ran something else while a vCPU wanted to run), in ms.
+func stealMs() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal
+	if len(f) < 9 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[8], 64)
+	return v * 10 // USER_HZ 100
 }
