@@ -8,7 +8,7 @@
 //       [--servers go,bun,c] [--rounds 12] [--rounds-pinned N] [--rounds-split N] [--rounds-noisy N]
 //       [--iters 20000] [--warmup 2000] [--batch 3] [--out FILE.jsonl]
 //       [--label TEXT] [--lock /work/wt/bench.lock]
-//   bun bench/floor/run.ts report FILE.jsonl [--base go] [--per-round]
+//   bun bench/floor/run.ts report FILE.jsonl... [--base go] [--per-round] [--max-other 20]
 //
 // Build first: bench/floor/build.sh (bench/floor/run.sh does both).
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -25,6 +25,7 @@ const ONE_MARKER = { BUN_JSC_numberOfGCMarkers: "1" };
 /** Every server kind the driver knows, by name. */
 export const SERVERS: Record<string, ServerDef> = {
   go: { argv: [`${B}/goserver`], what: "Go, gVisor's pkg/flipcall server side (RecvFirst, SendRecv)" },
+  "go-1p": { argv: [`${B}/goserver`], env: { GOMAXPROCS: "1" }, what: "the Go server with GOMAXPROCS=1" },
   c: { argv: [`${B}/cserver`], what: "C, FUTEX_WAIT/FUTEX_WAKE" },
   bun: { argv: [bun], what: "bare Bun, FUTEX_WAIT/FUTEX_WAKE through bun:ffi" },
   "bun-waitv": {
@@ -43,6 +44,11 @@ export const SERVERS: Record<string, ServerDef> = {
   "bun-noconcjit": { argv: [bun], env: CONC_JIT_OFF, what: "bare Bun, BUN_JSC_useConcurrentJIT=0" },
   "bun-1marker": { argv: [bun], env: ONE_MARKER, what: "bare Bun, BUN_JSC_numberOfGCMarkers=1" },
   "go-work5": { argv: [`${B}/goserver`, "--work-us", "5"], what: "Go server, 5 µs of spinning per request" },
+  "go-work5-1p": {
+    argv: [`${B}/goserver`, "--work-us", "5"],
+    env: { GOMAXPROCS: "1" },
+    what: "Go server, 5 µs of spinning per request, GOMAXPROCS=1",
+  },
   "c-work5": { argv: [`${B}/cserver`, "--work-us", "5"], what: "C server, 5 µs of spinning per request" },
   "bun-work5": { argv: [bun, "--work-us", "5"], what: "bare Bun, 5 µs of busy JS per request" },
   "bun-work5-alloc": {
@@ -68,6 +74,11 @@ export const SERVERS: Record<string, ServerDef> = {
   "c-waitv-work5": {
     argv: [`${B}/cserver`, "--wait", "waitv", "--waitv-timeout-ms", "500", "--work-us", "5"],
     what: "C, futex_waitv with a 500 ms deadline, 5 µs spinning per request",
+  },
+  "bun-work5-quiet": {
+    argv: [bun, "--work-us", "5"],
+    env: { ...JIT_OFF, ...ONE_MARKER, BUN_JSC_useConcurrentGC: "0" },
+    what: "bare Bun, 5 µs busy JS, JIT off, 1 GC marker, no concurrent GC",
   },
   "bun-work5-nojit": { argv: [bun, "--work-us", "5"], env: JIT_OFF, what: "bare Bun, 5 µs busy JS, BUN_JSC_useJIT=0" },
   "bun-work5-noconcjit": {
@@ -233,6 +244,13 @@ function helperWakes(rs: Round[]): string {
   return [...by.entries()].map(([k, v]) => `${k} ${v.rounds}r/${Math.round(v.switches / v.rounds)}`).join(", ");
 }
 
+/** How long a split lasts: round trips with client and server on different
+ * CPUs per split (a split starts and ends with a flip of "same"). */
+function splitLength(r: Round): number {
+  const apart = (1 - r.same) * r.iters;
+  return r.flips === 0 ? apart : apart / Math.max(r.flips / 2, 1);
+}
+
 /** What the rest of the machine ran during the timed loops: other threads'
  * CPU time as a share of the loop's wall time (of one CPU). */
 function others(rs: Round[]): string {
@@ -242,21 +260,36 @@ function others(rs: Round[]): string {
   return v.length ? `${Math.round(med(v))}% (${Math.round(Math.max(...v))}%)${steal}` : "–";
 }
 
-export function report(all: Round[], base: string, perRound: boolean): string {
+/**
+ * The report. Rounds during which the rest of the machine took more than
+ * `maxOther` % of a CPU are left out (and counted): a neighbour that keeps
+ * the other CPU busy holds the pair together, which is not the server's
+ * doing. Their results stay in the file.
+ */
+export function report(everything: Round[], base: string, perRound: boolean, maxOther = 20): string {
   const out: string[] = [];
+  const busy = (r: Round) => r.otherMs !== undefined && r.wallMs !== undefined && (100 * r.otherMs) / r.wallMs > maxOther;
+  const all = everything.filter((r) => !busy(r));
+  const left = everything.length - all.length;
+  if (left > 0)
+    out.push(
+      `(${left} of ${everything.length} rounds left out: the rest of the machine took > ${maxOther}% of a CPU during their timed loop)`,
+      "",
+    );
   const placements = [...new Set(all.map((r) => r.placement))];
   const servers = [...new Set(all.map((r) => r.server))];
+  // A round is slow when its median is over twice the server's "together"
+  // latency: its pinned median where it ran pinned, else its fastest round.
   const pinnedMedian = (s: string) => {
     const own = all.filter((r) => r.placement === "pinned" && r.server === s).map((r) => r.medianUs);
-    const b = all.filter((r) => r.placement === "pinned" && r.server === base).map((r) => r.medianUs);
-    return own.length ? med(own) : b.length ? med(b) : 7.5;
+    return own.length ? med(own) : Math.min(...all.filter((r) => r.server === s).map((r) => r.medianUs));
   };
   for (const placement of placements) {
     const rs = all.filter((r) => r.placement === placement);
     out.push(`### ${placement} (${PLACEMENT[placement].what})`, "");
     out.push(
-      `| server | rounds | median of round medians µs | Q1–Q3 | median p99 µs | slow rounds | same CPU, median (min–max) | ratio to ${base}: median | Q1–Q3 | min–max | others' CPU, % of the loop: median (max) | helper threads that ran (rounds/switches per round) |`,
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+      `| server | rounds | median of round medians µs | Q1–Q3 | median p99 µs | round trips > 20 µs, median | slow rounds | same CPU, median (min–max) | splits per 1k round trips | round trips per split | ratio to ${base}: median | Q1–Q3 | min–max | others' CPU, % of the loop: median (max) | helper threads that ran (rounds/switches per round) |`,
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     );
     const baseRounds = new Map<string, Round>();
     for (const r of rs) if (r.server === base) baseRounds.set(key(r), r);
@@ -274,8 +307,11 @@ export function report(all: Round[], base: string, perRound: boolean): string {
         f1(med(m)),
         `${f1(quantile(m, 0.25))}–${f1(quantile(m, 0.75))}`,
         f1(med(sr.map((r) => r.p99Us))),
+        `${Math.round(100 * med(sr.map((r) => r.far)))}%`,
         `${slow}/${sr.length} (> ${f1(slowAt)})`,
         `${f2(med(same))} (${f2(Math.min(...same))}–${f2(Math.max(...same))})`,
+        f1(med(sr.map((r) => (500 * r.flips) / r.iters))),
+        f1(med(sr.map(splitLength))),
         s === base ? "1" : `${f2(med(ratios))}×`,
         s === base ? "" : `${f2(quantile(ratios, 0.25))}–${f2(quantile(ratios, 0.75))}`,
         s === base ? "" : `${f2(Math.min(...ratios))}–${f2(Math.max(...ratios))}`,
@@ -306,9 +342,9 @@ export function report(all: Round[], base: string, perRound: boolean): string {
 if (import.meta.main) {
   const args = process.argv.slice(2);
   if (args[0] === "report") {
-    const files = args.slice(1).filter((a, i, arr) => !a.startsWith("--") && !arr[i - 1]?.startsWith("--base"));
+    const files = args.slice(1).filter((a, i, arr) => !a.startsWith("--") && !["--base", "--max-other"].includes(arr[i - 1]));
     const rs = files.flatMap((f, i) => load(f, i));
-    console.log(report(rs, flag(args, "--base", "go"), args.includes("--per-round")));
+    console.log(report(rs, flag(args, "--base", "go"), args.includes("--per-round"), Number(flag(args, "--max-other", "20"))));
   } else {
     await run(args);
   }
