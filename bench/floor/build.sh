@@ -21,7 +21,7 @@ mkdir -p "$out"
 		go build -o "$out/$p" "gofer/bench/floor/$p"
 	done
 )
-gcc -O2 -Wall -Wextra -o "$out/cserver" "$here/server.c"
+gcc -O2 -Wall -Wextra -pthread -o "$out/cserver" "$here/server.c"
 gcc -O2 -Wall -Wextra -o "$out/noise" "$here/noise.c"
 cd "$GOFER_ROOT"
 bun=bun

@@ -15,10 +15,16 @@
 // private word nobody sets (as our gofer's main thread does), with
 // --waitv-timeout-ms N an absolute CLOCK_MONOTONIC deadline N ms ahead.
 //
-//   cserver --fd 3 --offset 0 --length 4096 [--work-us N]
+// --tick-us N starts a second thread that only sleeps N µs at a time in a
+// loop, the way Go's sysmon thread wakes every 20 µs while a goroutine
+// keeps entering system calls: a test of whether such wakes are what keeps
+// a Go server next to its client.
+//
+//   cserver --fd 3 --offset 0 --length 4096 [--work-us N] [--tick-us N]
 //           [--wait futex|waitv] [--waitv-timeout-ms N]
 #define _GNU_SOURCE
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +48,13 @@ static double now_us(void) {
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
+static void *ticker(void *arg) {
+	long us = (long)arg;
+	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+	for (;;) nanosleep(&ts, NULL);
+	return NULL;
+}
+
 int main(int argc, char **argv) {
 	int fd = 3;
 	long long off = 0;
@@ -49,6 +62,7 @@ int main(int argc, char **argv) {
 	double work_us = 0;
 	int waitv = 0;
 	long timeout_ms = 0;
+	long tick_us = 0;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--fd")) fd = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--offset")) off = atoll(argv[i + 1]);
@@ -56,6 +70,7 @@ int main(int argc, char **argv) {
 		else if (!strcmp(argv[i], "--work-us")) work_us = atof(argv[i + 1]);
 		else if (!strcmp(argv[i], "--wait")) waitv = !strcmp(argv[i + 1], "waitv");
 		else if (!strcmp(argv[i], "--waitv-timeout-ms")) timeout_ms = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--tick-us")) tick_us = atol(argv[i + 1]);
 		else {
 			fprintf(stderr, "cserver: unknown flag %s\n", argv[i]);
 			return 2;
@@ -65,6 +80,10 @@ int main(int argc, char **argv) {
 	if (p == MAP_FAILED) {
 		perror("cserver: mmap");
 		return 1;
+	}
+	if (tick_us > 0) {
+		pthread_t t;
+		pthread_create(&t, NULL, ticker, (void *)tick_us);
 	}
 	uint32_t *state = (uint32_t *)p, *dlen = (uint32_t *)(p + 4);
 	unsigned char *data = p + 16;
