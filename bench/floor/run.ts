@@ -26,6 +26,10 @@ const ONE_MARKER = { BUN_JSC_numberOfGCMarkers: "1" };
 export const SERVERS: Record<string, ServerDef> = {
   go: { argv: [`${B}/goserver`], what: "Go, gVisor's pkg/flipcall server side (RecvFirst, SendRecv)" },
   "go-1p": { argv: [`${B}/goserver`], env: { GOMAXPROCS: "1" }, what: "the Go server with GOMAXPROCS=1" },
+  "go-locked": {
+    argv: [`${B}/goserver`, "--lock-thread"],
+    what: "the Go server with its serving goroutine locked to one OS thread (runtime.LockOSThread)",
+  },
   c: { argv: [`${B}/cserver`], what: "C, FUTEX_WAIT/FUTEX_WAKE" },
   bun: { argv: [bun], what: "bare Bun, FUTEX_WAIT/FUTEX_WAKE through bun:ffi" },
   "bun-waitv": {
@@ -56,6 +60,10 @@ export const SERVERS: Record<string, ServerDef> = {
     argv: [`${B}/goserver`, "--work-us", "5"],
     env: { GOMAXPROCS: "1" },
     what: "Go server, 5 µs of spinning per request, GOMAXPROCS=1",
+  },
+  "go-work5-locked": {
+    argv: [`${B}/goserver`, "--work-us", "5", "--lock-thread"],
+    what: "Go server, 5 µs of spinning per request, serving goroutine locked to one OS thread",
   },
   "c-work5": { argv: [`${B}/cserver`, "--work-us", "5"], what: "C server, 5 µs of spinning per request" },
   "bun-work5": { argv: [bun, "--work-us", "5"], what: "bare Bun, 5 µs of busy JS per request" },

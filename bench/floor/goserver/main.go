@@ -7,7 +7,7 @@
 // Each request is 16 bytes (u64 sequence number, 8 bytes of zeros); the
 // reply is 16 bytes: the sequence number back, then the CPU this thread
 // replied from (u32) and a u32 zero. --work-us N spins N µs per request
-// first.
+// first. --lock-thread keeps the serving goroutine on one OS thread.
 //
 // The packet window comes from the client as an inherited FD:
 //
@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/flipcall"
@@ -31,7 +32,11 @@ func main() {
 	off := flag.Int64("offset", 0, "packet window offset")
 	length := flag.Int("length", 4096, "packet window length")
 	workUs := flag.Float64("work-us", 0, "busy work per request, µs")
+	lock := flag.Bool("lock-thread", false, "serve on one OS thread (runtime.LockOSThread): the goroutine cannot move to another thread")
 	flag.Parse()
+	if *lock {
+		runtime.LockOSThread()
+	}
 
 	ep, err := flipcall.NewEndpoint(flipcall.ServerSide, flipcall.PacketWindowDescriptor{FD: *fd, Offset: *off, Length: *length})
 	if err != nil {
