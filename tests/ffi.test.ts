@@ -149,6 +149,40 @@ describe("system calls", () => {
     if (libc.syscallPath === "raw") expect(libc.errno()).toBe(before);
   });
 
+  // sigaction goes to rt_sigaction itself on the raw path (no libc
+  // trampoline), with the kernel's struct and, on x86-64, our own
+  // rt_sigreturn restorer: a handler must return through it, and an action
+  // read back must be the one set, in both paths.
+  const sigactionScript = `
+    const libc = require(${JSON.stringify(path.resolve(import.meta.dir, "../src/ffi/libc.ts"))});
+    const { catchSignal } = require(${JSON.stringify(path.resolve(import.meta.dir, "../src/observe/signal.ts"))});
+    const SIGUSR2 = 12, SIG_IGN = 1n;
+    const act = libc.pinnedBytes(152), old = libc.pinnedBytes(152);
+    const view = (b) => new DataView(b.buffer);
+    const out = [libc.syscallPath];
+    view(act).setBigUint64(0, SIG_IGN, true);
+    view(act).setBigUint64(8, 1n << 9n, true); // SIGUSR1 in the mask
+    out.push(libc.sigaction(SIGUSR2, libc.addr(act), 0));
+    out.push(libc.sigaction(SIGUSR2, 0, libc.addr(old)));
+    out.push(view(old).getBigUint64(0, true) === SIG_IGN, view(old).getBigUint64(8, true) === 1n << 9n);
+    const flag = catchSignal(SIGUSR2);
+    let seen = 0;
+    for (let i = 0; i < 3; i++) {
+      libc.syscall(${process.arch === "arm64" ? 131 : 234} /* tgkill */, process.pid, libc.gettid(), SIGUSR2);
+      if (flag.take()) seen++;
+    }
+    out.push(seen);
+    console.log(JSON.stringify(out));`;
+  for (const env of [{}, { GOFER_RAW_SYSCALL: "0" }]) {
+    test(`sigaction: an action reads back as set, and a handler returns (${env.GOFER_RAW_SYSCALL === "0" ? "libc's" : "rt_sigaction and our restorer"})`, () => {
+      const r = Bun.spawnSync([process.execPath, "-e", sigactionScript], { env: { ...process.env, ...env } });
+      expect(r.stderr.toString()).toBe("");
+      expect(r.exitCode).toBe(0);
+      const path = env.GOFER_RAW_SYSCALL === "0" ? "libc" : "raw";
+      expect(JSON.parse(r.stdout.toString())).toEqual([path, 0, 0, true, true, 3]);
+    });
+  }
+
   test("the fallback through libc's syscall(2) and errno gives the same answers (GOFER_RAW_SYSCALL=0)", () => {
     const script = `
       const libc = require(${JSON.stringify(path.resolve(import.meta.dir, "../src/ffi/libc.ts"))});

@@ -76,8 +76,9 @@ function direct(sym: (...a: any[]) => any, args: readonly unknown[]): any {
 // made through syscall(2) by number (constants.ts NR): bun:ffi compiles a
 // trampoline per bound symbol (~0.4 ms of CPU and ~35 KiB of memory each,
 // in every process), where one trampoline serves every system call.
-// sigaction stays libc's, for libc's signal restorer. (clock_gettime is the
-// kernel's too: the loop reads it at most once a second, src/loop/loop.ts.)
+// sigaction is libc's only without the raw system call (see sigaction()).
+// (clock_gettime is the kernel's too: the loop reads it at most once a
+// second, src/loop/loop.ts.)
 const S = bindOnUse({
   __errno_location: { args: [], returns: P },
   syscall: { args: [i64, i64, i64, i64, i64, i64, i64], returns: ssize },
@@ -130,6 +131,19 @@ const RAW_SYSCALL: Partial<Record<string, number[]>> = {
   ],
 };
 
+/** Where a signal handler returns to on x86-64: rt_sigreturn, as libc's
+ * __restore_rt (the kernel insists on one there; arm64's kernel returns
+ * through its vDSO when none is given). Mapped beside RAW_SYSCALL. */
+const SIGRETURN: Partial<Record<string, number[]>> = {
+  x64: [
+    0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, // mov rax, 15   rt_sigreturn
+    0x0f, 0x05, //                               syscall
+  ],
+};
+const SIGRETURN_OFFSET = 64;
+/** Its address, or 0 (no raw page, or an architecture that needs none). */
+let sigreturnAddr = 0;
+
 type RawSyscall = (nr: number, a: Arg, b: Arg, c: Arg, d: Arg, e: Arg, f: Arg) => number;
 
 /** Maps RAW_SYSCALL read+execute (through libc's syscall, once) and binds
@@ -143,7 +157,10 @@ function bindRawSyscall(): RawSyscall | null {
   const base = S.syscall(NR.mmap, 0, PAGE, 3 /* PROT_READ|PROT_WRITE */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0) as number;
   if (typeof base !== "number" || base <= 0) return null;
   new Uint8Array(toArrayBuffer(base, 0, PAGE)).set(code);
+  const restorer = SIGRETURN[process.arch];
+  if (restorer) new Uint8Array(toArrayBuffer(base, SIGRETURN_OFFSET, restorer.length)).set(restorer);
   if (S.syscall(SYS_mprotect, base, PAGE, 5 /* PROT_READ|PROT_EXEC */, 0, 0, 0) !== 0) return null;
+  if (restorer) sigreturnAddr = base + SIGRETURN_OFFSET;
   const args = [i64, i64, i64, i64, i64, i64, i64];
   const sym = linkSymbols({ raw: { ptr: base as Pointer, args, returns: ssize } }).symbols.raw;
   return direct(sym, args) as RawSyscall;
@@ -410,7 +427,7 @@ export function setNofileSoft(soft: number): number {
 // Calls only the runsc launch path makes (mount namespace setup, capability
 // drop, re-exec): raw system calls through the syscall(2) trampoline every
 // start binds anyway (a libc symbol each would compile a trampoline of its
-// own, ~0.4 ms on every start), but sigaction, whose restorer is libc's.
+// own, ~0.4 ms on every start).
 
 /** A NUL-terminated copy of `s` (UTF-8) that lives as long as the returned array. */
 export function cstring(s: string): Uint8Array {
@@ -446,8 +463,43 @@ export const chdir = (path: string) => release(sys(SYS_chdir, held(path)));
 export const prctl = (op: number, a = 0, b = 0, c = 0, d = 0) => sys(SYS_prctl, op, a, b, c, d);
 export const pivotRoot = (newRoot: string, putOld: string) => release(sys(SYS_pivot_root, held(newRoot), held(putOld)));
 export const geteuid = () => sys(SYS_geteuid);
-/** sigaction(2) with glibc's struct sigaction at `act` / `old` (addresses, 0 for NULL). */
-export const sigaction = (sig: number, act: number, old: number) => (bindErrno(), r(S.sigaction(sig, act, old)));
+// glibc's struct sigaction, which callers build and read: handler (8),
+// sa_mask (128; the kernel's is the first 8), sa_flags (int, padded to 8),
+// sa_restorer (8). The kernel's: handler, flags (8), restorer, mask (8).
+const GLIBC_SIGACTION = { handler: 0, mask: 8, flags: 136, restorer: 144, size: 152 } as const;
+const KERNEL_SIGACTION = { handler: 0, flags: 8, restorer: 16, mask: 24, size: 32 } as const;
+const SA_RESTORER = 0x04000000;
+const kernelAct = pinnedBytes(KERNEL_SIGACTION.size);
+const kernelActView = new DataView(kernelAct.buffer);
+const kernelOld = pinnedBytes(KERNEL_SIGACTION.size);
+const kernelOldView = new DataView(kernelOld.buffer);
+
+/** sigaction(2) with glibc's struct sigaction at `act` / `old` (addresses,
+ * 0 for NULL): 0 or -errno. Through rt_sigaction itself where the raw
+ * system call is mapped (on x86-64 with our own rt_sigreturn restorer, as
+ * libc gives), so no gofer binds libc's sigaction or errno for it (two
+ * trampolines, ~1.3 ms of a runsc-form start); else libc's. */
+export function sigaction(sig: number, act: number, old: number): number {
+  if (raw === null || (SIGRETURN[process.arch] && sigreturnAddr === 0)) return bindErrno(), r(S.sigaction(sig, act, old));
+  if (act !== 0) {
+    const flags = read.u32(act, GLIBC_SIGACTION.flags);
+    // An action read back from the kernel keeps the restorer it came with.
+    const own = (flags & SA_RESTORER) === 0 && sigreturnAddr !== 0;
+    kernelActView.setBigUint64(KERNEL_SIGACTION.handler, read.u64(act, GLIBC_SIGACTION.handler), true);
+    kernelActView.setBigUint64(KERNEL_SIGACTION.flags, BigInt((flags | (own ? SA_RESTORER : 0)) >>> 0), true);
+    kernelActView.setBigUint64(KERNEL_SIGACTION.restorer, own ? BigInt(sigreturnAddr) : read.u64(act, GLIBC_SIGACTION.restorer), true);
+    kernelActView.setBigUint64(KERNEL_SIGACTION.mask, read.u64(act, GLIBC_SIGACTION.mask), true);
+  }
+  const rc = sc(NR.rt_sigaction, sig, act !== 0 ? addr(kernelAct) : 0, old !== 0 ? addr(kernelOld) : 0, 8);
+  if (rc < 0 || old === 0) return rc;
+  const out = new DataView(toArrayBuffer(old as Pointer, 0, GLIBC_SIGACTION.size));
+  new Uint8Array(out.buffer, out.byteOffset, GLIBC_SIGACTION.size).fill(0);
+  out.setBigUint64(GLIBC_SIGACTION.handler, kernelOldView.getBigUint64(KERNEL_SIGACTION.handler, true), true);
+  out.setBigUint64(GLIBC_SIGACTION.mask, kernelOldView.getBigUint64(KERNEL_SIGACTION.mask, true), true);
+  out.setUint32(GLIBC_SIGACTION.flags, Number(kernelOldView.getBigUint64(KERNEL_SIGACTION.flags, true) & 0xffffffffn), true);
+  out.setBigUint64(GLIBC_SIGACTION.restorer, kernelOldView.getBigUint64(KERNEL_SIGACTION.restorer, true), true);
+  return 0;
+}
 /** setrlimit(resource, {cur, max}). */
 export function setrlimit(resource: number, cur: number, max: number): number {
   const lim = new BigUint64Array([BigInt(cur), BigInt(max)]);
