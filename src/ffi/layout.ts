@@ -1,7 +1,7 @@
-// Kernel struct layouts, declared once as offsets and sizes. These are the
-// same on x86-64 and arm64 (both LP64, and statx/statfs/msghdr are
-// arch-independent there), which is why the gofer uses statx rather than the
-// arch-specific struct stat.
+// Kernel struct layouts (and glibc's struct sigaction), declared once as
+// offsets and sizes. These are the same on x86-64 and arm64 (both LP64, and
+// statx/statfs/msghdr are arch-independent there), which is why the gofer
+// uses statx rather than the arch-specific struct stat.
 
 /** Stores a u64 that is a JS number in [0, 2^53) (an address, a length, a
  * count, an ID) as its two 32-bit halves, little-endian: no BigInt is made,
@@ -87,6 +87,13 @@ export const Pollfd = { size: 8, fd: 0, events: 4, revents: 6 } as const;
 export const FutexWaitv = { size: 24, val: 0, uaddr: 8, flags: 16 } as const;
 
 export const Timespec = { size: 16, sec: 0, nsec: 8 } as const;
+
+/** glibc's struct sigaction, what libc.sigaction takes and fills: the
+ * handler, sa_mask (128 bytes, of which the kernel's sigset is the first 8),
+ * sa_flags (an int, padded), sa_restorer. */
+export const Sigaction = { size: 152, handler: 0, mask: 8, maskSize: 128, flags: 136, restorer: 144 } as const;
+/** The kernel's struct sigaction for rt_sigaction (sigsetsize 8). */
+export const KernelSigaction = { size: 32, handler: 0, flags: 8, restorer: 16, mask: 24 } as const;
 
 // A timespec through an Int32Array view of its 16 bytes, with plain numbers
 // (no BigInt: timed waits set one before nearly every sleep while requests

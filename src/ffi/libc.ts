@@ -24,7 +24,7 @@ import {
   SYS_umount2,
   SYS_wait4,
 } from "./constants";
-import { setTimespecMs, Timespec } from "./layout";
+import { KernelSigaction, setTimespecMs, Sigaction, Timespec } from "./layout";
 
 const { i32, u32, i64, u64, ptr: P } = T;
 const ssize = T.i64_fast;
@@ -86,11 +86,11 @@ const S = bindOnUse({
 });
 type Arg = number | bigint; // a bigint for a 64-bit value past 2^53 (file offsets)
 // errno lives in thread-local storage; this module is instantiated once per
-// thread (Workers load their own copy), so caching the address is safe. It
-// is bound only where errno is read (the libc fallback for system calls,
-// sigaction): with the raw system call no gofer binds it (a trampoline
-// costs ~1 ms of CPU at start and ~0.4 MiB of anonymous memory). Bound before the call whose errno is
-// read, never after: binding compiles a trampoline, which may set errno.
+// thread (Workers load their own copy), so caching the address is safe.
+// It is bound only on the path that reads errno, libc's (no raw system
+// call): a trampoline costs ~1 ms of CPU at start and ~0.4 MiB of anonymous
+// memory. Bound before the call whose errno is read, never after: binding
+// compiles a trampoline, which may itself set errno.
 let errnoAddr = 0;
 function bindErrno(): number {
   if (errnoAddr === 0) errnoAddr = S.__errno_location() as number;
@@ -463,41 +463,36 @@ export const chdir = (path: string) => release(sys(SYS_chdir, held(path)));
 export const prctl = (op: number, a = 0, b = 0, c = 0, d = 0) => sys(SYS_prctl, op, a, b, c, d);
 export const pivotRoot = (newRoot: string, putOld: string) => release(sys(SYS_pivot_root, held(newRoot), held(putOld)));
 export const geteuid = () => sys(SYS_geteuid);
-// glibc's struct sigaction, which callers build and read: handler (8),
-// sa_mask (128; the kernel's is the first 8), sa_flags (int, padded to 8),
-// sa_restorer (8). The kernel's: handler, flags (8), restorer, mask (8).
-const GLIBC_SIGACTION = { handler: 0, mask: 8, flags: 136, restorer: 144, size: 152 } as const;
-const KERNEL_SIGACTION = { handler: 0, flags: 8, restorer: 16, mask: 24, size: 32 } as const;
 const SA_RESTORER = 0x04000000;
-const kernelAct = pinnedBytes(KERNEL_SIGACTION.size);
+const kernelAct = pinnedBytes(KernelSigaction.size);
 const kernelActView = new DataView(kernelAct.buffer);
-const kernelOld = pinnedBytes(KERNEL_SIGACTION.size);
+const kernelOld = pinnedBytes(KernelSigaction.size);
 const kernelOldView = new DataView(kernelOld.buffer);
 
-/** sigaction(2) with glibc's struct sigaction at `act` / `old` (addresses,
- * 0 for NULL): 0 or -errno. Through rt_sigaction itself where the raw
+/** sigaction(2) with glibc's struct sigaction (layout.ts Sigaction) at
+ * `act` / `old` (addresses, 0 for NULL): 0 or -errno. Through rt_sigaction itself where the raw
  * system call is mapped (on x86-64 with our own rt_sigreturn restorer, as
  * libc gives), so no gofer binds libc's sigaction or errno for it (two
  * trampolines, ~1.3 ms of a runsc-form start); else libc's. */
 export function sigaction(sig: number, act: number, old: number): number {
   if (raw === null || (SIGRETURN[process.arch] && sigreturnAddr === 0)) return bindErrno(), r(S.sigaction(sig, act, old));
   if (act !== 0) {
-    const flags = read.u32(act, GLIBC_SIGACTION.flags);
+    const flags = read.u32(act, Sigaction.flags);
     // An action read back from the kernel keeps the restorer it came with.
     const own = (flags & SA_RESTORER) === 0 && sigreturnAddr !== 0;
-    kernelActView.setBigUint64(KERNEL_SIGACTION.handler, read.u64(act, GLIBC_SIGACTION.handler), true);
-    kernelActView.setBigUint64(KERNEL_SIGACTION.flags, BigInt((flags | (own ? SA_RESTORER : 0)) >>> 0), true);
-    kernelActView.setBigUint64(KERNEL_SIGACTION.restorer, own ? BigInt(sigreturnAddr) : read.u64(act, GLIBC_SIGACTION.restorer), true);
-    kernelActView.setBigUint64(KERNEL_SIGACTION.mask, read.u64(act, GLIBC_SIGACTION.mask), true);
+    kernelActView.setBigUint64(KernelSigaction.handler, read.u64(act, Sigaction.handler), true);
+    kernelActView.setBigUint64(KernelSigaction.flags, BigInt((flags | (own ? SA_RESTORER : 0)) >>> 0), true);
+    kernelActView.setBigUint64(KernelSigaction.restorer, own ? BigInt(sigreturnAddr) : read.u64(act, Sigaction.restorer), true);
+    kernelActView.setBigUint64(KernelSigaction.mask, read.u64(act, Sigaction.mask), true);
   }
   const rc = sc(NR.rt_sigaction, sig, act !== 0 ? addr(kernelAct) : 0, old !== 0 ? addr(kernelOld) : 0, 8);
   if (rc < 0 || old === 0) return rc;
-  const out = new DataView(toArrayBuffer(old as Pointer, 0, GLIBC_SIGACTION.size));
-  new Uint8Array(out.buffer, out.byteOffset, GLIBC_SIGACTION.size).fill(0);
-  out.setBigUint64(GLIBC_SIGACTION.handler, kernelOldView.getBigUint64(KERNEL_SIGACTION.handler, true), true);
-  out.setBigUint64(GLIBC_SIGACTION.mask, kernelOldView.getBigUint64(KERNEL_SIGACTION.mask, true), true);
-  out.setUint32(GLIBC_SIGACTION.flags, Number(kernelOldView.getBigUint64(KERNEL_SIGACTION.flags, true) & 0xffffffffn), true);
-  out.setBigUint64(GLIBC_SIGACTION.restorer, kernelOldView.getBigUint64(KERNEL_SIGACTION.restorer, true), true);
+  const out = new DataView(toArrayBuffer(old as Pointer, 0, Sigaction.size));
+  new Uint8Array(out.buffer, out.byteOffset, Sigaction.size).fill(0);
+  out.setBigUint64(Sigaction.handler, kernelOldView.getBigUint64(KernelSigaction.handler, true), true);
+  out.setBigUint64(Sigaction.mask, kernelOldView.getBigUint64(KernelSigaction.mask, true), true);
+  out.setUint32(Sigaction.flags, Number(kernelOldView.getBigUint64(KernelSigaction.flags, true) & 0xffffffffn), true);
+  out.setBigUint64(Sigaction.restorer, kernelOldView.getBigUint64(KernelSigaction.restorer, true), true);
   return 0;
 }
 /** setrlimit(resource, {cur, max}). */

@@ -7,6 +7,7 @@
 import { toArrayBuffer } from "bun:ffi";
 import { mapCode } from "../ffi/machinecode";
 import * as libc from "../ffi/libc";
+import { Sigaction } from "../ffi/layout";
 
 export const SIGUSR1 = 10;
 
@@ -19,8 +20,6 @@ const HANDLER: Partial<Record<string, Uint8Array>> = {
   arm64: Uint8Array.from([0x01, 0x80, 0x00, 0x10, 0x22, 0x00, 0x80, 0x52, 0x22, 0x00, 0x00, 0xb9, 0xc0, 0x03, 0x5f, 0xd6]),
 };
 
-// glibc's struct sigaction: handler (8), sa_mask (128), sa_flags (4 + pad), sa_restorer (8).
-const SIGACTION_SIZE = 152;
 
 /** A flag set by the signal's handler: take() reads and clears it. */
 export interface SignalFlag {
@@ -34,8 +33,8 @@ export function catchSignal(sig: number): SignalFlag | number {
   const base = mapCode(code, 4096);
   if (base < 0) return base;
   const word = new Int32Array(toArrayBuffer(base + 4096, 0, 4));
-  const act = libc.pinnedBytes(SIGACTION_SIZE);
-  new DataView(act.buffer, act.byteOffset).setBigUint64(0, BigInt(base), true);
+  const act = libc.pinnedBytes(Sigaction.size);
+  new DataView(act.buffer, act.byteOffset).setBigUint64(Sigaction.handler, BigInt(base), true);
   // sa_mask empty, sa_flags 0: no SA_RESTART, so the loop's wait returns EINTR.
   const rc = libc.sigaction(sig, libc.addr(act), 0);
   if (rc < 0) return rc;

@@ -26,6 +26,7 @@
 import { toArrayBuffer } from "bun:ffi";
 import * as C from "../ffi/constants";
 import * as libc from "../ffi/libc";
+import { Sigaction } from "../ffi/layout";
 import { mapCode } from "../ffi/machinecode";
 import { PrivilegeError } from "./privileges";
 
@@ -393,8 +394,6 @@ export function taskStatus(taskDirFd: number, tid: number): Record<string, strin
   return out;
 }
 
-// glibc's struct sigaction: handler (8), sa_mask (128), sa_flags (4 + pad), sa_restorer (8).
-const SIGACTION_SIZE = 152;
 const SA_RESTART = 0x10000000;
 const SA_ONSTACK = 0x08000000;
 const SA_SIGINFO = 4;
@@ -408,11 +407,11 @@ const PICK_SIGNAL_SLICE_MS = 2;
  * blocks or has pending. */
 function pickSignal(statuses: Record<string, string>[]): number {
   const blocked = statuses.reduce((m, s) => m | BigInt(`0x${s.SigBlk ?? "0"}`) | BigInt(`0x${s.SigPnd ?? "0"}`) | BigInt(`0x${s.ShdPnd ?? "0"}`), 0n);
-  const old = new Uint8Array(SIGACTION_SIZE);
+  const old = new Uint8Array(Sigaction.size);
   for (let sig = 64; sig > SIGRTMIN_GLIBC; sig--) {
     if ((blocked >> BigInt(sig - 1)) & 1n) continue;
     if (libc.sigaction(sig, 0, libc.addr(old)) < 0) continue;
-    if (new DataView(old.buffer).getBigUint64(0, true) === 0n) return sig; // SIG_DFL
+    if (new DataView(old.buffer).getBigUint64(Sigaction.handler, true) === 0n) return sig; // SIG_DFL
   }
   throw new PrivilegeError(`no free real-time signal to apply capabilities on every thread with (blocked or pending in some thread: ${hex16(blocked)})`);
 }
@@ -497,12 +496,12 @@ export function applyCapsToAllThreads(caps: CapSets, taskDirFd: number, opts: Ap
     entries = listTasks(taskDirFd);
   }
 
-  const act = new Uint8Array(SIGACTION_SIZE);
+  const act = new Uint8Array(Sigaction.size);
   const av = new DataView(act.buffer);
-  av.setBigUint64(0, BigInt(r.code), true);
-  act.fill(0xff, 8, 136); // block every other signal while the handler runs
-  av.setInt32(136, SA_RESTART | SA_ONSTACK | SA_SIGINFO, true);
-  const old = new Uint8Array(SIGACTION_SIZE);
+  av.setBigUint64(Sigaction.handler, BigInt(r.code), true);
+  act.fill(0xff, Sigaction.mask, Sigaction.mask + Sigaction.maskSize); // block every other signal while the handler runs
+  av.setInt32(Sigaction.flags, SA_RESTART | SA_ONSTACK | SA_SIGINFO, true);
+  const old = new Uint8Array(Sigaction.size);
   let rc = libc.sigaction(sig, libc.addr(act), libc.addr(old));
   if (rc < 0) throw new PrivilegeError(`sigaction(${sig}): errno ${-rc}`);
 
@@ -571,8 +570,8 @@ export function applyCapsToAllThreads(caps: CapSets, taskDirFd: number, opts: Ap
   } finally {
     // SIG_IGN first discards any signal still pending (a thread that never
     // unblocked it), so restoring the default cannot end the process.
-    const ign = new Uint8Array(SIGACTION_SIZE);
-    new DataView(ign.buffer).setBigUint64(0, 1n, true);
+    const ign = new Uint8Array(Sigaction.size);
+    new DataView(ign.buffer).setBigUint64(Sigaction.handler, 1n, true);
     libc.sigaction(sig, libc.addr(ign), 0);
     libc.sigaction(sig, libc.addr(old), 0);
     void act[0], timespec[0];
