@@ -133,4 +133,27 @@ describe("dist/gofer-linux-arm64 under qemu-aarch64", () => {
         expect(await g.stop()).toBe(0);
       }
     });
+
+  // libc.sigaction is rt_sigaction itself: on arm64 with no restorer of
+  // ours, the kernel returns from the handler through its vDSO. A handler
+  // that did not return would end the gofer.
+  test("a caught signal (SIGUSR1 with --metrics) is handled and the gofer serves on", async () => {
+    const sock = path.join(fx.logs, "arm64-metrics.sock");
+    const g = Gofer.start(fx, { wrap, gofer: ARM64, logLevel: "info", flags: ["--metrics", `unix:${sock}`] });
+    try {
+      expect(await eventually(() => g.log().includes('"msg":"gofer serving"'), START_MS)).toBe(true);
+      const c = g.client;
+      const root = c.mount().root;
+      c.channel();
+      c.fstat(root.id);
+      for (let i = 1; i <= 2; i++) {
+        process.kill(g.pid, "SIGUSR1");
+        const records = () => g.log().split("\n").filter((x) => x.includes('"msg":"metrics"')).length;
+        expect(await eventually(() => records() === i, START_MS)).toBe(true);
+        expect(c.fstat(root.id).ino).toBe(root.stat.ino);
+      }
+    } finally {
+      expect(await g.stop()).toBe(0);
+    }
+  });
 });
