@@ -98,16 +98,13 @@ export const KernelSigaction = { size: 32, handler: 0, flags: 8, restorer: 16, m
 // A timespec through an Int32Array view of its 16 bytes, with plain numbers
 // (no BigInt: timed waits set one before nearly every sleep while requests
 // flow). Index = byte offset / 4.
-/** Writes `ms` (>= 0) as a relative timespec. */
+/** Writes `ms` (>= 0) as a timespec: a duration, or a CLOCK_MONOTONIC time
+ * in ms (the loop's absolute deadlines); sub-nanosecond parts are dropped. */
 export function setTimespecMs(ts: Int32Array, ms: number): void {
-  setTimespec(ts, Math.floor(ms / 1000), (ms % 1000) * 1e6);
-}
-
-/** Writes seconds and nanoseconds (both >= 0). */
-export function setTimespec(ts: Int32Array, sec: number, nsec: number): void {
+  const sec = Math.floor(ms / 1000);
   ts[Timespec.sec / 4] = sec >>> 0;
   ts[Timespec.sec / 4 + 1] = Math.floor(sec / 0x100000000);
-  ts[Timespec.nsec / 4] = nsec;
+  ts[Timespec.nsec / 4] = (ms % 1000) * 1e6;
   ts[Timespec.nsec / 4 + 1] = 0;
 }
 

@@ -1,8 +1,9 @@
 // System calls and a few libc functions through bun:ffi. Every wrapper
 // returns its result (>= 0) or -errno: a system call's from the kernel itself
 // (the instruction, below), a libc function's from errno right after the
-// call; nothing here throws for a failed call. Pointers are plain numbers (addresses) so callers can point
-// into any buffer, including shared memory mappings, without copies.
+// call; nothing here throws for a failed call. Pointers are plain numbers
+// (addresses) so callers can point into any buffer, including shared memory
+// mappings, without copies.
 import { type ConvertFns, dlopen, FFIType as T, linkSymbols, type Pointer, ptr, read, type Symbols, toArrayBuffer } from "bun:ffi";
 import {
   AT_FDCWD,
@@ -475,7 +476,7 @@ const kernelOldView = new DataView(kernelOld.buffer);
  * libc gives), so no gofer binds libc's sigaction or errno for it (two
  * trampolines, ~1.3 ms of a runsc-form start); else libc's. */
 export function sigaction(sig: number, act: number, old: number): number {
-  if (raw === null || (SIGRETURN[process.arch] && sigreturnAddr === 0)) return bindErrno(), r(S.sigaction(sig, act, old));
+  if (raw === null) return bindErrno(), r(S.sigaction(sig, act, old));
   if (act !== 0) {
     const flags = read.u32(act, Sigaction.flags);
     // An action read back from the kernel keeps the restorer it came with.

@@ -17,7 +17,7 @@
 // opening and closing channels must not start new ones.
 import { ptr } from "bun:ffi";
 import * as C from "../ffi/constants";
-import { FutexWaitv, getTimespecMs, Pollfd, setTimespec, setTimespecMs, Timespec } from "../ffi/layout";
+import { FutexWaitv, getTimespecMs, Pollfd, setTimespecMs, Timespec } from "../ffi/layout";
 import * as libc from "../ffi/libc";
 import { nativePollerSupported, startNativePoller } from "./native-poller";
 import { Poller, POLLER_WORDS, Watcher, WATCHER_WORDS } from "./shared";
@@ -566,8 +566,7 @@ export class EventLoop {
       this.clockReadAt = now;
       since = 0;
     }
-    const at = this.clockMs + since + ms;
-    setTimespec(idleTimeout, Math.floor(at / 1000), Math.floor((at % 1000) * 1e6));
+    setTimespecMs(idleTimeout, this.clockMs + since + ms);
     return idleTimeoutAddr;
   }
 

@@ -20,7 +20,6 @@ const HANDLER: Partial<Record<string, Uint8Array>> = {
   arm64: Uint8Array.from([0x01, 0x80, 0x00, 0x10, 0x22, 0x00, 0x80, 0x52, 0x22, 0x00, 0x00, 0xb9, 0xc0, 0x03, 0x5f, 0xd6]),
 };
 
-
 /** A flag set by the signal's handler: take() reads and clears it. */
 export interface SignalFlag {
   take(): boolean;
