@@ -1,7 +1,7 @@
 // runsc benchmark: a real gVisor sandbox (runsc, ptrace platform, directfs
-// off unless --directfs on, so every file operation of the sandboxed program goes to the gofer
-// over lisafs) with OUR gofer against the REFERENCE gofer, runs alternated in
-// one invocation. See docs/benchmarks-runsc.md.
+// off unless --directfs on, so every file operation of the sandboxed program
+// goes to the gofer over lisafs) with OUR gofer against the REFERENCE gofer,
+// runs alternated in one invocation. See docs/benchmarks-runsc.md.
 //
 //   bun bench/runsc.ts [--rounds N] [--warmup N] [--gofer PATH] [--only ours|ref|both]
 //                      [--out FILE] [--runsc PATH] [--workloads a,b,...]
