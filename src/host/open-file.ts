@@ -287,14 +287,15 @@ function direntNameEnd(p: number, reclen: number): number {
 
 const UNIX_DIRENT_MAX = 280;
 // Large enough for a whole 9P reply's worth of entries in one getdents64.
-const direntBuf = libc.pinnedBytes(65536);
+const direntBuf = libc.scratchBytes(65536);
 const direntView = new DataView(direntBuf.buffer);
 const direntAddr = libc.addr(direntBuf);
 const MIN_DIRENT = 24; // an 8-byte-aligned record with a 1-byte name
 
 const batch: DirBatch = {
   names: direntBuf,
-  entries: new Uint32Array((direntBuf.byteLength / MIN_DIRENT + 1) * DirEntry.slots),
+  // ~96 KiB, in pages of its own (see libc.scratchBytes).
+  entries: new Uint32Array(libc.scratchBytes(4 * (direntBuf.byteLength / MIN_DIRENT + 1) * DirEntry.slots).buffer),
   count: 0,
   skipped: 0,
   end: false,

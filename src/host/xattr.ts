@@ -56,5 +56,5 @@ export function listXattrs(policy: Policy, list: (out: number, size: number) => 
 }
 
 /** The kernel writes the list of names here. */
-const xattrList = libc.pinnedBytes(65536);
+const xattrList = libc.scratchBytes(65536);
 const xattrListAddr = libc.addr(xattrList);

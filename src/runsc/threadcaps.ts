@@ -332,7 +332,7 @@ function mapRegion(): Region {
 }
 
 // struct linux_dirent64 names of the task directory: thread IDs.
-const dents = libc.pinnedBytes(16384);
+const dents = libc.scratchBytes(16384);
 const dentsAddr = libc.addr(dents);
 function listTasks(taskDirFd: number): number[] {
   const rc = libc.lseek(taskDirFd, 0, 0 /* SEEK_SET */);
@@ -372,7 +372,7 @@ function learnNsTid(entry: number, s: Record<string, string>): number {
   return tid;
 }
 
-const statusBuf = libc.pinnedBytes(16384);
+const statusBuf = libc.scratchBytes(16384);
 /** Fields of <tid>/status under the task directory, or null if it has exited. */
 export function taskStatus(taskDirFd: number, tid: number): Record<string, string> | null {
   const fd = libc.openat(taskDirFd, `${tid}/status`, C.O_RDONLY | C.O_CLOEXEC);
