@@ -40,10 +40,37 @@ describe("pinned memory", () => {
     expect(read.u8(libc.EMPTY, 0)).toBe(0);
   });
 
+  test("scratchBytes: a mapping of its own, zero, writable, resident only where written", () => {
+    const n = 1 << 20;
+    const b = libc.scratchBytes(n);
+    expect(b.byteLength).toBe(n);
+    const at = libc.addr(b);
+    expect(at % 4096).toBe(0);
+    // Resident KiB of the mapping holding it (the kernel may merge it with a
+    // neighbour of the same kind, so: the one whose range holds `at`).
+    const rssOf = () => {
+      const lines = fs.readFileSync("/proc/self/smaps", "utf8").split("\n");
+      const i = lines.findIndex((l) => {
+        const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(l);
+        return m !== null && parseInt(m[1], 16) <= at && at < parseInt(m[2], 16);
+      });
+      expect(i).toBeGreaterThanOrEqual(0);
+      return Number(/Rss:\s+(\d+)/.exec(lines.slice(i + 1, i + 8).join("\n"))![1]);
+    };
+    const before = rssOf();
+    expect(b[1] + b[n - 2]).toBe(0);
+    b[0] = 1;
+    b[n - 1] = 2;
+    // Written at its two ends: two pages resident, no more.
+    expect(rssOf() - before).toBe(8);
+    expect(read.u8(at, n - 1)).toBe(2);
+  });
+
   test("every address kept in a module variable is of pinned (or shared, or mapped) memory", () => {
     // Static check over src/: `const xAddr = libc.addr(buf)` (or addr(buf),
-    // or a .map of them) must name a buffer made by pinnedBytes, or a view
-    // of one, of a SharedArrayBuffer, or of a mapping (toArrayBuffer).
+    // or a .map of them) must name a buffer made by pinnedBytes or
+    // scratchBytes, or a view of one, of a SharedArrayBuffer, or of a
+    // mapping (toArrayBuffer).
     const root = path.join(import.meta.dir, "..", "src");
     const files: string[] = [];
     const walk = (d: string) => {
@@ -63,7 +90,7 @@ describe("pinned memory", () => {
         kept++;
         const decl = src.match(new RegExp(`(?:const|let) ${buf} = ([^;]+);`));
         const made = decl?.[1] ?? "";
-        if (!/pinnedBytes\(|SharedArrayBuffer|toArrayBuffer/.test(made)) bad.push(`${path.relative(root, f)}: ${buf} = ${made || "?"}`);
+        if (!/pinnedBytes\(|scratchBytes\(|SharedArrayBuffer|toArrayBuffer/.test(made)) bad.push(`${path.relative(root, f)}: ${buf} = ${made || "?"}`);
       }
     }
     // The scan found the kept addresses at all (it would pass vacuously otherwise).
