@@ -1,5 +1,5 @@
-// Builds the gofer: standalone executables with the event loop's helper
-// Worker embedded as a second entry point.
+// Builds the gofer: standalone executables holding one entry point per
+// command-line form and the event loop's helper Worker (src/entry.ts).
 //
 //   bun run build.ts            dist/gofer, for this host (what tests run)
 //   bun run build.ts --all      also dist/gofer-linux-{x64,arm64}[-musl]
@@ -22,7 +22,9 @@ export type Target = keyof typeof TARGETS;
 export async function build(outfile: string, target?: Target): Promise<void> {
   const started = performance.now();
   const result = await Bun.build({
-    entrypoints: [`${import.meta.dir}/src/main.ts`, `${import.meta.dir}/src/loop/worker.ts`],
+    // main.ts picks a command-line form and loads that form's entry point;
+    // the loop's helper Worker is one too (src/entry.ts).
+    entrypoints: ["main", "native", "runsc-form", "client-form", "loop/worker"].map((e) => `${import.meta.dir}/src/${e}.ts`),
     compile: {
       ...(target ? { target: TARGETS[target] } : {}),
       outfile,

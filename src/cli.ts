@@ -7,6 +7,7 @@ import type { LogLevel } from "./log";
 import type { LoopMode } from "./loop/loop";
 import { type ListenAddr, parseListen } from "./listen";
 import { bytesToText } from "./argv";
+import { CLIENT_ABOUT } from "./client/about";
 import { realPath } from "./host/hostpath";
 import type { Protocol, ServeSpec } from "./server";
 import type { TraceFilter } from "./observe/trace";
@@ -35,6 +36,11 @@ export class UsageError extends Error {}
 /** --help or --version: print `output` to stdout and exit 0. */
 export class InfoRequest {
   constructor(readonly output: string) {}
+}
+
+/** `client` after server flags: run the client on `args` (what follows it). */
+export class ClientRequest {
+  constructor(readonly args: string[]) {}
 }
 
 /**
@@ -125,7 +131,17 @@ function program(): import("commander").Command {
     // `client`, the client's after it; serving is the action of gofer itself.
     .enablePositionalOptions()
     .action(() => {});
-  (require("./client/cli") as typeof import("./client/cli")).registerClient(cmd);
+  // The client is its own entry point (src/client-form.ts): here `client`
+  // only hands what follows it over to that, unparsed, help included.
+  cmd
+    .command("client")
+    .description(CLIENT_ABOUT)
+    .argument("[args...]")
+    .helpOption(false)
+    .allowUnknownOption()
+    .action((args: string[]) => {
+      throw new ClientRequest(args);
+    });
   return cmd;
 }
 
@@ -206,8 +222,8 @@ function parseMount(v: string): { path: string; readonly: boolean } {
   return { path: resolved, readonly };
 }
 
-/** Parses argv (without node/bun and script). Throws UsageError, or
- * InfoRequest for --help/--version. */
+/** Parses argv (without node/bun and script). Throws UsageError,
+ * InfoRequest for --help/--version, or ClientRequest. */
 export function parseArgs(argv: string[]): Config {
   const o = scanFlags(argv) ?? commanderFlags(argv);
   const fds = (o.ioFd as string[]).map((v) => parseFd("--io-fd", v));

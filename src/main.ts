@@ -1,11 +1,16 @@
-// Entry point of dist/gofer: picks the command-line form, then loads only
-// the modules that form needs. Under runsc the gofer starts twice (it
-// re-executes itself) and starts a helper, so what a start evaluates counts.
+// Entry point of dist/gofer: picks the command-line form and loads that
+// form's entry point (src/entry.ts), so a start makes only its form's code.
+// Under runsc the gofer starts twice (it re-executes itself) and starts a
+// helper, so what a start evaluates counts.
+import { entryUrl } from "./entry";
 import { isRunscForm } from "./runsc/args";
 
+/** Loads a form's entry point. Its main then runs in the promise's
+ * reaction and never returns to Bun's event loop but to exit, as before. */
+const load = <M>(name: string): Promise<M> => import(entryUrl(name)) as Promise<M>;
+
 const argv = process.argv.slice(2);
-if (argv[0] === "umount") (require("./runsc/privileges") as typeof import("./runsc/privileges")).umounterMain(argv.slice(1));
-else if (argv[0] === "client") void (require("./client/main") as typeof import("./client/main")).clientMain(argv.slice(1));
-else if (isRunscForm(argv)) (require("./runsc/gofer") as typeof import("./runsc/gofer")).runscMain(argv);
-// The native form's paths are bytes, exact from argv to the syscall.
-else (require("./native") as typeof import("./native")).nativeMain((require("./argv") as typeof import("./argv")).rawArgs());
+if (argv[0] === "umount") void load<typeof import("./runsc-form")>("runsc-form").then((m) => m.umounterMain(argv.slice(1)));
+else if (argv[0] === "client") void load<typeof import("./client-form")>("client-form").then((m) => m.clientMain(argv.slice(1)));
+else if (isRunscForm(argv)) void load<typeof import("./runsc-form")>("runsc-form").then((m) => m.runscMain(argv));
+else void load<typeof import("./native")>("native").then((m) => m.nativeMain());

@@ -1,10 +1,12 @@
-// The native command line: `gofer --io-fd N --mount PATH ...`.
-import { InfoRequest, parseArgs, UsageError } from "./cli";
+// Entry point of the native command line, `gofer --io-fd N --mount PATH ...`
+// (src/main.ts loads it).
+import { ClientRequest, InfoRequest, parseArgs, UsageError } from "./cli";
 import * as libc from "./ffi/libc";
 import { confine } from "./confine";
 import { MountRoot } from "./host/mount";
 import { openProcSelfFd } from "./host/procfd";
-import { bytesToText } from "./argv";
+import { bytesToText, rawArgs } from "./argv";
+import { entryUrl } from "./entry";
 import { makeLogger } from "./log";
 import type { ListenAddr } from "./listen";
 import { Server } from "./server";
@@ -24,7 +26,8 @@ function hint(errno: number): string {
   return "";
 }
 
-export function nativeMain(argv: string[]): void {
+/** The native form. Its paths are bytes, exact from argv to the syscall. */
+export function nativeMain(argv: string[] = rawArgs()): void {
   let config;
   try {
     config = parseArgs(argv);
@@ -32,6 +35,11 @@ export function nativeMain(argv: string[]): void {
     if (err instanceof InfoRequest) {
       process.stdout.write(err.output);
       process.exit(0);
+    }
+    if (err instanceof ClientRequest) {
+      const client = import(entryUrl("client-form")) as Promise<typeof import("./client-form")>;
+      void client.then((m) => m.clientMain(err.args));
+      return;
     }
     if (err instanceof UsageError) fail(err.message, 2);
     throw err;

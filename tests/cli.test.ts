@@ -96,6 +96,18 @@ describe("--version and --help", () => {
     // Printed once.
     expect(r.stdout.match(/Usage:/g)?.length).toBe(1);
     expect(r.stderr).toBe("");
+    // The client is listed, though a gofer start does not load it.
+    expect(r.stdout).toMatch(/client .*talk to a running gofer/);
+  });
+  test("`client` after server flags is the client, its own help included", async () => {
+    const direct = await run(["client", "--help"]);
+    const after = await run(["--log-level", "warn", "client", "--help"]);
+    expect(direct.code).toBe(0);
+    expect(direct.stdout).toContain("Usage: gofer client");
+    expect(after).toEqual(direct);
+    const bad = await run(["--log-level", "warn", "client", "frobnicate"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("frobnicate");
   });
 });
 

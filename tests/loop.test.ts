@@ -77,6 +77,27 @@ describe("event loop", () => {
     expect(g.log()).toContain('"eventLoop":"threads"');
   });
 
+  // The Worker's code is an entry point of the executable (src/entry.ts).
+  // Addressed by its source file's URL, which Bun fixes at build time, it
+  // was loaded from the checkout's src/ whenever that existed (every test
+  // run) and not at all on a host without one, or after runsc's chroot.
+  test("the helper Workers load from the executable, not from a source tree", async () => {
+    const src = path.resolve(import.meta.dir, "../src");
+    // A mount namespace of the gofer's own, with an empty tmpfs over src/.
+    const wrap = ["unshare", "--mount", "--propagation", "private", "sh", "-c", `mount -t tmpfs hidden '${src}' && exec "$0" "$@"`];
+    for (const native of ["0", "1"]) {
+      const g = Gofer.start(fx, { wrap, flags: ["--event-loop", "threads"], env: { GOFER_NATIVE_POLLER: native }, logLevel: "info" });
+      const c = g.client;
+      const root = c.mount().root.id;
+      // A channel: its watcher Worker (and, without the native poller, the
+      // socket poller's) must start for this to be answered.
+      c.use(c.channel(false));
+      expect(c.fstat(root).ino).toBe(fs.statSync(fx.mount, { bigint: true }).ino);
+      expect(await g.stop()).toBe(0);
+      expect(g.log()).toContain('"eventLoop":"threads"');
+    }
+  });
+
   test("GOFER_EVENT_LOOP=threads selects the fallback too; the flag wins over it", async () => {
     const g = Gofer.start(fx, { env: { GOFER_EVENT_LOOP: "threads" }, logLevel: "info" });
     g.client.mount();

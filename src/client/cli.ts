@@ -3,6 +3,7 @@
 // code (commands.ts and what it uses) is loaded only when one runs: a gofer
 // start pays for none of it.
 import { Command, type CommanderError, InvalidArgumentError, Option } from "commander";
+import { CLIENT_ABOUT } from "./about";
 import type { ClientOptions, Session } from "./commands";
 
 type Commands = typeof import("./commands");
@@ -37,7 +38,7 @@ function run(client: Command, fn: (s: Session) => number): void {
  * command (more commands may be added to it). */
 export function registerClient(program: Command): Command {
   const client = new Command("client")
-    .description("talk to a running gofer (or any 9P2000.L server, e.g. diod) as a client")
+    .description(CLIENT_ABOUT)
     .option("-s, --server <target>", "the server: a Unix socket path, tcp:HOST:PORT or fd:N (an inherited connected socket)")
     .option("--spawn <dir>", "start a gofer of our own serving DIR on a socketpair, and talk to it")
     .addOption(

@@ -19,6 +19,7 @@ import { ptr } from "bun:ffi";
 import * as C from "../ffi/constants";
 import { FutexWaitv, getTimespecMs, Pollfd, setTimespecMs, Timespec } from "../ffi/layout";
 import * as libc from "../ffi/libc";
+import { entryUrl } from "../entry";
 import { nativePollerSupported, startNativePoller } from "./native-poller";
 import { Poller, POLLER_WORDS, Watcher, WATCHER_WORDS } from "./shared";
 
@@ -54,13 +55,6 @@ export function kernelHasFutexWaitv(): boolean {
   return libc.futexWaitv(0, 0) !== -C.ENOSYS;
 }
 
-function workerSpecifier(): string {
-  // In a `bun build --compile` binary the worker is an embedded entry point
-  // addressed by its build-relative name; in a checkout, by file URL.
-  // (build.ts makes src/ the root, so the worker is <root>/loop/worker.js).
-  if (import.meta.url.includes("$bunfs")) return `${import.meta.dir}/loop/worker.js`;
-  return new URL("./worker.ts", import.meta.url).href;
-}
 
 const timeoutBuf = new Int32Array(libc.pinnedBytes(Timespec.size).buffer);
 /** How long the socket poller's thread may take to start. */
@@ -266,7 +260,7 @@ export class EventLoop {
   private startWorker(message: Record<string, unknown>, words: Int32Array, readyIndex: number): Worker | null {
     let worker: Worker;
     try {
-      worker = new Worker(workerSpecifier());
+      worker = new Worker(entryUrl("loop/worker"));
       worker.postMessage(message);
     } catch {
       return null;
@@ -314,7 +308,7 @@ export class EventLoop {
       return 0;
     }
     try {
-      this.poller = new Worker(workerSpecifier());
+      this.poller = new Worker(entryUrl("loop/worker"));
     } catch {
       libc.close(kick);
       return -C.ENOMEM;

@@ -13,7 +13,10 @@ import * as libc from "../ffi/libc";
 import { closeReceivedFds, DonatedFds, MAX_RECV_FDS, msgAddr, Outbox, setupMsg } from "../ffi/scm";
 import type { Comm } from "./comm";
 
-const INITIAL_BUF = 64 * 1024;
+// Grows (doubling) to the largest message the connection carries. Requests
+// are small but for writes sent over the socket, and JSC zero-fills a
+// buffer this size at once: every connection holds all of it.
+const INITIAL_BUF = 16 * 1024;
 const RECV_CONTROL = cmsgSpace(4 * MAX_RECV_FDS);
 
 /** receive(): nothing more to read now. */
