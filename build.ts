@@ -41,10 +41,9 @@ export async function build(outfile: string, target?: Target): Promise<void> {
     minify: { whitespace: true, syntax: true, identifiers: false },
     // JSC bytecode instead of source: a start skips parsing the bundle
     // (start to Mount reply 60 -> 37 ms; runsc do /bin/true -20 ms of CPU,
-    // docs/benchmarks-runsc.md). A Worker started after runsc's chroot cannot
-    // load from a bytecode build; the loop needs none there (its socket
-    // poller is machine code, src/loop/native-poller.ts, x86-64 and arm64)
-    // but in the fallback threads mode for kernels without futex_waitv.
+    // docs/benchmarks-runsc.md). Every entry point gets its own, and is
+    // loaded from it only when addressed under the embedded root
+    // (src/entry.ts); by its source path Bun reads the source file instead.
     bytecode: true,
     sourcemap: "linked",
   });
