@@ -3,7 +3,7 @@
 // their root; main.ts loads the one its command line asks for. Bun's bundler
 // hoists every function of a module it inlines to the bundle's top level,
 // where the start makes a function object for each, run or not: a native
-// gofer that carried the client's and the runsc form's code held ~0.8 MiB
+// gofer that carried the client's and the runsc form's code held 0.6 MiB
 // more after Mount (docs/benchmarks-runsc.md).
 
 /** The specifier to import() for entry point `name` (a path below src/,

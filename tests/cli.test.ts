@@ -239,3 +239,27 @@ describe("the flag scan agrees with commander", () => {
       expect({ argv, flags: scanFlags(argv) }).toEqual({ argv, flags: null });
   });
 });
+
+describe("entry points", () => {
+  // Each command-line form is its own entry point (src/entry.ts): a start
+  // makes a function object for every function of the bundle it loads, run
+  // or not, so a form's bundle must not carry another form's code. Read
+  // from the source maps build.ts writes beside the executable.
+  const sources = (entry: string): string[] => {
+    const map = JSON.parse(fs.readFileSync(path.join(path.dirname(GOFER), `${entry}.js.map`), "utf8")) as { sources: string[] };
+    return map.sources.map((s) => s.replace(/^(\.\.\/)+/, ""));
+  };
+  test("the dispatcher carries only what picks a form", () => {
+    expect(sources("main").sort()).toEqual(["src/entry.ts", "src/main.ts", "src/runsc/args.ts"]);
+  });
+  test("the native form carries neither the client nor runsc's form", () => {
+    const native = sources("native");
+    expect(native).toContain("src/lisafs/handlers.ts");
+    expect(native.filter((s) => s.startsWith("src/client/") || s.startsWith("src/runsc/"))).toEqual(["src/client/about.ts"]);
+  });
+  test("runsc's form carries neither the client nor the native command line", () => {
+    const runsc = sources("runsc-form");
+    expect(runsc).toContain("src/runsc/gofer.ts");
+    expect(runsc.filter((s) => s.startsWith("src/client/") || s === "src/native.ts" || s === "src/cli.ts")).toEqual([]);
+  });
+});

@@ -55,7 +55,6 @@ export function kernelHasFutexWaitv(): boolean {
   return libc.futexWaitv(0, 0) !== -C.ENOSYS;
 }
 
-
 const timeoutBuf = new Int32Array(libc.pinnedBytes(Timespec.size).buffer);
 /** How long the socket poller's thread may take to start. */
 const POLLER_START_MS = 10_000;
