@@ -13,11 +13,18 @@ import { EventLoop, type LoopMode } from "./loop/loop";
 import { Poller } from "./loop/shared";
 import type { Connection as P9Connection } from "./p9/connection";
 import { ConnObserver, type Observation } from "./observe/observer";
+import { keepP9OffFTL, keepServingCodeOffFTL } from "./jit";
 
 // 9P is loaded on its first connection: a sandbox's gofer (lisafs) never
 // evaluates it (a few ms of every start, docs/benchmarks-runsc.md).
 let p9: typeof P9Connection | null = null;
-const loadP9 = () => (p9 ??= (require("./p9/connection") as typeof import("./p9/connection")).Connection);
+const loadP9 = () => {
+  if (p9 === null) {
+    p9 = (require("./p9/connection") as typeof import("./p9/connection")).Connection;
+    keepP9OffFTL();
+  }
+  return p9;
+};
 
 export type Protocol = "auto" | "lisafs" | "p9";
 
@@ -69,6 +76,8 @@ export class Server {
 
   constructor(private readonly opts: ServerOptions) {
     this.loop = new EventLoop(opts.loopMode);
+    // Before any request makes them hot (src/jit.ts).
+    keepServingCodeOffFTL();
   }
 
   /** Connections being served now. */
