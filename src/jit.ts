@@ -12,8 +12,8 @@
 // serving path: its classes (every method up their prototype chains), the
 // handler tables, and the module functions a request runs, named here. A
 // module-private helper cannot be named and stays eligible (they are small).
-// Enumerating every module's exports instead cost 0.45-0.5 MiB at start,
-// more than marking saved there (docs/benchmarks-runsc.md).
+// Enumerating every module's exports and property descriptors instead cost
+// 0.45-0.5 MiB at start, where naming costs ~0.2 (docs/benchmarks-runsc.md).
 import { noFTL } from "bun:jsc";
 import { byteString } from "./ffi/bytestring";
 import { setTimespecMs, setU64 } from "./ffi/layout";
@@ -35,6 +35,8 @@ import { Sock as LisafsSock } from "./lisafs/sock";
 import { EventLoop } from "./loop/loop";
 
 type Fn = (...args: never[]) => unknown;
+/** A class, whatever its constructor's visibility. */
+type Class = { readonly prototype: object };
 
 /**
  * Marks never-FTL the functions in `fns`, and for each class in `classes`
@@ -43,7 +45,7 @@ type Fn = (...args: never[]) => unknown;
  * class's: a plain function's `prototype`, `name` and `length` are made on
  * first access.
  */
-export function keepOffFTL(classes: readonly Fn[], fns: readonly unknown[]): number {
+export function keepOffFTL(classes: readonly Class[], fns: readonly unknown[]): number {
   let marked = 0;
   const mark = (f: unknown): void => {
     if (typeof f !== "function") return;
@@ -64,7 +66,7 @@ export function keepOffFTL(classes: readonly Fn[], fns: readonly unknown[]): num
   for (const cls of classes) {
     mark(cls);
     methods(cls);
-    for (let p = cls.prototype as object | null; p !== null && p !== Object.prototype && !seen.has(p); p = Object.getPrototypeOf(p)) {
+    for (let p: object | null = cls.prototype; p !== null && p !== Object.prototype && !seen.has(p); p = Object.getPrototypeOf(p)) {
       seen.add(p);
       methods(p);
     }
@@ -79,10 +81,10 @@ let servingMarked = false;
 export function keepServingCodeOffFTL(): number {
   if (servingMarked) return 0;
   servingMarked = true;
-  const classes = [
+  const classes: Class[] = [
     EventLoop, LisafsConnection, LisafsChannel, LisafsSock, ControlFD, OpenFD, BoundSocketFD, ServerEndpoint,
     PacketWindowAllocator, HostFile, Node, OpenFile, StatBuffer, Mount, MountRoot, DonatedFds, Outbox,
-  ] as unknown as Fn[];
+  ];
   return keepOffFTL(classes, [
     ...lisafsHandlers, libc.cstr, libc.openat, libc.statx, libc.statxAddr, libc.recvmsg, libc.sendmsg, libc.futexWaitv,
     libc.futexWake, libc.close, libc.pread, libc.pwrite, setU64, setTimespecMs, setupMsg, sendWithFds, closeAll,
@@ -99,6 +101,6 @@ export function keepP9OffFTL(): number {
     message: require("./p9/message") as typeof import("./p9/message"),
     sock: require("./p9/sock") as typeof import("./p9/sock"),
   };
-  const classes = [p9.channel.Channel, p9.connection.Connection, p9.connection.Fid, p9.sock.Sock] as unknown as Fn[];
+  const classes: Class[] = [p9.channel.Channel, p9.connection.Connection, p9.connection.Fid, p9.sock.Sock];
   return keepOffFTL(classes, [...p9.handlers.handlers, p9.message.decode]);
 }
