@@ -6,6 +6,11 @@
 // gofer that carried the client's and the runsc form's code held 0.6 MiB
 // more after Mount (docs/benchmarks-runsc.md).
 
+/** Loads entry point `name` (see entryUrl). What it runs then runs in the
+ * promise's reaction: a serving form never returns to Bun's event loop but
+ * to exit. */
+export const loadEntry = <M>(name: string): Promise<M> => import(entryUrl(name)) as Promise<M>;
+
 /** The specifier to import() for entry point `name` (a path below src/,
  * without extension: "native", "loop/worker"). */
 export function entryUrl(name: string): string {

@@ -6,7 +6,7 @@ import { confine } from "./confine";
 import { MountRoot } from "./host/mount";
 import { openProcSelfFd } from "./host/procfd";
 import { bytesToText, rawArgs } from "./argv";
-import { entryUrl } from "./entry";
+import { loadEntry } from "./entry";
 import { makeLogger } from "./log";
 import type { ListenAddr } from "./listen";
 import { Server } from "./server";
@@ -37,8 +37,7 @@ export function nativeMain(argv: string[] = rawArgs()): void {
       process.exit(0);
     }
     if (err instanceof ClientRequest) {
-      const client = import(entryUrl("client-form")) as Promise<typeof import("./client-form")>;
-      void client.then((m) => m.clientMain(err.args));
+      void loadEntry<typeof import("./client-form")>("client-form").then((m) => m.clientMain(err.args));
       return;
     }
     if (err instanceof UsageError) fail(err.message, 2);

@@ -1,7 +1,8 @@
 // `gofer client ...`: the command line of the client, as a commander
-// subcommand of gofer's own (src/cli.ts calls registerClient). The commands'
-// code (commands.ts and what it uses) is loaded only when one runs: a gofer
-// start pays for none of it.
+// subcommand of a `gofer` program of its own (src/client/main.ts calls
+// registerClient; a gofer's own command line only hands `client ...` over,
+// src/cli.ts). The commands' code (commands.ts and what it uses) is loaded
+// only when one runs.
 import { Command, type CommanderError, InvalidArgumentError, Option } from "commander";
 import { CLIENT_ABOUT } from "./about";
 import type { ClientOptions, Session } from "./commands";

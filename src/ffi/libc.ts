@@ -216,7 +216,7 @@ export function pinnedBytes(n: number): Uint8Array {
  * request (docs/benchmarks-runsc.md). pinnedBytes where mapping is refused.
  */
 export function scratchBytes(n: number): Uint8Array {
-  const base = sc(NR.mmap, 0, n, 3 /* PROT_READ|PROT_WRITE */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+  const base = mmap(n, 3 /* PROT_READ|PROT_WRITE */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
   return base < 0 ? pinnedBytes(n) : new Uint8Array(toArrayBuffer(base, 0, n));
 }
 
